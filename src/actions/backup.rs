@@ -1,0 +1,70 @@
+//! `backup`: copies the selected objects of a cluster into a store as one backup.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{CheckInputs, ClusterResources, IntOrExpr, Output, located, map_out, out};
+use crate::runbook::de::{DeError, Spanned};
+use crate::runbook::node::Node;
+
+pub const NAME: &str = "backup";
+pub const SUMMARY: &str = "Back up the selected objects of a cluster into a store.";
+pub const ON_CLUSTER: bool = true;
+pub const SELF_UNDO: Option<&str> = None;
+pub const DRY_RUN: &str =
+    "lists what would be backed up (objects per kind); writes nothing to the store";
+pub const OUTPUTS: &[Output] = &[
+    out("backup_id", "id of the backup written"),
+    out("objects", "number of objects backed up"),
+    out("bytes", "stored bytes"),
+    map_out("kinds", "objects backed up per kind"),
+];
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "BackupInputs")]
+pub struct Inputs {
+    /// The store to write to (a name under `stores:`).
+    pub store: Spanned<String>,
+    /// Namespaces to back up (globs such as `shop-*`); default: all.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Namespaces to leave out (globs).
+    #[serde(default)]
+    pub exclude_namespaces: Vec<String>,
+    /// Resources to back up, as `resource` or `resource.group` (default: all).
+    #[serde(default)]
+    pub include_resources: Vec<String>,
+    /// Resources to leave out, as `resource` or `resource.group` (events are always left out).
+    #[serde(default)]
+    pub exclude_resources: Vec<String>,
+    /// Only objects matching this label selector.
+    #[serde(default)]
+    pub label_selector: Option<String>,
+    /// Cluster-scoped resources: `auto` (when all namespaces are selected), `true`, `false`.
+    #[serde(default)]
+    pub cluster_resources: ClusterResources,
+    /// Resource types read in parallel (default 4).
+    #[serde(default)]
+    pub parallelism: Option<IntOrExpr>,
+}
+
+impl CheckInputs for Inputs {
+    fn stores(&self) -> Vec<&Spanned<String>> {
+        vec![&self.store]
+    }
+    fn check(&self, with: &Node) -> Vec<DeError> {
+        parallelism_range(&self.parallelism, with)
+            .into_iter()
+            .collect()
+    }
+}
+
+/// `parallelism` must be 1 to 256.
+pub(crate) fn parallelism_range(p: &Option<IntOrExpr>, with: &Node) -> Option<DeError> {
+    let p = p.as_ref()?;
+    let node = with.get("parallelism")?;
+    p.check_range(1, 256)
+        .err()
+        .map(|m| located(DeError::new(format!("invalid `parallelism`: {m}")), node))
+}

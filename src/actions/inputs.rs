@@ -1,0 +1,147 @@
+//! Input types shared by several actions: numbers that may be expressions, the
+//! `cluster_resources` switch, and the `restore_previous` undo.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// A whole number, or a `${{ }}` expression resolved when the step runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum IntOrExpr {
+    Int(i64),
+    Expr(String),
+}
+
+impl fmt::Display for IntOrExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IntOrExpr::Int(i) => write!(f, "{i}"),
+            IntOrExpr::Expr(e) => f.write_str(e),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IntOrExpr {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IntOrExpr;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a whole number or a `${{ }}` expression")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<IntOrExpr, E> {
+                Ok(IntOrExpr::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<IntOrExpr, E> {
+                i64::try_from(v)
+                    .map(IntOrExpr::Int)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<IntOrExpr, E> {
+                if v.contains("${{") {
+                    Ok(IntOrExpr::Expr(v.to_string()))
+                } else {
+                    v.trim()
+                        .parse()
+                        .map(IntOrExpr::Int)
+                        .map_err(|_| E::custom(format!("expected a whole number or a `${{{{ }}}}` expression, found string `{v}`")))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl IntOrExpr {
+    /// Checks a literal against a range; expressions are checked when they resolve.
+    pub fn check_range(&self, min: i64, max: i64) -> Result<(), String> {
+        match self {
+            IntOrExpr::Int(i) if *i < min || *i > max => {
+                Err(format!("{i} is out of range: expected {min} to {max}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl JsonSchema for IntOrExpr {
+    fn schema_name() -> Cow<'static, str> {
+        "IntOrExpr".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "anyOf": [
+                { "type": "integer" },
+                { "type": "string", "pattern": "\\$\\{\\{.*\\}\\}" }
+            ]
+        })
+    }
+}
+
+/// Whether a backup includes cluster-scoped resources.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterResources {
+    /// Included when every namespace is selected; CRDs of backed-up custom resources always.
+    #[default]
+    Auto,
+    Include,
+    Exclude,
+}
+
+impl<'de> Deserialize<'de> for ClusterResources {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ClusterResources;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`auto`, `true` or `false`")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ClusterResources, E> {
+                Ok(if v {
+                    ClusterResources::Include
+                } else {
+                    ClusterResources::Exclude
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ClusterResources, E> {
+                match v {
+                    "auto" => Ok(ClusterResources::Auto),
+                    "true" => Ok(ClusterResources::Include),
+                    "false" => Ok(ClusterResources::Exclude),
+                    _ => Err(E::custom(format!(
+                        "expected `auto`, `true` or `false`, found `{v}`"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for ClusterResources {
+    fn schema_name() -> Cow<'static, str> {
+        "ClusterResources".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "anyOf": [ { "type": "boolean" }, { "const": "auto" } ] })
+    }
+}
+
+/// The inputs of an action's own undo: put back what the step changed, using the
+/// step's recorded outputs.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestorePrevious {
+    /// Restore what the step found before it changed it (default true).
+    #[serde(default = "yes")]
+    pub restore_previous: bool,
+}
+
+fn yes() -> bool {
+    true
+}

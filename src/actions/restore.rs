@@ -1,0 +1,98 @@
+//! `restore`: puts the objects of a backup back into a cluster, in dependency order.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::backup::parallelism_range;
+use super::{CheckInputs, IntOrExpr, Output, map_out, out};
+use crate::runbook::de::{DeError, Spanned};
+use crate::runbook::node::Node;
+
+pub const NAME: &str = "restore";
+pub const SUMMARY: &str = "Restore a backup into a cluster (CRDs first, then tier by tier).";
+pub const ON_CLUSTER: bool = true;
+pub const SELF_UNDO: Option<&str> = None;
+pub const DRY_RUN: &str = "sends every write with dryRun=All and reports per object: would create, update, leave unchanged, or rejected";
+pub const OUTPUTS: &[Output] = &[
+    out("backup_id", "id of the backup restored (resolves `latest`)"),
+    out(
+        "backup_age",
+        "age of the backup when restored (the RPO measure)",
+    ),
+    out("created", "objects created"),
+    out("updated", "objects updated"),
+    out("unchanged", "objects already as in the backup"),
+    out(
+        "skipped",
+        "objects skipped (existing: skip, or owned by a controller)",
+    ),
+    out("failed", "objects that could not be restored"),
+    map_out("kinds", "outcome counts per kind"),
+];
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RestoreInputs")]
+pub struct Inputs {
+    /// The store to read from (a name under `stores:`).
+    pub store: Spanned<String>,
+    /// Backup id, or `latest` (the newest complete backup of this runbook in the store).
+    #[serde(default = "latest")]
+    pub backup: String,
+    /// Namespaces to restore (globs); default: all in the backup.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub exclude_namespaces: Vec<String>,
+    #[serde(default)]
+    pub include_resources: Vec<String>,
+    #[serde(default)]
+    pub exclude_resources: Vec<String>,
+    #[serde(default)]
+    pub label_selector: Option<String>,
+    /// Restore namespace `from` into namespace `to`.
+    #[serde(default)]
+    pub namespace_mapping: BTreeMap<String, String>,
+    /// What to do with objects that already exist.
+    #[serde(default)]
+    pub existing: Existing,
+    /// Objects written in parallel within a tier (default 16).
+    #[serde(default)]
+    pub parallelism: Option<IntOrExpr>,
+    /// Stop at the first object that fails (default: restore the rest, then fail).
+    #[serde(default)]
+    pub fail_fast: bool,
+    /// Also restore `status` (default: status is left to the controllers).
+    #[serde(default)]
+    pub restore_status: bool,
+}
+
+fn latest() -> String {
+    "latest".to_string()
+}
+
+/// What to do with an object that already exists.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Existing {
+    /// Leave it as it is.
+    #[default]
+    Skip,
+    /// Server-side apply the backed-up version (with force).
+    Update,
+    /// Count it as a failure.
+    Fail,
+}
+
+impl CheckInputs for Inputs {
+    fn stores(&self) -> Vec<&Spanned<String>> {
+        vec![&self.store]
+    }
+    fn check(&self, with: &Node) -> Vec<DeError> {
+        parallelism_range(&self.parallelism, with)
+            .into_iter()
+            .collect()
+    }
+}

@@ -1,0 +1,321 @@
+//! The command line: clap definitions, and dispatch to one file per subcommand. No
+//! business logic lives here; errors become messages and exit codes at this edge.
+
+mod completions;
+mod not_built;
+mod plan;
+mod schema;
+mod validate;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, ExitCode};
+use crate::runbook::parse_set;
+
+const EXAMPLES_ROOT: &str = "\
+Examples:
+  lifeboat validate runbooks/*.yaml
+  lifeboat plan runbooks/failover.yaml --format markdown
+  lifeboat run runbooks/demo.yaml
+
+Exit codes: 0 success, 1 a step failed, 2 usage error or invalid runbook,
+3 drill objectives missed, 4 another run holds the lock, 130 interrupted.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lifeboat",
+    version,
+    about = "Run disaster-recovery runbooks for Kubernetes: backup, restore and failover.",
+    after_help = EXAMPLES_ROOT,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check runbooks without touching any cluster; every error as file:line:col.
+    #[command(
+        after_help = "Examples:\n  lifeboat validate runbooks/*.yaml\n  lifeboat validate drill.yaml --set namespace=shop-drill"
+    )]
+    Validate(ValidateArgs),
+    /// Show what a runbook would do, in execution order, with params bound (no network).
+    #[command(
+        after_help = "Examples:\n  lifeboat plan runbooks/failover.yaml\n  lifeboat plan runbooks/restore.yaml --set backup=20261127-0300 --format json\n  lifeboat plan runbooks/failover.yaml --format markdown > plan.md"
+    )]
+    Plan(PlanArgs),
+    /// Run a runbook against its clusters and stores.
+    #[command(
+        after_help = "Examples:\n  lifeboat run runbooks/demo.yaml\n  lifeboat run drill.yaml --yes --junit drill.xml --report drill.html\n  lifeboat run failover.yaml --dry-run"
+    )]
+    Run(RunArgs),
+    /// Resume an interrupted run where it stopped.
+    #[command(
+        after_help = "Examples:\n  lifeboat resume 20261128-031500-shop-failover\n  lifeboat resume 20261128-031500-shop-failover --state s3://dr-backups/shop/ --yes"
+    )]
+    Resume(ResumeArgs),
+    /// List runs, or show one run's steps, outputs and timings.
+    #[command(
+        after_help = "Examples:\n  lifeboat status\n  lifeboat status 20261128-031500-shop-failover --state ./.lifeboat"
+    )]
+    Status(StatusArgs),
+    /// List, show, verify or delete backups in a store.
+    #[command(
+        after_help = "Examples:\n  lifeboat backups list --store s3://dr-backups/shop/\n  lifeboat backups verify --store ./backups 20261128-031500-shop"
+    )]
+    Backups(BackupsArgs),
+    /// Run the sandbox: a simulated Kubernetes API server for rehearsals.
+    #[command(
+        after_help = "Examples:\n  lifeboat sandbox serve --seed runbooks/fixtures/shop --kubeconfig /tmp/sandbox.kubeconfig\n  kubectl --kubeconfig /tmp/sandbox.kubeconfig get deployments -A"
+    )]
+    Sandbox(SandboxArgs),
+    /// Print the JSON Schema of the runbook format (for editors).
+    #[command(
+        after_help = "Examples:\n  lifeboat schema > lifeboat.schema.json\n  # then, first line of a runbook:\n  # yaml-language-server: $schema=./lifeboat.schema.json"
+    )]
+    Schema,
+    /// Print the least-privilege Role/ClusterRole YAML a runbook needs.
+    #[command(after_help = "Examples:\n  lifeboat rbac runbooks/backup.yaml | kubectl apply -f -")]
+    Rbac(RbacArgs),
+    /// Print shell completions.
+    #[command(
+        after_help = "Examples:\n  lifeboat completions bash > /etc/bash_completion.d/lifeboat\n  lifeboat completions zsh > \"${fpath[1]}/_lifeboat\""
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Runbook files.
+    #[arg(required = true, value_name = "RUNBOOK")]
+    pub runbooks: Vec<PathBuf>,
+    /// Param values, as if given to `run` (params without a default need one).
+    #[arg(long = "set", value_name = "K=V", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[arg(value_name = "RUNBOOK")]
+    pub runbook: PathBuf,
+    /// Set a param.
+    #[arg(long = "set", value_name = "K=V", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Progress {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[arg(value_name = "RUNBOOK")]
+    pub runbook: PathBuf,
+    #[arg(long = "set", value_name = "K=V", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// Check every step against live state (server-side dry-run); change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Answer yes to every confirmation and approval.
+    #[arg(long)]
+    pub yes: bool,
+    /// Use this run id instead of a generated one.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Where the journal and lock live: a folder or s3://BUCKET/PREFIX.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub state: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+    /// Write a self-contained HTML drill report.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Write JUnit XML (one testcase per step and objective).
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
+    /// Run only these steps.
+    #[arg(long, value_name = "STEP")]
+    pub only: Vec<String>,
+    /// Make this step fail (to exercise failure paths in drills).
+    #[arg(long, value_name = "STEP")]
+    pub inject_failure: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub state: Option<String>,
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    #[command(subcommand)]
+    pub command: BackupsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// List complete backups (and flag incomplete ones).
+    List(BackupsTarget),
+    /// Show one backup's manifest.
+    Show(BackupsTarget),
+    /// Re-read every part of a backup and check checksums, counts and decryption.
+    Verify(BackupsTarget),
+    /// Delete a backup (manifest first).
+    Delete(BackupsTarget),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsTarget {
+    /// s3://BUCKET/PREFIX, file:///PATH or a plain path.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub command: SandboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve a sandbox cluster in the foreground.
+    Serve {
+        /// Folders of manifests to load at start.
+        #[arg(long, value_name = "DIR")]
+        seed: Vec<PathBuf>,
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+        /// Write a kubeconfig for kubectl here.
+        #[arg(long, value_name = "OUT")]
+        kubeconfig: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RbacArgs {
+    #[arg(value_name = "RUNBOOK")]
+    pub runbook: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Runs lifeboat with `args` (the program name first) and returns the exit code.
+/// Re-runnable: nothing global is set.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::Usage
+            } else {
+                ExitCode::Success
+            };
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match dispatch(cli.command, &mut stdout) {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Validate(args) => validate::run(&args, out),
+        Command::Plan(args) => plan::run(&args, out),
+        Command::Schema => schema::run(out),
+        Command::Completions(args) => completions::run(&args, out),
+        Command::Run(args) => not_built::run(&args),
+        Command::Resume(_) => not_built::resume(),
+        Command::Status(_) => not_built::status(),
+        Command::Backups(_) => not_built::backups(),
+        Command::Sandbox(_) => not_built::sandbox(),
+        Command::Rbac(_) => not_built::rbac(),
+    }
+}
+
+/// Prints an error (`error: ...` with its causes) and returns its exit code.
+fn report(e: &anyhow::Error) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    match e.downcast_ref::<Error>() {
+        Some(Error::InvalidRunbook(d)) => {
+            let _ = writeln!(err, "{d}");
+            let n = d.len();
+            let _ = writeln!(err, "\n{n} error{} found", if n == 1 { "" } else { "s" });
+        }
+        _ => {
+            let _ = writeln!(err, "error: {e}");
+            for cause in e.chain().skip(1) {
+                let _ = writeln!(err, "  caused by: {cause}");
+            }
+        }
+    }
+    e.downcast_ref::<Error>()
+        .map_or(ExitCode::StepFailed, Error::exit_code)
+}
+
+/// Writes to stdout, treating a closed pipe (`lifeboat plan ... | head`) as success.
+pub(crate) fn emit(out: &mut dyn Write, text: &str) -> anyhow::Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(source) => Err(Error::Write {
+            what: "standard output".into(),
+            source,
+        }
+        .into()),
+    }
+}

@@ -1,0 +1,58 @@
+//! Typed errors of the library and the exit codes they map to. Every user-facing error
+//! maps to one documented exit code (README, "Exit codes").
+
+use crate::runbook::Diagnostics;
+
+/// Process exit codes (SPEC section 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Everything succeeded.
+    Success = 0,
+    /// A step failed.
+    StepFailed = 1,
+    /// Usage error or invalid runbook.
+    Usage = 2,
+    /// A drill's objectives were missed.
+    ObjectivesMissed = 3,
+    /// Another run holds the lock.
+    Locked = 4,
+    /// Interrupted; the run is resumable.
+    Interrupted = 130,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more runbooks are invalid; the diagnostics say where and why.
+    #[error("{0}")]
+    InvalidRunbook(Diagnostics),
+    /// The command exists but what it needs is not built yet.
+    #[error("`lifeboat {command}` is not available yet: {missing}")]
+    NotBuilt {
+        command: &'static str,
+        missing: &'static str,
+    },
+    #[error("{0}")]
+    Usage(String),
+    #[error("failed to write {what}: {source}")]
+    Write {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::InvalidRunbook(_) | Error::NotBuilt { .. } | Error::Usage(_) => ExitCode::Usage,
+            Error::Write { .. } => ExitCode::StepFailed,
+        }
+    }
+}

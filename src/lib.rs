@@ -1,0 +1,12 @@
+//! lifeboat runs disaster-recovery runbooks for Kubernetes: declarative YAML describing
+//! backup, restore and failover steps. This crate holds the runbook language
+//! (`runbook`), the built-in actions (`actions`), the static plan (`plan`) and the
+//! command line (`cli`).
+
+pub mod actions;
+pub mod cli;
+pub mod error;
+pub mod plan;
+pub mod runbook;
+
+pub use error::{Error, ExitCode};

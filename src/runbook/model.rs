@@ -1,0 +1,570 @@
+//! The runbook model: the typed form of a runbook file (SPEC section 3). These types are
+//! read by `parse` and described by `schema`, so the schema cannot drift from the parser.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+use super::de::Spanned;
+use super::node::Node;
+use crate::actions::ActionInputs;
+
+/// The only `apiVersion` this version of lifeboat reads.
+pub const API_VERSION: &str = "lifeboat.dev/v1alpha1";
+/// The only `kind` of document lifeboat reads.
+pub const KIND: &str = "Runbook";
+
+/// A runbook: metadata, parameters, objectives, where it acts (clusters, stores) and the
+/// steps to run.
+#[derive(Clone, Debug, JsonSchema)]
+#[schemars(deny_unknown_fields, title = "lifeboat runbook")]
+pub struct Runbook {
+    /// Always `lifeboat.dev/v1alpha1`.
+    #[serde(rename = "apiVersion")]
+    #[schemars(schema_with = "api_version_schema")]
+    pub api_version: String,
+    /// Always `Runbook`.
+    #[schemars(schema_with = "kind_schema")]
+    pub kind: String,
+    pub metadata: Metadata,
+    /// Parameters, overridable with `--set name=value`; used as `${{ params.NAME }}`.
+    #[serde(default)]
+    pub params: NamedMap<Param>,
+    /// Recovery objectives checked at the end of every run.
+    #[serde(default)]
+    pub objectives: Option<Objectives>,
+    /// Kubernetes clusters the steps act on, by name.
+    #[serde(default)]
+    pub clusters: NamedMap<Cluster>,
+    /// Object stores that hold backups (and optionally the run state), by name.
+    #[serde(default)]
+    pub stores: NamedMap<Store>,
+    /// Where the journal and the lock live; default: `./.lifeboat/` next to the runbook.
+    #[serde(default)]
+    pub state: Option<StateLocation>,
+    /// The steps, run top to bottom unless `needs` says otherwise.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<Step>,
+}
+
+/// The top-level fields a runbook may have (checked against the schema by a test).
+pub const RUNBOOK_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "params",
+    "objectives",
+    "clusters",
+    "stores",
+    "state",
+    "steps",
+];
+
+fn api_version_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "const": API_VERSION })
+}
+
+fn kind_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "const": KIND })
+}
+
+/// Who the runbook is.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// Lowercase letters, digits and `-` (at most 63); names the run lock and the backups.
+    pub name: Spanned<RunbookName>,
+    /// One line saying what the runbook is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Free-form labels, copied into backups and reports.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// A parameter: a string value with an optional default.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    /// Used when `--set` does not give the parameter. Without a default, the parameter is
+    /// required.
+    #[serde(default)]
+    pub default: Option<String>,
+    /// What the parameter means (shown by `plan`).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A secret parameter's value is masked in plans, logs, reports and the journal.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// Recovery objectives.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Objectives {
+    /// Recovery time objective: the longest the whole run may take (for example `15m`).
+    #[serde(default)]
+    pub rto: Option<Spanned<Duration>>,
+    /// Recovery point objective: the oldest the restored backup may be (for example `24h`).
+    #[serde(default)]
+    pub rpo: Option<Spanned<Duration>>,
+}
+
+/// A cluster: a kubeconfig context, or an in-process sandbox cluster.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Kubeconfig context; default: the kubeconfig's current context.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Kubeconfig file; default: `KUBECONFIG`, then `~/.kube/config`, then in-cluster.
+    /// Relative paths are relative to the runbook's folder.
+    #[serde(default)]
+    pub kubeconfig: Option<Spanned<String>>,
+    /// A simulated cluster started in-process (for rehearsals and the demo).
+    #[serde(default)]
+    pub sandbox: Option<Sandbox>,
+}
+
+/// An in-process simulated cluster.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sandbox {
+    /// Folders of manifests loaded into the sandbox when it starts (relative to the runbook).
+    #[serde(default)]
+    pub seed: Vec<Spanned<String>>,
+}
+
+/// An object store: S3-compatible or a local folder, optionally with client-side
+/// encryption.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    #[serde(default)]
+    pub s3: Option<S3Store>,
+    #[serde(default)]
+    pub fs: Option<FsStore>,
+    /// Encrypt every backup part with age before upload.
+    #[serde(default)]
+    pub encryption: Option<Encryption>,
+}
+
+/// An S3 bucket (credentials come from the standard AWS environment and config).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct S3Store {
+    pub bucket: Spanned<String>,
+    /// Key prefix, usually ending in `/`.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Endpoint URL for S3-compatible stores (MinIO, Ceph, ...).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Address buckets by path (`endpoint/bucket/key`), as most S3-compatible stores need.
+    #[serde(default)]
+    pub path_style: bool,
+    /// Request checksums: `when_required` for stores that reject the SDK's default
+    /// CRC headers, or `when_supported` (the SDK default).
+    #[serde(default)]
+    pub checksum: Option<ChecksumMode>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecksumMode {
+    WhenSupported,
+    WhenRequired,
+}
+
+/// A local folder.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FsStore {
+    /// Folder path; relative paths are relative to the runbook's folder.
+    pub path: Spanned<String>,
+}
+
+/// Client-side encryption with age.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// age recipients (`age1...` public keys); any of their identities can decrypt.
+    pub age_recipients: Vec<Spanned<String>>,
+    /// Identity file used to decrypt at restore time (or `LIFEBOAT_AGE_IDENTITY`).
+    #[serde(default)]
+    pub identity_file: Option<String>,
+}
+
+/// Where the journal and run lock are kept.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateLocation {
+    /// A store defined under `stores` (its `runs/` and `locks/` prefixes).
+    #[serde(default)]
+    pub store: Option<Spanned<String>>,
+    /// A local folder (relative to the runbook's folder).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// One step. Its `with` depends on the action named by `uses`.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub head: StepHead,
+    /// The action's typed inputs.
+    pub with: ActionInputs,
+    /// The `with` mapping as written (for expressions and for rendering plans).
+    pub with_node: Node,
+    pub undo: Option<Undo>,
+    /// Where the step starts in the file.
+    pub loc: super::diagnostic::Loc,
+}
+
+/// The fields every step has, whatever its action.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepHead {
+    /// Unique step id: lowercase letters, digits, `-` and `_`, starting with a letter.
+    pub id: Spanned<Ident>,
+    /// A human title for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The action this step runs.
+    pub uses: Spanned<String>,
+    /// The cluster the action acts on (may be omitted when only one cluster is defined).
+    #[serde(default)]
+    pub cluster: Option<Spanned<String>>,
+    /// Steps that must finish first. Without `needs`, a step runs after the step before it.
+    #[serde(default)]
+    pub needs: Option<Vec<Spanned<String>>>,
+    /// Run the step only when this boolean expression over params and outputs is true.
+    #[serde(default, rename = "if")]
+    pub condition: Option<Spanned<String>>,
+    /// Cancel the step after this long.
+    #[serde(default)]
+    pub timeout: Option<Spanned<Duration>>,
+    #[serde(default)]
+    pub retry: Option<Retry>,
+    /// What to do when the step fails: `abort` (default), `continue` or `rollback`.
+    #[serde(default)]
+    pub on_failure: OnFailure,
+}
+
+/// Fields of a step besides those of `StepHead`.
+pub const STEP_EXTRA_FIELDS: &[&str] = &["with", "undo"];
+
+/// Retries with exponential backoff and jitter.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Total attempts, the first included (at least 1).
+    pub attempts: Spanned<u32>,
+    /// Wait before the second attempt; doubled after each failure, with jitter.
+    #[serde(default)]
+    pub backoff: Option<Spanned<Duration>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Stop the run (completed steps stay as they are).
+    #[default]
+    Abort,
+    /// Record the failure and go on with the steps that do not need this one.
+    Continue,
+    /// Run the `undo` of every completed step in reverse order, then stop.
+    Rollback,
+}
+
+impl fmt::Display for OnFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OnFailure::Abort => "abort",
+            OnFailure::Continue => "continue",
+            OnFailure::Rollback => "rollback",
+        })
+    }
+}
+
+/// A compensating action, run on rollback.
+#[derive(Clone, Debug)]
+pub struct Undo {
+    pub head: UndoHead,
+    /// The compensating action's name (the step's own action when `uses` is omitted).
+    pub uses: String,
+    pub with: ActionInputs,
+    pub with_node: Node,
+    pub loc: super::diagnostic::Loc,
+}
+
+/// The fields of `undo` besides `with`.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UndoHead {
+    /// The compensating action; omitted: the step's own action undoes itself
+    /// (`restore_previous`), for actions that can.
+    #[serde(default)]
+    pub uses: Option<Spanned<String>>,
+    /// Another cluster to run the undo against (default: the step's cluster).
+    #[serde(default)]
+    pub cluster: Option<Spanned<String>>,
+}
+
+/// Named entries in the order they were written.
+#[derive(Clone, Debug)]
+pub struct NamedMap<T>(pub Vec<(Spanned<Ident>, T)>);
+
+impl<T> Default for NamedMap<T> {
+    fn default() -> Self {
+        NamedMap(Vec::new())
+    }
+}
+
+impl<T> NamedMap<T> {
+    pub fn get(&self, name: &str) -> Option<&T> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.value.0 == name)
+            .map(|(_, v)| v)
+    }
+    pub fn names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.0.iter().map(|(k, _)| k.value.0.as_str())
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for NamedMap<T> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Map_of_{}", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let value = generator.subschema_for::<T>();
+        json_schema!({
+            "type": "object",
+            "propertyNames": { "pattern": IDENT_PATTERN },
+            "additionalProperties": value,
+        })
+    }
+}
+
+/// Pattern of step ids and of the names of params, clusters and stores.
+pub const IDENT_PATTERN: &str = "^[a-z][a-z0-9_-]{0,62}$";
+/// Pattern of `metadata.name` (a DNS label).
+pub const RUNBOOK_NAME_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+
+/// An identifier: a step id or the name of a param, cluster or store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Ident(pub String);
+
+impl Ident {
+    pub fn is_valid(s: &str) -> bool {
+        let mut chars = s.chars();
+        s.len() <= 63
+            && chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ident {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if Ident::is_valid(&s) {
+            Ok(Ident(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "invalid name `{s}`: use lowercase letters, digits, `-` and `_`, starting with a letter (at most 63)"
+            )))
+        }
+    }
+}
+
+impl JsonSchema for Ident {
+    fn schema_name() -> Cow<'static, str> {
+        "Ident".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": IDENT_PATTERN })
+    }
+}
+
+/// `metadata.name`: a DNS label, since it names locks and backups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunbookName(pub String);
+
+impl RunbookName {
+    pub fn is_valid(s: &str) -> bool {
+        let b = s.as_bytes();
+        let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty()
+            && b.len() <= 63
+            && b.first().is_some_and(ok)
+            && b.last().is_some_and(ok)
+            && b.iter().all(|c| ok(c) || *c == b'-')
+    }
+}
+
+impl<'de> Deserialize<'de> for RunbookName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if RunbookName::is_valid(&s) {
+            Ok(RunbookName(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "invalid runbook name `{s}`: use lowercase letters, digits and `-`, starting and ending with a letter or digit (at most 63)"
+            )))
+        }
+    }
+}
+
+impl JsonSchema for RunbookName {
+    fn schema_name() -> Cow<'static, str> {
+        "RunbookName".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "string", "pattern": RUNBOOK_NAME_PATTERN })
+    }
+}
+
+/// A duration written as numbers with units: `500ms`, `90s`, `15m`, `1h30m`, `7d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub std::time::Duration);
+
+/// Pattern of durations (mirrors `Duration::parse`).
+pub const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h|d))+$";
+
+impl Duration {
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        let hint = "use numbers with units ms, s, m, h or d, like `90s`, `15m` or `1h30m`";
+        if s.is_empty() {
+            return Err(format!("empty duration: {hint}"));
+        }
+        let mut total: u128 = 0;
+        let mut rest = s;
+        while !rest.is_empty() {
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(format!("invalid duration `{s}`: {hint}"));
+            }
+            let number: u128 = rest[..digits]
+                .parse()
+                .map_err(|_| format!("invalid duration `{s}`: number too large"))?;
+            rest = &rest[digits..];
+            let (unit_ms, len) = if rest.starts_with("ms") {
+                (1, 2)
+            } else if rest.starts_with('s') {
+                (1_000, 1)
+            } else if rest.starts_with('m') {
+                (60_000, 1)
+            } else if rest.starts_with('h') {
+                (3_600_000, 1)
+            } else if rest.starts_with('d') {
+                (86_400_000, 1)
+            } else if rest.is_empty() {
+                return Err(format!(
+                    "invalid duration `{s}`: the number has no unit; {hint}"
+                ));
+            } else {
+                return Err(format!("invalid duration `{s}`: {hint}"));
+            };
+            rest = &rest[len..];
+            total = total.saturating_add(number.saturating_mul(unit_ms));
+        }
+        let ms = u64::try_from(total).map_err(|_| format!("invalid duration `{s}`: too long"))?;
+        Ok(Duration(std::time::Duration::from_millis(ms)))
+    }
+}
+
+impl fmt::Display for Duration {
+    /// The shortest exact spelling: `1h30m`, `90s` prints as `1m30s`, `500ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ms = self.0.as_millis();
+        if ms == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+            ("ms", 1),
+        ] {
+            if ms >= size {
+                write!(f, "{}{unit}", ms / size)?;
+                ms %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Duration::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": "numbers with units ms, s, m, h, d: `90s`, `15m`, `1h30m`",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_and_print() {
+        let d = |s: &str| Duration::parse(s).map(|d| d.to_string());
+        assert_eq!(d("90s"), Ok("1m30s".to_string()));
+        assert_eq!(d("1h30m"), Ok("1h30m".to_string()));
+        assert_eq!(d("500ms"), Ok("500ms".to_string()));
+        assert_eq!(d("2d"), Ok("2d".to_string()));
+        assert!(d("10").is_err_and(|e| e.contains("no unit")));
+        assert!(d("10x").is_err());
+        assert!(d("m").is_err());
+        assert!(d("").is_err());
+        assert!(d("99999999999999999999999h").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(Ident::is_valid("backup_1"));
+        assert!(!Ident::is_valid("1backup"));
+        assert!(!Ident::is_valid("Backup"));
+        assert!(RunbookName::is_valid("shop-failover"));
+        assert!(!RunbookName::is_valid("shop-"));
+        assert!(!RunbookName::is_valid("shop_failover"));
+    }
+}

@@ -1,0 +1,106 @@
+//! The JSON Schema of the runbook format, generated from the model types (never written
+//! by hand). Steps get one `if uses = X then with: XInputs` rule per action, so editors
+//! (yaml-language-server) complete and check each action's inputs.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+use super::model::{Runbook, Step, StepHead, Undo, UndoHead};
+use crate::actions::{self, ACTIONS};
+
+impl JsonSchema for Step {
+    fn schema_name() -> Cow<'static, str> {
+        "Step".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = StepHead::json_schema(generator);
+        let undo = generator.subschema_for::<Undo>();
+        let rules: Vec<serde_json::Value> = ACTIONS
+            .iter()
+            .map(|a| {
+                let with = a.inputs_schema(generator);
+                serde_json::json!({
+                    "if": { "properties": { "uses": { "const": a.name } }, "required": ["uses"] },
+                    "then": { "properties": { "with": with } }
+                })
+            })
+            .collect();
+        let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+        if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            props.insert("uses".into(), serde_json::json!({ "type": "string", "enum": names, "description": "The action this step runs." }));
+            props.insert(
+                "with".into(),
+                serde_json::json!({ "type": "object", "description": "The action's inputs." }),
+            );
+            props.insert("undo".into(), undo.into());
+        }
+        schema.insert("allOf".into(), rules.into());
+        schema
+    }
+}
+
+impl JsonSchema for Undo {
+    fn schema_name() -> Cow<'static, str> {
+        "Undo".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let mut schema = UndoHead::json_schema(generator);
+        let own = actions::self_undo_schema(generator);
+        let rules: Vec<serde_json::Value> = ACTIONS
+            .iter()
+            .map(|a| {
+                let with = a.inputs_schema(generator);
+                serde_json::json!({
+                    "if": { "properties": { "uses": { "const": a.name } }, "required": ["uses"] },
+                    "then": { "properties": { "with": { "anyOf": [with, own.clone()] } } }
+                })
+            })
+            .collect();
+        if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            props.insert("with".into(), serde_json::json!({ "type": "object", "description": "The compensating action's inputs; without `uses`: `restore_previous`." }));
+        }
+        schema.insert("allOf".into(), rules.into());
+        schema
+    }
+}
+
+/// The runbook schema, as printed by `lifeboat schema`.
+pub fn runbook_schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let mut schema = generator.into_root_schema_for::<Runbook>();
+    schema.insert(
+        "description".into(),
+        "A lifeboat runbook: declarative backup, restore and failover steps for Kubernetes.".into(),
+    );
+    schema.to_value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runbook::model::RUNBOOK_FIELDS;
+
+    #[test]
+    fn top_level_fields_match_the_schema() {
+        let schema = runbook_schema();
+        let mut props: Vec<&str> = schema["properties"]
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        props.sort_unstable();
+        let mut fields = RUNBOOK_FIELDS.to_vec();
+        fields.sort_unstable();
+        assert_eq!(props, fields);
+    }
+
+    #[test]
+    fn every_action_has_a_rule() {
+        let schema = runbook_schema();
+        let step = &schema["$defs"]["Step"];
+        assert_eq!(step["allOf"].as_array().map(Vec::len), Some(ACTIONS.len()));
+        assert!(schema["$defs"]["BackupInputs"]["properties"]["store"].is_object());
+    }
+}

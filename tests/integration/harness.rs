@@ -1,0 +1,172 @@
+//! A small fluent builder for "run lifeboat with these arguments and expect this", in
+//! the style of just's tests. Every run is bounded in time so a hang fails the test
+//! instead of stalling the suite.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository root (where Cargo.toml is).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A path under the repository root.
+pub fn path(rel: &str) -> PathBuf {
+    root().join(rel)
+}
+
+pub struct Test {
+    args: Vec<OsString>,
+    dir: PathBuf,
+    status: i32,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+    stderr_absent: Vec<String>,
+    limit: Duration,
+}
+
+/// What a run printed.
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test {
+            args: Vec::new(),
+            dir: root(),
+            status: 0,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            stderr_absent: vec!["panicked".into()],
+            limit: Duration::from_secs(60),
+        }
+    }
+
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.dir = dir.to_path_buf();
+        self
+    }
+
+    pub fn status(mut self, code: i32) -> Self {
+        self.status = code;
+        self
+    }
+
+    pub fn stdout_contains(mut self, s: &str) -> Self {
+        self.stdout.push(s.to_string());
+        self
+    }
+
+    pub fn stderr_contains(mut self, s: &str) -> Self {
+        self.stderr.push(s.to_string());
+        self
+    }
+
+    /// Runs and checks every expectation; returns the output for further checks.
+    pub fn run(self) -> Output {
+        let out = self.output();
+        let show = || {
+            format!(
+                "args: {:?}\nstatus: {}\nstdout:\n{}\nstderr:\n{}",
+                self.args, out.status, out.stdout, out.stderr
+            )
+        };
+        assert_eq!(
+            out.status,
+            self.status,
+            "unexpected exit status\n{}",
+            show()
+        );
+        for s in &self.stdout {
+            assert!(
+                out.stdout.contains(s.as_str()),
+                "stdout lacks {s:?}\n{}",
+                show()
+            );
+        }
+        for s in &self.stderr {
+            assert!(
+                out.stderr.contains(s.as_str()),
+                "stderr lacks {s:?}\n{}",
+                show()
+            );
+        }
+        for s in &self.stderr_absent {
+            assert!(
+                !out.stderr.contains(s.as_str()),
+                "stderr has {s:?}\n{}",
+                show()
+            );
+        }
+        out
+    }
+
+    fn output(&self) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+            .args(&self.args)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start lifeboat: {e}"));
+        let mut stdout_pipe = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("no stdout pipe"));
+        let mut stderr_pipe = child
+            .stderr
+            .take()
+            .unwrap_or_else(|| panic!("no stderr pipe"));
+        let out_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = stdout_pipe.read_to_end(&mut s);
+            s
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = stderr_pipe.read_to_end(&mut s);
+            s
+        });
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child
+                .try_wait()
+                .unwrap_or_else(|e| panic!("wait failed: {e}"))
+            {
+                break status;
+            }
+            if start.elapsed() > self.limit {
+                let _ = child.kill();
+                panic!(
+                    "lifeboat {:?} did not finish within {:?}: it hangs",
+                    self.args, self.limit
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
+        let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+        Output {
+            status: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary that runs the real `lifeboat` executable (and real
+//! tools: the AWS CLI against the S3 server `scripts/test` starts).
+
+mod cli;
+mod docs;
+mod harness;
+mod hostile;
+mod invalid;
+mod plan;
+mod readme;
+mod runbooks;
+mod s3_server;
