@@ -479,24 +479,31 @@ impl Checker<'_> {
 
     /// Checks every `${{ }}` in the step's inputs and undo, and its `if:` condition.
     fn step_expressions(&mut self, index: usize, step: &Step, before: &BTreeSet<usize>) {
-        let mut strings: Vec<(&str, Loc)> = Vec::new();
+        // (text, where, whether it belongs to the undo, which sees the step's own outputs)
+        let mut strings: Vec<(&str, Loc, bool)> = Vec::new();
         step.with_node
-            .visit_strings(&mut |s, loc| strings.push((s, loc)));
+            .visit_strings(&mut |s, loc| strings.push((s, loc, false)));
         if let Some(undo) = &step.undo {
             undo.with_node
-                .visit_strings(&mut |s, loc| strings.push((s, loc)));
+                .visit_strings(&mut |s, loc| strings.push((s, loc, true)));
         }
-        for (text, loc) in strings {
+        let with_own = {
+            let mut b = before.clone();
+            b.insert(index);
+            b
+        };
+        for (text, loc, in_undo) in strings {
             if !text.contains("${{") {
                 continue;
             }
+            let visible = if in_undo { &with_own } else { before };
             match expr::parse_template(text) {
                 Ok(segments) => {
                     for seg in segments {
                         if let expr::Segment::Expr { expr, .. } = seg {
                             for r in expr.references() {
                                 let at = self.loc_in_string(loc, text, r.offset);
-                                self.reference(index, step, before, &r.reference, at);
+                                self.reference(index, step, visible, &r.reference, at);
                             }
                         }
                     }
@@ -522,6 +529,7 @@ impl Checker<'_> {
         self.error(at, format!("invalid expression: {}", e.message), e.hint);
     }
 
+    /// Checks one reference; `before` holds the steps whose outputs are visible here.
     fn reference(
         &mut self,
         index: usize,
@@ -603,7 +611,7 @@ impl Checker<'_> {
                         Some(format!("use `steps.{producer}.outputs.{output}`")),
                     );
                 }
-                if pi == index {
+                if pi == index && !before.contains(&pi) {
                     self.error(
                         at,
                         format!("step `{producer}` reads its own output `{output}`"),

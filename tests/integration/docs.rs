@@ -54,3 +54,28 @@ fn the_reference_has_a_section_per_action_listing_its_outputs() {
         }
     }
 }
+
+#[test]
+fn the_plan_json_doc_names_every_field_the_plan_has() {
+    let doc = std::fs::read_to_string(root().join("docs/plan-json.md")).unwrap_or_default();
+    let out = Test::new()
+        .args(["plan", "--format", "json", "runbooks/failover.yaml"])
+        .run();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    let mut names: Vec<String> = plan
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys().cloned())
+        .collect();
+    for step in plan["steps"].as_array().into_iter().flatten() {
+        names.extend(step.as_object().into_iter().flat_map(|o| o.keys().cloned()));
+    }
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !doc.contains(&format!("`{n}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/plan-json.md does not document: {missing:?}"
+    );
+}

@@ -122,3 +122,11 @@ fn paths_in_a_runbook_are_relative_to_its_folder() {
         .stdout_contains(": ok (6 steps)")
         .run();
 }
+
+#[test]
+fn an_undo_may_read_its_own_steps_outputs() {
+    Test::new()
+        .args(["validate", "tests/fixtures/valid/undo-reads-outputs.yaml"])
+        .stdout_contains(": ok (2 steps)")
+        .run();
+}
