@@ -110,31 +110,39 @@ impl Graph {
     /// steps of one wave may run in parallel. `None` when there is a cycle.
     pub fn waves(&self) -> Option<Vec<Vec<usize>>> {
         let n = self.deps.len();
-        let mut level = vec![usize::MAX; n];
-        let mut remaining = n;
-        let mut waves: Vec<Vec<usize>> = Vec::new();
-        while remaining > 0 {
-            let wave: Vec<usize> = (0..n)
-                .filter(|&i| {
-                    level[i] == usize::MAX && self.deps[i].iter().all(|&d| level[d] < waves.len())
-                })
-                .collect();
-            if wave.is_empty() {
-                return None;
+        // Kahn's algorithm, one wave at a time: a step is ready when all it needs is done.
+        let mut waiting: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, deps) in self.deps.iter().enumerate() {
+            for &d in deps {
+                dependents[d].push(i);
             }
-            for &i in &wave {
-                level[i] = waves.len();
-            }
-            remaining -= wave.len();
-            waves.push(wave);
         }
-        Some(waves)
+        let mut wave: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+        let mut waves = Vec::new();
+        let mut placed = 0;
+        while !wave.is_empty() {
+            placed += wave.len();
+            let mut next = Vec::new();
+            for &i in &wave {
+                for &j in &dependents[i] {
+                    waiting[j] -= 1;
+                    if waiting[j] == 0 {
+                        next.push(j);
+                    }
+                }
+            }
+            next.sort_unstable();
+            waves.push(std::mem::replace(&mut wave, next));
+        }
+        (placed == n).then_some(waves)
     }
 }
 
 struct Checker<'a> {
     file: &'a Path,
-    source: &'a str,
+    /// The runbook's lines, to place expressions inside strings.
+    lines: Vec<&'a str>,
     runbook: &'a Runbook,
     broken: &'a Broken,
     out: Vec<Diagnostic>,
@@ -150,7 +158,7 @@ pub fn validate(
 ) -> Vec<Diagnostic> {
     let mut c = Checker {
         file,
-        source,
+        lines: source.lines().collect(),
         runbook: &parsed.runbook,
         broken: &parsed.broken,
         out: Vec::new(),
@@ -653,7 +661,7 @@ impl Checker<'_> {
     /// The position of character `offset` of a string scalar that starts at `loc`:
     /// exact for one-line plain and quoted scalars, the scalar's start otherwise.
     fn loc_in_string(&self, loc: Loc, value: &str, offset: usize) -> Loc {
-        let Some(line) = self.source.lines().nth(loc.line.saturating_sub(1) as usize) else {
+        let Some(line) = self.lines.get(loc.line.saturating_sub(1) as usize) else {
             return loc;
         };
         let first = line.chars().nth(loc.col.saturating_sub(1) as usize);
