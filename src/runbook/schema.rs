@@ -9,6 +9,34 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use super::model::{Runbook, Step, StepHead, Undo, UndoHead};
 use crate::actions::{self, ACTIONS};
 
+/// One `if uses = X then with: ...` rule per action; `with_schema` turns the action's
+/// inputs schema into the schema `with` must match.
+fn rule_per_action(
+    generator: &mut SchemaGenerator,
+    with_schema: impl Fn(Schema) -> serde_json::Value,
+) -> serde_json::Value {
+    let rules: Vec<serde_json::Value> = ACTIONS
+        .iter()
+        .map(|a| {
+            let with = with_schema(a.inputs_schema(generator));
+            serde_json::json!({
+                "if": { "properties": { "uses": { "const": a.name } }, "required": ["uses"] },
+                "then": { "properties": { "with": with } }
+            })
+        })
+        .collect();
+    rules.into()
+}
+
+/// Adds properties to an object schema.
+fn add_properties(schema: &mut Schema, props: Vec<(&str, serde_json::Value)>) {
+    if let Some(map) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        for (name, value) in props {
+            map.insert(name.to_string(), value);
+        }
+    }
+}
+
 impl JsonSchema for Step {
     fn schema_name() -> Cow<'static, str> {
         "Step".into()
@@ -17,26 +45,23 @@ impl JsonSchema for Step {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut schema = StepHead::json_schema(generator);
         let undo = generator.subschema_for::<Undo>();
-        let rules: Vec<serde_json::Value> = ACTIONS
-            .iter()
-            .map(|a| {
-                let with = a.inputs_schema(generator);
-                serde_json::json!({
-                    "if": { "properties": { "uses": { "const": a.name } }, "required": ["uses"] },
-                    "then": { "properties": { "with": with } }
-                })
-            })
-            .collect();
         let names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
-        if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
-            props.insert("uses".into(), serde_json::json!({ "type": "string", "enum": names, "description": "The action this step runs." }));
-            props.insert(
-                "with".into(),
-                serde_json::json!({ "type": "object", "description": "The action's inputs." }),
-            );
-            props.insert("undo".into(), undo.into());
-        }
-        schema.insert("allOf".into(), rules.into());
+        add_properties(
+            &mut schema,
+            vec![
+                (
+                    "uses",
+                    serde_json::json!({ "type": "string", "enum": names, "description": "The action this step runs." }),
+                ),
+                (
+                    "with",
+                    serde_json::json!({ "type": "object", "description": "The action's inputs." }),
+                ),
+                ("undo", undo.into()),
+            ],
+        );
+        let rules = rule_per_action(generator, Schema::to_value);
+        schema.insert("allOf".into(), rules);
         schema
     }
 }
@@ -48,21 +73,19 @@ impl JsonSchema for Undo {
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut schema = UndoHead::json_schema(generator);
-        let own = actions::self_undo_schema(generator);
-        let rules: Vec<serde_json::Value> = ACTIONS
-            .iter()
-            .map(|a| {
-                let with = a.inputs_schema(generator);
-                serde_json::json!({
-                    "if": { "properties": { "uses": { "const": a.name } }, "required": ["uses"] },
-                    "then": { "properties": { "with": { "anyOf": [with, own.clone()] } } }
-                })
-            })
-            .collect();
-        if let Some(props) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
-            props.insert("with".into(), serde_json::json!({ "type": "object", "description": "The compensating action's inputs; without `uses`: `restore_previous`." }));
-        }
-        schema.insert("allOf".into(), rules.into());
+        let own = actions::self_undo_schema(generator).to_value();
+        add_properties(
+            &mut schema,
+            vec![(
+                "with",
+                serde_json::json!({ "type": "object", "description": "The compensating action's inputs; without `uses`: `restore_previous`." }),
+            )],
+        );
+        let rules = rule_per_action(
+            generator,
+            |with| serde_json::json!({ "anyOf": [with, own.clone()] }),
+        );
+        schema.insert("allOf".into(), rules);
         schema
     }
 }
