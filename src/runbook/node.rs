@@ -2,6 +2,7 @@
 //! count, alias expansion) and turns it into a `Node` tree where every value knows its
 //! `file:line:col`. Nothing above this module sees raw YAML.
 
+use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -10,7 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::diagnostic::{Diagnostic, Loc};
 
 /// Largest runbook file read, in bytes. A 200-step runbook is about 40 KiB.
-pub const MAX_RUNBOOK_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_RUNBOOK_BYTES: u64 = 4 * 1024 * 1024; // "4 MiB" in messages
 /// Deepest nesting of mappings and sequences.
 pub const MAX_DEPTH: usize = 64;
 /// Most YAML nodes in one runbook, counting every alias expansion.
@@ -163,25 +164,32 @@ pub fn load_file(path: &Path) -> Result<(String, Node), Diagnostic> {
                 .with_hint("pass the runbook files, for example runbooks/*.yaml"),
         );
     }
+    let too_large = |size: Option<u64>| {
+        let what = match size {
+            Some(n) => format!("runbook is too large: {n} bytes (the limit is 4 MiB)"),
+            None => "runbook is too large: more than the limit of 4 MiB".to_string(),
+        };
+        Diagnostic::new(path, start, what)
+            .with_hint("move large manifests into files and reference them from the step")
+    };
     if meta.len() > MAX_RUNBOOK_BYTES {
-        return Err(Diagnostic::new(
-            path,
-            start,
-            format!(
-                "runbook is too large: {} bytes (the limit is {} bytes)",
-                meta.len(),
-                MAX_RUNBOOK_BYTES
-            ),
-        )
-        .with_hint("move large manifests into files and reference them from the step"));
+        return Err(too_large(Some(meta.len())));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::new(
-            path,
-            start,
-            format!("cannot read runbook: {}", io_reason(&e)),
-        )
-    })?;
+    // Read at most one byte past the limit: a device or pipe (`/dev/zero`, `<(yes)`)
+    // reports no size but must not fill memory either.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_RUNBOOK_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| {
+            Diagnostic::new(
+                path,
+                start,
+                format!("cannot read runbook: {}", io_reason(&e)),
+            )
+        })?;
+    if bytes.len() as u64 > MAX_RUNBOOK_BYTES {
+        return Err(too_large(None));
+    }
     let text = decode(path, bytes)?;
     let node = parse_str(path, &text)?;
     Ok((text, node))

@@ -148,3 +148,12 @@ fn an_empty_file_is_not_a_runbook() {
         .stderr_contains("empty.yaml:1:1: error:")
         .run();
 }
+
+#[test]
+fn an_endless_device_is_refused_without_filling_memory() {
+    Test::new()
+        .args(["validate", "/dev/zero"])
+        .status(2)
+        .stderr_contains("/dev/zero:1:1: error: runbook is too large: more than the limit of 4 MiB")
+        .run();
+}
