@@ -64,7 +64,11 @@ impl CheckInputs for Inputs {
 pub(crate) fn parallelism_range(p: &Option<IntOrExpr>, with: &Node) -> Option<DeError> {
     let p = p.as_ref()?;
     let node = with.get("parallelism")?;
-    p.check_range(1, 256)
-        .err()
-        .map(|m| located(DeError::new(format!("invalid `parallelism`: {m}")), node))
+    p.check_range(1, 256).err().map(|m| {
+        located(
+            DeError::new(format!("invalid `parallelism`: {m}"))
+                .hint("parallelism is how many run at once: 1 to 256"),
+            node,
+        )
+    })
 }

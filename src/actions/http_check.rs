@@ -64,7 +64,7 @@ impl CheckInputs for Inputs {
         let resolved_later = url.starts_with("${{");
         if !(resolved_later || url.starts_with("http://") || url.starts_with("https://")) {
             problems.push(DeError::new(format!(
-                "invalid `url` `{url}`: it must start with http:// or https://"
+                "invalid `url` `{url}`: it must start with http:// or https://\nwrite the full URL, such as `https://{url}`"
             )));
             if let (Some(last), Some(node)) = (problems.last_mut(), with.get("url")) {
                 last.loc = Some(node.loc);
@@ -74,7 +74,8 @@ impl CheckInputs for Inputs {
             && let Err(m) = s.check_range(100, 599)
         {
             problems.push(located(
-                DeError::new(format!("invalid `expect_status`: {m}")),
+                DeError::new(format!("invalid `expect_status`: {m}"))
+                    .hint("HTTP status codes are 100 to 599"),
                 node,
             ));
         }

@@ -76,7 +76,7 @@ impl JsonSchema for IntOrExpr {
         json_schema!({
             "anyOf": [
                 { "type": "integer" },
-                { "type": "string", "pattern": "\\$\\{\\{.*\\}\\}" }
+                { "type": "string", "pattern": "^\\s*-?[0-9]+\\s*$|\\$\\{\\{.*\\}\\}" }
             ]
         })
     }

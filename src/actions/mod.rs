@@ -3,7 +3,7 @@
 //! action name (`uses:`) to those facts; execution arrives with the executor.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::runbook::de::{DeError, Spanned, from_node};
 use crate::runbook::node::{Node, NodeKind};
@@ -63,13 +63,13 @@ pub struct ActionSpec {
     pub self_undo: Option<&'static str>,
     /// What `run --dry-run` does for this action.
     pub dry_run: &'static str,
-    parse: fn(&Node) -> Result<ActionInputs, DeError>,
+    parse: fn(&Node) -> Result<ActionInputs, Vec<DeError>>,
     schema: fn(&mut SchemaGenerator) -> Schema,
 }
 
 impl ActionSpec {
     /// Reads and checks this action's `with:` mapping.
-    pub fn parse_inputs(&self, with: &Node) -> Result<ActionInputs, DeError> {
+    pub fn parse_inputs(&self, with: &Node) -> Result<ActionInputs, Vec<DeError>> {
         (self.parse)(with)
     }
 
@@ -154,7 +154,7 @@ registry! {
 }
 
 /// Reads a `with:` mapping (absent `with:` is an empty mapping).
-fn parse_with<'a, T: Deserialize<'a>>(with: &'a Node) -> Result<T, DeError> {
+fn parse_with<T: DeserializeOwned>(with: &Node) -> Result<T, Vec<DeError>> {
     from_node(with)
 }
 
@@ -169,8 +169,17 @@ pub fn names() -> impl Iterator<Item = &'static str> + Clone {
 }
 
 /// Reads the inputs of an action's own undo.
-pub fn parse_self_undo(with: &Node) -> Result<ActionInputs, DeError> {
-    from_node(with).map(ActionInputs::RestorePrevious)
+pub fn parse_self_undo(with: &Node) -> Result<ActionInputs, Vec<DeError>> {
+    let undo: RestorePrevious = from_node(with)?;
+    if !undo.restore_previous {
+        let at = with.get("restore_previous").unwrap_or(with);
+        return Err(vec![located(
+            DeError::new("`restore_previous: false` undoes nothing")
+                .hint("remove the `undo`, or name a compensating action with `uses:`"),
+            at,
+        )]);
+    }
+    Ok(ActionInputs::RestorePrevious(undo))
 }
 
 /// The schema of an action's own undo inputs.
@@ -206,7 +215,8 @@ pub(crate) fn non_empty(with: &Node, key: &str) -> Option<DeError> {
     let node = with.get(key)?;
     match &node.kind {
         NodeKind::Seq(items) if items.is_empty() => Some(located(
-            DeError::new(format!("`{key}` must not be empty")),
+            DeError::new(format!("`{key}` must not be empty"))
+                .hint("list at least one entry, or leave the input out"),
             node,
         )),
         _ => None,

@@ -53,7 +53,8 @@ impl CheckInputs for Inputs {
             with.get("replicas"),
         ) {
             problems.push(located(
-                DeError::new(format!("invalid `replicas`: {m}")),
+                DeError::new(format!("invalid `replicas`: {m}"))
+                    .hint("replicas is a count: 0 or more"),
                 node,
             ));
         }

@@ -73,7 +73,12 @@ impl CheckInputs for Inputs {
         }
         if self.status.is_some() && self.condition.is_none() {
             let at = with.key("status").unwrap_or(with);
-            problems.push(located(DeError::new("`status` needs `condition`"), at));
+            problems.push(located(
+                DeError::new("`status` needs `condition`").hint(
+                    "name the condition whose status to wait for, such as `condition: Ready`",
+                ),
+                at,
+            ));
         }
         for (key, flag) in [("all", self.all), ("rollout", self.rollout)] {
             if flag == Some(false) {

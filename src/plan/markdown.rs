@@ -29,9 +29,14 @@ pub fn render_markdown(plan: &Plan) -> String {
         );
     }
     for p in &plan.params {
+        let about = p
+            .description
+            .as_ref()
+            .map(|d| format!(" – {}", cell(d)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "| param `{}` | `{}`{} |",
+            "| param `{}` | `{}`{}{about} |",
             p.name,
             cell(&p.value),
             if p.secret { " (secret)" } else { "" }

@@ -52,6 +52,7 @@ pub struct PlanParam {
     pub secret: bool,
     /// `default` or `set` (given with `--set`).
     pub source: crate::runbook::ParamSource,
+    pub description: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -169,16 +170,26 @@ pub fn build(loaded: &Loaded) -> Plan {
                     .or(only_cluster.clone())
             });
             let condition = step.head.condition.as_ref().map(|c| {
+                // Evaluated with real values, except that a condition reading a secret
+                // is left to run time: its answer would say something about the secret.
                 let parsed = expr::parse_condition(&c.value).ok();
-                let value = parsed
-                    .as_ref()
-                    .and_then(|e| e.eval(&lookup))
-                    .map(|v| v.truthy());
-                (c.value.clone(), value)
+                let value = parsed.as_ref().and_then(|e| {
+                    let reads_secret = e.references().iter().any(|r| {
+                        matches!(&r.reference, Reference::Param(p) if loaded.param(p).is_some_and(|p| p.secret))
+                    });
+                    if reads_secret {
+                        return None;
+                    }
+                    e.eval(&|r: &Reference| match r {
+                        Reference::Param(p) => loaded.param(p).map(|p| Value::Str(p.value.clone())),
+                        other => lookup(other),
+                    })
+                });
+                (c.value.clone(), value.map(|v| v.truthy()))
             });
             PlanStep {
                 id: step.head.id.value.0.clone(),
-                name: step.head.name.clone(),
+                name: step.head.name.as_ref().map(|n| bind_text(&n.value, &lookup)),
                 uses: step.head.uses.value.clone(),
                 summary: action.map_or("", |a| a.summary),
                 wave: wave_of[i],
@@ -207,6 +218,7 @@ pub fn build(loaded: &Loaded) -> Plan {
                                 .as_ref()
                                 .map(|c| c.value.clone())
                                 .or(cluster.clone())
+                                .or(only_cluster.clone())
                         }),
                     inputs: match &u.with {
                         actions::ActionInputs::RestorePrevious(r) => {
@@ -240,6 +252,7 @@ pub fn build(loaded: &Loaded) -> Plan {
                 },
                 secret: p.secret,
                 source: p.source,
+                description: p.description.clone(),
             })
             .collect(),
         objectives: PlanObjectives {
@@ -333,15 +346,18 @@ fn plan_store(name: &str, s: &Store) -> PlanStore {
     }
 }
 
+/// A string with what `lookup` knows resolved.
+fn bind_text(s: &str, lookup: &dyn Fn(&Reference) -> Option<Value>) -> String {
+    match expr::parse_template(s) {
+        Ok(segments) => expr::render(&segments, &|e: &Expr| e.eval(lookup).map(|v| v.to_string())),
+        Err(_) => s.to_string(),
+    }
+}
+
 /// Converts inputs to JSON, resolving what `lookup` knows inside strings.
 fn bind_node(node: &Node, lookup: &dyn Fn(&Reference) -> Option<Value>) -> serde_json::Value {
     match &node.kind {
-        NodeKind::Str(s) if s.contains("${{") => match expr::parse_template(s) {
-            Ok(segments) => serde_json::Value::String(expr::render(&segments, &|e: &Expr| {
-                e.eval(lookup).map(|v| v.to_string())
-            })),
-            Err(_) => serde_json::Value::String(s.clone()),
-        },
+        NodeKind::Str(s) if s.contains("${{") => serde_json::Value::String(bind_text(s, lookup)),
         NodeKind::Seq(items) => {
             serde_json::Value::Array(items.iter().map(|n| bind_node(n, lookup)).collect())
         }
@@ -355,10 +371,20 @@ fn bind_node(node: &Node, lookup: &dyn Fn(&Reference) -> Option<Value>) -> serde
     }
 }
 
-/// A compact one-line JSON rendering of an input value.
+/// A compact one-line rendering of an input value, control characters escaped.
 pub(crate) fn compact(v: &serde_json::Value) -> String {
-    match v {
+    let text = match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
+    };
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }

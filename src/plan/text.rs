@@ -19,7 +19,12 @@ pub fn render_text(plan: &Plan) -> String {
                 crate::runbook::ParamSource::Set => "--set",
             };
             let secret = if p.secret { ", secret" } else { "" };
-            let _ = writeln!(out, "  {} = {} ({source}{secret})", p.name, p.value);
+            let about = p
+                .description
+                .as_ref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {} = {} ({source}{secret}){about}", p.name, p.value);
         }
     }
     let o = &plan.objectives;

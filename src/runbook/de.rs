@@ -8,6 +8,7 @@ use std::fmt;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde::de::{
     self, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, VariantAccess,
     Visitor,
@@ -22,14 +23,23 @@ pub struct DeError {
     pub message: String,
     pub hint: Option<String>,
     pub loc: Option<Loc>,
+    /// The required field that is absent, for "missing field" errors.
+    pub missing_field: Option<&'static str>,
 }
 
 impl DeError {
+    /// An error; a message of two lines is the problem and then the hint.
     pub fn new(message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        let (message, hint) = match message.split_once('\n') {
+            Some((m, h)) => (m.to_string(), Some(h.to_string())),
+            None => (message, None),
+        };
         DeError {
-            message: message.into(),
-            hint: None,
+            message,
+            hint,
             loc: None,
+            missing_field: None,
         }
     }
 
@@ -68,11 +78,16 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::new(format!(
-            "expected {}, found {}",
-            describe_expected(exp),
+        let expected = describe_expected(exp);
+        let hint = type_hint(&expected);
+        let e = DeError::new(format!(
+            "expected {expected}, found {}",
             describe_unexpected(&unexp)
-        ))
+        ));
+        match hint {
+            Some(h) => e.hint(h),
+            None => e,
+        }
     }
 
     fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
@@ -100,13 +115,30 @@ impl de::Error for DeError {
     }
 
     fn missing_field(field: &'static str) -> Self {
-        DeError::new(format!("missing required field `{field}`"))
-            .hint(format!("add `{field}:` to this mapping"))
+        let mut e = DeError::new(format!("missing required field `{field}`"))
+            .hint(format!("add `{field}:` to this mapping"));
+        e.missing_field = Some(field);
+        e
     }
 
     fn duplicate_field(field: &'static str) -> Self {
         DeError::new(format!("field `{field}` is given twice"))
     }
+}
+
+/// What to write instead, for the common expected types.
+fn type_hint(expected: &str) -> Option<String> {
+    Some(
+        match expected {
+            e if e.starts_with("a whole number") => "write a number such as `3`",
+            "a string" => "write text; quote it (\"...\") when it would read as something else",
+            "a boolean" => "write `true` or `false`",
+            "a mapping" => "write `key: value` pairs, or `{}` for none",
+            "a sequence" => "write a list: `[a, b]`, or one `- item` per line",
+            _ => return None,
+        }
+        .to_string(),
+    )
 }
 
 /// serde names Rust types ("u32", "struct Retry"); users wrote YAML.
@@ -140,8 +172,53 @@ fn describe_unexpected(u: &de::Unexpected) -> String {
 }
 
 /// Reads a `T` from a node. Errors carry the location of the value at fault.
-pub fn from_node<'a, T: Deserialize<'a>>(node: &'a Node) -> Result<T, DeError> {
-    T::deserialize(node).map_err(|e| e.at(node.loc))
+///
+/// serde stops at the first error, but a user fixing a runbook wants them all: when a
+/// mapping fails, each of its entries is read again on its own, so every wrong entry
+/// is reported (nested mappings report their first error).
+pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<DeError>> {
+    let first = match T::deserialize(node) {
+        Ok(v) => return Ok(v),
+        Err(e) => e.at(node.loc),
+    };
+    let mut errors = Vec::new();
+    if let NodeKind::Map(entries) = &node.kind
+        && entries.len() > 1
+    {
+        let mut sound = Vec::new();
+        for entry in entries {
+            let probe = Node {
+                kind: NodeKind::Map(vec![entry.clone()]),
+                loc: node.loc,
+            };
+            // Missing fields of this mapping show up in every probe: they are found
+            // below. Missing fields of nested mappings are kept.
+            match T::deserialize(&probe) {
+                Err(e) if !(e.missing_field.is_some() && e.loc.is_none_or(|l| l == node.loc)) => {
+                    let e = e.at(node.loc);
+                    if !errors.contains(&e) {
+                        errors.push(e);
+                    }
+                }
+                _ => sound.push(entry.clone()),
+            }
+        }
+        // With the wrong entries left out, what remains to fail is a missing field.
+        let rest = Node {
+            kind: NodeKind::Map(sound),
+            loc: node.loc,
+        };
+        // A field that is written but wrong is not also "missing".
+        if let Err(e) = T::deserialize(&rest)
+            && e.missing_field.is_some_and(|f| node.get(f).is_none())
+        {
+            errors.insert(0, e.at(node.loc));
+        }
+    }
+    if errors.is_empty() {
+        errors.push(first);
+    }
+    Err(errors)
 }
 
 const SPANNED_MARKER: &str = "$lifeboat::Spanned";
@@ -491,7 +568,46 @@ mod tests {
 
     fn read(text: &str) -> Result<Sample, DeError> {
         let node = parse_str(Path::new("t.yaml"), text).map_err(|d| DeError::new(d.message))?;
-        from_node(&node)
+        from_node(&node).map_err(|mut e| e.remove(0))
+    }
+
+    fn read_all(text: &str) -> Vec<(Option<Loc>, String)> {
+        let node = parse_str(Path::new("t.yaml"), text).unwrap_or_else(|d| panic!("{d}"));
+        from_node::<Sample>(&node)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.loc, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn every_wrong_entry_of_a_mapping_is_reported() {
+        let errors = read_all("name: a\ncount: x\nextra: 1\nmore: 2\n");
+        let at: Vec<Option<Loc>> = errors.iter().map(|(l, _)| *l).collect();
+        assert_eq!(
+            at,
+            vec![
+                Some(Loc::new(2, 8)),
+                Some(Loc::new(3, 1)),
+                Some(Loc::new(4, 1))
+            ],
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_reported_once_beside_the_other_errors() {
+        let errors = read_all("count: x\nextra: 1\n");
+        let messages: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "missing required field `name`",
+                "expected a whole number of 0 or more, found string `x`",
+                "unknown field `extra`"
+            ]
+        );
     }
 
     #[test]

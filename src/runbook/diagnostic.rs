@@ -31,18 +31,18 @@ impl Diagnostic {
         Diagnostic {
             file: file.to_path_buf(),
             loc,
-            message: message.into(),
+            message: sanitize(&message.into()),
             hint: None,
         }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(sanitize(&hint.into()));
         self
     }
 
     pub fn with_hint_opt(mut self, hint: Option<String>) -> Self {
-        self.hint = hint;
+        self.hint = hint.map(|h| sanitize(&h));
         self
     }
 }
@@ -105,12 +105,46 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// Longest quoted value shown in a message; longer ones are cut with `…`.
+const MAX_SHOWN: usize = 80;
+
+/// Makes a message safe for a terminal: control characters (newlines, tabs, escape
+/// sequences) from the runbook are shown escaped, and long quoted values are cut.
+pub fn sanitize(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(1024));
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let quoted = i % 2 == 1;
+        let count = part.chars().count();
+        for (n, c) in part.chars().enumerate() {
+            if quoted && count > MAX_SHOWN && n == MAX_SHOWN - 1 {
+                out.push('…');
+                break;
+            }
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 /// The closest candidate to `word` by edit distance, when it is close enough to be a
 /// plausible typo (at most a third of the word's length, and at least 1).
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
+    let len = word.chars().count();
+    // Names are short; a long word is no typo of one (and must not cost quadratic time).
+    if len > 64 {
+        return None;
+    }
+    let limit = (len / 3).max(1);
     candidates
         .into_iter()
+        .filter(|c| c.chars().count().abs_diff(len) <= limit)
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
@@ -124,11 +158,18 @@ pub fn did_you_mean<'a>(
     what: &str,
     candidates: impl IntoIterator<Item = &'a str> + Clone,
 ) -> String {
-    let list: Vec<String> = candidates
+    const SHOWN: usize = 16;
+    let mut list: Vec<String> = candidates
         .clone()
         .into_iter()
+        .take(SHOWN + 1)
         .map(|c| format!("`{c}`"))
         .collect();
+    if list.len() > SHOWN {
+        let total = candidates.clone().into_iter().count();
+        list.truncate(SHOWN);
+        list.push(format!("and {} more", total - SHOWN));
+    }
     let defined = if list.is_empty() {
         format!("no {what} are defined")
     } else {
@@ -176,6 +217,17 @@ mod tests {
     fn closest_finds_one_letter_typos_only() {
         assert_eq!(closest("stanby", ["primary", "standby"]), Some("standby"));
         assert_eq!(closest("zzz", ["primary", "standby"]), None);
+    }
+
+    #[test]
+    fn messages_escape_control_characters_and_cut_long_values() {
+        assert_eq!(
+            sanitize("unknown action `a\tb\u{1b}[31m`"),
+            "unknown action `a\\tb\\u{1b}[31m`"
+        );
+        let long = format!("unknown step `{}`", "x".repeat(1000));
+        let shown = sanitize(&long);
+        assert!(shown.len() < 120 && shown.ends_with("…`"), "{shown}");
     }
 
     #[test]

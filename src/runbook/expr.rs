@@ -173,42 +173,59 @@ pub enum Segment {
 /// Splits a string into text and `${{ }}` expressions. Interpolations take one reference
 /// or literal; operators belong in `if:`.
 pub fn parse_template(s: &str) -> Result<Vec<Segment>, ExprError> {
+    let (segments, mut errors) = parse_template_all(s);
+    if errors.is_empty() {
+        Ok(segments)
+    } else {
+        Err(errors.remove(0))
+    }
+}
+
+/// Like `parse_template`, but goes on after a bad expression so that every problem in
+/// the string is found; the segments hold the expressions that parsed.
+pub fn parse_template_all(s: &str) -> (Vec<Segment>, Vec<ExprError>) {
     let chars: Vec<char> = s.chars().collect();
     let mut segments = Vec::new();
+    let mut errors = Vec::new();
     let mut text = String::new();
     let mut i = 0;
     while i < chars.len() {
-        if starts_with(&chars, i, "${{") {
-            let open = i;
-            let close = find(&chars, i + 3, "}}").ok_or_else(|| {
-                ExprError::new(open, "unterminated `${{`").hint("close the expression with `}}`")
-            })?;
-            if !text.is_empty() {
-                segments.push(Segment::Text(std::mem::take(&mut text)));
-            }
-            let inner: String = chars[open + 3..close].iter().collect();
-            let expr = parse_expr_at(&inner, open + 3)?;
-            if !matches!(expr, Expr::Ref(_) | Expr::Lit(_)) {
-                return Err(
-                    ExprError::new(open, "operators are only allowed in `if:` conditions")
-                        .hint("interpolate one reference, such as `${{ params.namespace }}`"),
-                );
-            }
-            segments.push(Segment::Expr {
-                expr,
-                offset: open,
-                source: chars[open..close + 2].iter().collect(),
-            });
-            i = close + 2;
-        } else {
+        if !starts_with(&chars, i, "${{") {
             text.push(chars[i]);
             i += 1;
+            continue;
         }
+        let open = i;
+        let Some(close) = find(&chars, i + 3, "}}") else {
+            errors.push(
+                ExprError::new(open, "unterminated `${{`").hint("close the expression with `}}`"),
+            );
+            break;
+        };
+        if !text.is_empty() {
+            segments.push(Segment::Text(std::mem::take(&mut text)));
+        }
+        let inner: String = chars[open + 3..close].iter().collect();
+        match parse_expr_at(&inner, open + 3) {
+            Ok(expr) if matches!(expr, Expr::Ref(_) | Expr::Lit(_)) => {
+                segments.push(Segment::Expr {
+                    expr,
+                    offset: open,
+                    source: chars[open..close + 2].iter().collect(),
+                })
+            }
+            Ok(_) => errors.push(
+                ExprError::new(open, "operators are only allowed in `if:` conditions")
+                    .hint("interpolate one reference, such as `${{ params.namespace }}`"),
+            ),
+            Err(e) => errors.push(e),
+        }
+        i = close + 2;
     }
     if !text.is_empty() {
         segments.push(Segment::Text(text));
     }
-    Ok(segments)
+    (segments, errors)
 }
 
 /// Parses an `if:` condition: a bare expression or one wrapped in `${{ }}`.
@@ -345,7 +362,12 @@ fn parse_expr_at(s: &str, base: usize) -> Result<Expr, ExprError> {
         return Err(ExprError::new(base.saturating_sub(3), "empty expression")
             .hint("write a reference such as `params.namespace`"));
     }
-    let mut p = Parser { toks, pos: 0, end };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        end,
+        depth: 0,
+    };
     let e = p.or()?;
     if let Some((t, at)) = p.toks.get(p.pos) {
         return Err(ExprError::new(
@@ -372,10 +394,14 @@ fn describe(t: &Tok) -> String {
     }
 }
 
+/// Deepest nesting of `(` and `!` in an expression.
+pub const MAX_EXPR_DEPTH: usize = 32;
+
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
     end: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -405,10 +431,27 @@ impl Parser {
         Ok(left)
     }
 
+    /// Guards the recursion of `(` and `!` (a condition is one string, so the YAML
+    /// depth limit does not bound it).
+    fn deeper(&mut self) -> Result<(), ExprError> {
+        self.depth += 1;
+        if self.depth > MAX_EXPR_DEPTH {
+            return Err(ExprError::new(
+                self.at(),
+                format!("expression nests deeper than {MAX_EXPR_DEPTH} levels"),
+            )
+            .hint("simplify the condition"));
+        }
+        Ok(())
+    }
+
     fn not(&mut self) -> Result<Expr, ExprError> {
         if self.peek() == Some(&Tok::Not) {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            self.deeper()?;
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.cmp()
     }
@@ -436,7 +479,9 @@ impl Parser {
         self.pos += 1;
         match tok {
             Tok::LParen => {
+                self.deeper()?;
                 let e = self.or()?;
+                self.depth -= 1;
                 if self.peek() != Some(&Tok::RParen) {
                     return Err(ExprError::new(self.at(), "missing `)`"));
                 }
@@ -549,6 +594,29 @@ mod tests {
         );
         let e = parse_condition("steps.a.outputs.failed == 0");
         assert_eq!(e.ok().and_then(|e| e.eval(&lookup)), None);
+    }
+
+    #[test]
+    fn deep_conditions_are_refused_not_overflowing_the_stack() {
+        let parens = format!("{}true{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(parse_condition(&parens).is_err_and(|e| e.message.contains("nests deeper")));
+        let nots = format!("{}true", "!".repeat(100_000));
+        assert!(parse_condition(&nots).is_err_and(|e| e.message.contains("nests deeper")));
+        assert!(parse_condition(&format!("{}true{}", "(".repeat(20), ")".repeat(20))).is_ok());
+    }
+
+    #[test]
+    fn every_bad_expression_in_a_string_is_found() {
+        let (segments, errors) =
+            parse_template_all("${{ run.x.y }} ${{ params.ok }} ${{ a == b }}");
+        assert_eq!(errors.len(), 2);
+        assert_eq!(
+            segments
+                .iter()
+                .filter(|s| matches!(s, Segment::Expr { .. }))
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -61,10 +61,15 @@ pub fn load(path: &Path, sets: &[(String, String)]) -> Result<Loaded, Diagnostic
         path, &source, &root, &parsed, &set_names,
     ));
     if !diagnostics.is_empty() {
+        for d in &mut diagnostics {
+            d.hint.get_or_insert_with(|| {
+                "docs/runbook-reference.md describes every field and what it takes".to_string()
+            });
+        }
         return Err(Diagnostics(diagnostics).sorted());
     }
     let runbook = parsed.runbook;
-    let params = runbook
+    let params: Vec<BoundParam> = runbook
         .params
         .0
         .iter()
@@ -86,6 +91,10 @@ pub fn load(path: &Path, sets: &[(String, String)]) -> Result<Loaded, Diagnostic
             }
         })
         .collect();
+    let bound = validate::check_bound_inputs(path, &runbook, &params);
+    if !bound.is_empty() {
+        return Err(Diagnostics(bound).sorted());
+    }
     let graph = validate::Graph::of(&runbook);
     Ok(Loaded {
         path: path.to_path_buf(),

@@ -232,9 +232,10 @@ pub struct StepHead {
     pub id: Spanned<Ident>,
     /// A human title for reports.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Spanned<String>>,
+    /// What the step is for.
     #[serde(default)]
-    pub description: Option<String>,
+    pub description: Option<Spanned<String>>,
     /// The action this step runs.
     pub uses: Spanned<String>,
     /// The cluster the action acts on (may be omitted when only one cluster is defined).
@@ -246,8 +247,9 @@ pub struct StepHead {
     /// Run the step only when this boolean expression over params and outputs is true.
     #[serde(default, rename = "if")]
     pub condition: Option<Spanned<String>>,
-    /// Cancel the step after this long.
-    #[serde(default)]
+    /// Cancel the step after this long (more than 0s).
+    #[serde(default, deserialize_with = "positive_duration")]
+    #[schemars(with = "Option<Duration>")]
     pub timeout: Option<Spanned<Duration>>,
     #[serde(default)]
     pub retry: Option<Retry>,
@@ -256,14 +258,55 @@ pub struct StepHead {
     pub on_failure: OnFailure,
 }
 
+fn positive_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Spanned<Duration>>, D::Error> {
+    let v = Option::<Spanned<Duration>>::deserialize(d)?;
+    if v.as_ref().is_some_and(|t| t.value.0.is_zero()) {
+        return Err(serde::de::Error::custom(
+            "`timeout` must be longer than 0s\nleave `timeout` out for no time limit",
+        ));
+    }
+    Ok(v)
+}
+
+fn attempts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Spanned<u32>, D::Error> {
+    let v = Spanned::<u32>::deserialize(d)?;
+    if !(1..=100).contains(&v.value) {
+        return Err(serde::de::Error::custom(format!(
+            "`attempts` is {}: it must be 1 to 100\nattempts count the first try too; 1 means no retry",
+            v.value
+        )));
+    }
+    Ok(v)
+}
+
 /// Fields of a step besides those of `StepHead`.
 pub const STEP_EXTRA_FIELDS: &[&str] = &["with", "undo"];
+
+/// Every field a step may have (checked against the schema by a test).
+pub const STEP_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "uses",
+    "with",
+    "cluster",
+    "needs",
+    "if",
+    "timeout",
+    "retry",
+    "on_failure",
+    "undo",
+];
 
 /// Retries with exponential backoff and jitter.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
-    /// Total attempts, the first included (at least 1).
+    /// Total attempts, the first included: 1 to 100.
+    #[serde(deserialize_with = "attempts")]
+    #[schemars(range(min = 1, max = 100))]
     pub attempts: Spanned<u32>,
     /// Wait before the second attempt; doubled after each failure, with jitter.
     #[serde(default)]
@@ -389,7 +432,7 @@ impl<'de> Deserialize<'de> for Ident {
             Ok(Ident(s))
         } else {
             Err(serde::de::Error::custom(format!(
-                "invalid name `{s}`: use lowercase letters, digits, `-` and `_`, starting with a letter (at most 63)"
+                "invalid name `{s}`\nuse lowercase letters, digits, `-` and `_`, starting with a letter (at most 63 characters)"
             )))
         }
     }
@@ -427,7 +470,7 @@ impl<'de> Deserialize<'de> for RunbookName {
             Ok(RunbookName(s))
         } else {
             Err(serde::de::Error::custom(format!(
-                "invalid runbook name `{s}`: use lowercase letters, digits and `-`, starting and ending with a letter or digit (at most 63)"
+                "invalid runbook name `{s}`\nuse lowercase letters, digits and `-`, starting and ending with a letter or digit (at most 63 characters): it names locks and backups"
             )))
         }
     }
@@ -453,18 +496,18 @@ impl Duration {
     pub fn parse(s: &str) -> Result<Duration, String> {
         let hint = "use numbers with units ms, s, m, h or d, like `90s`, `15m` or `1h30m`";
         if s.is_empty() {
-            return Err(format!("empty duration: {hint}"));
+            return Err(format!("empty duration\n{hint}"));
         }
         let mut total: u128 = 0;
         let mut rest = s;
         while !rest.is_empty() {
             let digits = rest.chars().take_while(char::is_ascii_digit).count();
             if digits == 0 {
-                return Err(format!("invalid duration `{s}`: {hint}"));
+                return Err(format!("invalid duration `{s}`\n{hint}"));
             }
             let number: u128 = rest[..digits]
                 .parse()
-                .map_err(|_| format!("invalid duration `{s}`: number too large"))?;
+                .map_err(|_| format!("invalid duration `{s}`: the number is too large\n{hint}"))?;
             rest = &rest[digits..];
             let (unit_ms, len) = if rest.starts_with("ms") {
                 (1, 2)
@@ -478,15 +521,16 @@ impl Duration {
                 (86_400_000, 1)
             } else if rest.is_empty() {
                 return Err(format!(
-                    "invalid duration `{s}`: the number has no unit; {hint}"
+                    "invalid duration `{s}`: the number has no unit\n{hint}"
                 ));
             } else {
-                return Err(format!("invalid duration `{s}`: {hint}"));
+                return Err(format!("invalid duration `{s}`\n{hint}"));
             };
             rest = &rest[len..];
             total = total.saturating_add(number.saturating_mul(unit_ms));
         }
-        let ms = u64::try_from(total).map_err(|_| format!("invalid duration `{s}`: too long"))?;
+        let ms = u64::try_from(total)
+            .map_err(|_| format!("invalid duration `{s}`: it is too long\n{hint}"))?;
         Ok(Duration(std::time::Duration::from_millis(ms)))
     }
 }

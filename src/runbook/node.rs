@@ -249,6 +249,9 @@ fn saturate(v: u64) -> u32 {
 pub fn parse_str(path: &Path, text: &str) -> Result<Node, Diagnostic> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
+        // `.inf` and `!!binary` are read as the text they are, never as surprises.
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
+        ignore_binary_tag_for_string: true,
         budget: serde_saphyr::budget! {
             max_depth: MAX_DEPTH,
             flow_nesting_limit: MAX_DEPTH,
@@ -282,6 +285,10 @@ fn yaml_diagnostic(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
         return Diagnostic::new(path, loc, "a runbook file holds exactly one YAML document")
             .with_hint("split the documents into one file each");
     }
+    if what.contains("unknown anchor") {
+        return Diagnostic::new(path, loc, "YAML alias refers to an unknown anchor")
+            .with_hint("define the anchor (`&name`) before its alias (`*name`)");
+    }
     if let Some(rest) = what.strip_prefix("duplicate mapping key: ") {
         let key = rest.split(',').next().unwrap_or(rest).trim();
         return Diagnostic::new(path, loc, format!("duplicate key `{key}` in this mapping"))
@@ -291,7 +298,7 @@ fn yaml_diagnostic(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
         Some(format!("nesting deeper than {MAX_DEPTH} levels"))
     } else if what.contains("Nodes") {
         Some(format!("more than {MAX_NODES} YAML nodes"))
-    } else if what.contains("alias") || what.contains("Alias") {
+    } else if what.contains("replay") || what.contains("expansion limit") {
         Some(format!(
             "YAML aliases expanding to more than {MAX_ALIAS_REPLAY} nodes"
         ))

@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use super::de::{DeError, Spanned, from_node};
-use super::diagnostic::{Diagnostic, Loc, did_you_mean};
+use super::diagnostic::{Diagnostic, Loc, closest, did_you_mean};
 use super::model::{
-    Metadata, NamedMap, RUNBOOK_FIELDS, Runbook, RunbookName, STEP_EXTRA_FIELDS, Step, StepHead,
-    Undo, UndoHead,
+    Metadata, NamedMap, RUNBOOK_FIELDS, Runbook, RunbookName, STEP_EXTRA_FIELDS, STEP_FIELDS, Step,
+    StepHead, Undo, UndoHead,
 };
 use super::node::{Node, NodeKind};
 use crate::actions::{self, ActionInputs};
@@ -44,11 +44,17 @@ impl Ctx<'_> {
         );
     }
 
-    fn read<'n, T: serde::Deserialize<'n>>(&mut self, node: &'n Node) -> Option<T> {
+    fn errors(&mut self, errors: Vec<DeError>, fallback: Loc) {
+        for e in errors {
+            self.error(e, fallback);
+        }
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(&mut self, node: &Node) -> Option<T> {
         match from_node(node) {
             Ok(v) => Some(v),
-            Err(e) => {
-                self.error(e, node.loc);
+            Err(errors) => {
+                self.errors(errors, node.loc);
                 None
             }
         }
@@ -164,7 +170,7 @@ pub fn parse(file: &Path, root: &Node) -> Parsed {
 }
 
 /// A mapping of name → T (params, clusters, stores), each entry read on its own.
-fn named_map<T: for<'a> serde::Deserialize<'a>>(
+fn named_map<T: serde::de::DeserializeOwned>(
     cx: &mut Ctx,
     node: &Node,
     broken: fn(&mut Broken) -> &mut Vec<String>,
@@ -209,7 +215,11 @@ fn steps(cx: &mut Ctx, node: &Node) -> Vec<Step> {
         return out;
     };
     if items.is_empty() {
-        cx.error(DeError::new("a runbook needs at least one step"), node.loc);
+        cx.error(
+            DeError::new("a runbook needs at least one step")
+                .hint("add a step such as `- { id: pause, uses: sleep, with: { duration: 1s } }`"),
+            node.loc,
+        );
     }
     for item in items {
         match step(cx, item) {
@@ -252,7 +262,27 @@ fn step(cx: &mut Ctx, node: &Node) -> Option<Step> {
         );
         return None;
     }
-    let head: Option<StepHead> = cx.read(&node.without_keys(STEP_EXTRA_FIELDS));
+    // Unknown keys are reported here, against every step field (`with` and `undo`
+    // included), so `wiht:` suggests `with`; the rest is read by `StepHead`.
+    let mut skip: Vec<&str> = STEP_EXTRA_FIELDS.to_vec();
+    let mut misspelt_with = false;
+    for (key, _) in node.as_map().unwrap_or_default() {
+        let name = key.key_text();
+        if STEP_FIELDS.contains(&name.as_str()) {
+            continue;
+        }
+        let guess = closest(&name, STEP_FIELDS.iter().copied());
+        misspelt_with |= guess == Some("with");
+        cx.diagnostics.push(
+            Diagnostic::new(cx.file, key.loc, format!("unknown field `{}`", name)).with_hint(
+                did_you_mean(&name, "step fields", STEP_FIELDS.iter().copied()),
+            ),
+        );
+        if let Some(k) = key.as_str() {
+            skip.push(k);
+        }
+    }
+    let head: Option<StepHead> = cx.read(&node.without_keys(&skip));
     // Even when the common fields are broken, read the action's inputs, so their
     // problems are reported in the same pass.
     let uses_node = node.get("uses");
@@ -268,7 +298,12 @@ fn step(cx: &mut Ctx, node: &Node) -> Option<Step> {
         found
     });
     let with_node = with_of(node);
-    let with = action.and_then(|a| inputs(cx, a, &with_node));
+    // A misspelt `with:` already has its error; its inputs are not "missing" too.
+    let with = if misspelt_with && node.get("with").is_none() {
+        None
+    } else {
+        action.and_then(|a| inputs(cx, a, &with_node))
+    };
     let undo = match (node.get("undo"), action) {
         (Some(u), Some(a)) => Some(undo(cx, a, u)?),
         _ => None,
@@ -301,8 +336,8 @@ fn inputs(cx: &mut Ctx, action: &actions::ActionSpec, with: &Node) -> Option<Act
             }
             ok.then_some(inputs)
         }
-        Err(e) => {
-            cx.error(e, with.loc);
+        Err(errors) => {
+            cx.errors(errors, with.loc);
             None
         }
     }
@@ -350,8 +385,8 @@ fn undo(cx: &mut Ctx, step_action: &actions::ActionSpec, node: &Node) -> Option<
         }
         let with = match actions::parse_self_undo(&with_node) {
             Ok(w) => w,
-            Err(e) => {
-                cx.error(e, with_node.loc);
+            Err(errors) => {
+                cx.errors(errors, with_node.loc);
                 return None;
             }
         };

@@ -98,7 +98,38 @@ pub fn runbook_schema() -> serde_json::Value {
         "description".into(),
         "A lifeboat runbook: declarative backup, restore and failover steps for Kubernetes.".into(),
     );
-    schema.to_value()
+    let mut value = schema.to_value();
+    plain_strings_take_scalars(&mut value);
+    value
+}
+
+/// The parser reads a plain number or boolean as text where text is expected
+/// (`default: 3`, `namespace: 2026`), so the schema must accept them there too.
+fn plain_strings_take_scalars(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            let constrained = ["pattern", "enum", "const", "format"]
+                .iter()
+                .any(|k| map.contains_key(*k));
+            let widened = match map.get("type") {
+                Some(serde_json::Value::String(t)) if t == "string" => {
+                    Some(serde_json::json!(["string", "number", "boolean"]))
+                }
+                Some(serde_json::Value::Array(types)) if types.iter().any(|t| t == "string") => {
+                    let mut types = types.clone();
+                    types.extend([serde_json::json!("number"), serde_json::json!("boolean")]);
+                    Some(serde_json::Value::Array(types))
+                }
+                _ => None,
+            };
+            if let (false, Some(types)) = (constrained, widened) {
+                map.insert("type".into(), types);
+            }
+            map.values_mut().for_each(plain_strings_take_scalars);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(plain_strings_take_scalars),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +146,19 @@ mod tests {
             .unwrap_or_default();
         props.sort_unstable();
         let mut fields = RUNBOOK_FIELDS.to_vec();
+        fields.sort_unstable();
+        assert_eq!(props, fields);
+    }
+
+    #[test]
+    fn step_fields_match_the_schema() {
+        let schema = runbook_schema();
+        let mut props: Vec<&str> = schema["$defs"]["Step"]["properties"]
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        props.sort_unstable();
+        let mut fields = crate::runbook::model::STEP_FIELDS.to_vec();
         fields.sort_unstable();
         assert_eq!(props, fields);
     }

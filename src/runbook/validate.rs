@@ -51,6 +51,36 @@ impl Graph {
         Graph { deps }
     }
 
+    /// For every step, the steps that must finish before it (transitively): one pass
+    /// in wave order, so long chains stay linear in practice.
+    pub fn ancestor_sets(&self) -> Vec<StepSet> {
+        let n = self.deps.len();
+        match self.waves() {
+            Some(waves) => {
+                let mut sets = vec![StepSet::new(n); n];
+                for &i in waves.iter().flatten() {
+                    let mut set = StepSet::new(n);
+                    for &d in &self.deps[i] {
+                        set.union_with(&sets[d]);
+                        set.insert(d);
+                    }
+                    sets[i] = set;
+                }
+                sets
+            }
+            // With a cycle (reported on its own), fall back to a search per step.
+            None => (0..n)
+                .map(|i| {
+                    let mut set = StepSet::new(n);
+                    for d in self.ancestors(i) {
+                        set.insert(d);
+                    }
+                    set
+                })
+                .collect(),
+        }
+    }
+
     /// Every step that must finish before step `i` (transitively).
     pub fn ancestors(&self, i: usize) -> BTreeSet<usize> {
         let mut seen = BTreeSet::new();
@@ -139,10 +169,114 @@ impl Graph {
     }
 }
 
+/// With params bound, inputs written as expressions must still be valid: a number where
+/// a number goes, within its range. (Secret params are left unbound, so their values
+/// never reach a message.)
+pub fn check_bound_inputs(
+    file: &Path,
+    runbook: &Runbook,
+    params: &[super::BoundParam],
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for step in &runbook.steps {
+        let mut pieces = vec![(step.head.uses.value.as_str(), &step.with_node)];
+        if let Some(undo) = &step.undo
+            && !matches!(undo.with, actions::ActionInputs::RestorePrevious(_))
+        {
+            pieces.push((undo.uses.as_str(), &undo.with_node));
+        }
+        for (uses, node) in pieces {
+            let Some(action) = actions::find(uses) else {
+                continue;
+            };
+            let bound = bind_params(node, params);
+            if &bound == node {
+                continue;
+            }
+            let errors = match action.parse_inputs(&bound) {
+                Ok(inputs) => inputs.check(&bound),
+                Err(errors) => errors,
+            };
+            for e in errors {
+                out.push(
+                    Diagnostic::new(
+                        file,
+                        e.loc.unwrap_or(node.loc),
+                        format!("with params bound, {}", e.message),
+                    )
+                    .with_hint(
+                        "the value comes from a param: check `--set` and the param's `default`",
+                    ),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// A copy of `node` with every non-secret `${{ params.X }}` replaced by its value.
+fn bind_params(node: &Node, params: &[super::BoundParam]) -> Node {
+    use super::node::NodeKind;
+    let kind = match &node.kind {
+        NodeKind::Str(s) if s.contains("${{") => match expr::parse_template(s) {
+            Ok(segments) => NodeKind::Str(expr::render(&segments, &|e| match e {
+                expr::Expr::Ref(r) => match &r.reference {
+                    Reference::Param(p) => params
+                        .iter()
+                        .find(|b| &b.name == p && !b.secret)
+                        .map(|b| b.value.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })),
+            Err(_) => node.kind.clone(),
+        },
+        NodeKind::Seq(items) => {
+            NodeKind::Seq(items.iter().map(|n| bind_params(n, params)).collect())
+        }
+        NodeKind::Map(entries) => NodeKind::Map(
+            entries
+                .iter()
+                .map(|(k, v)| (bind_params(k, params), bind_params(v, params)))
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    Node {
+        kind,
+        loc: node.loc,
+    }
+}
+
+/// A set of step indexes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepSet(Vec<u64>);
+
+impl StepSet {
+    pub fn new(n: usize) -> Self {
+        StepSet(vec![0; n.div_ceil(64)])
+    }
+    pub fn insert(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    pub fn union_with(&mut self, other: &StepSet) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+}
+
 struct Checker<'a> {
     file: &'a Path,
     /// The runbook's lines, to place expressions inside strings.
     lines: Vec<&'a str>,
+    /// Step id → index (the first step with that id).
+    step_index: std::collections::HashMap<&'a str, usize>,
     runbook: &'a Runbook,
     broken: &'a Broken,
     out: Vec<Diagnostic>,
@@ -159,6 +293,14 @@ pub fn validate(
     let mut c = Checker {
         file,
         lines: source.lines().collect(),
+        step_index: parsed
+            .runbook
+            .steps
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, s)| (s.head.id.value.0.as_str(), i))
+            .collect(),
         runbook: &parsed.runbook,
         broken: &parsed.broken,
         out: Vec::new(),
@@ -313,6 +455,14 @@ impl Checker<'_> {
 
     fn store_ref(&mut self, store: &Spanned<String>) {
         let rb = self.runbook;
+        if store.value.contains("${{") {
+            self.error(
+                store.loc,
+                "a store is named, not computed: expressions are not resolved here",
+                Some(did_you_mean("", "stores", rb.stores.names())),
+            );
+            return;
+        }
         if rb.stores.get(&store.value).is_none() && !self.broken.stores.contains(&store.value) {
             self.error(
                 store.loc,
@@ -330,6 +480,14 @@ impl Checker<'_> {
         what: &str,
     ) {
         let rb = self.runbook;
+        if let Some(c) = cluster.filter(|c| c.value.contains("${{")) {
+            self.error(
+                c.loc,
+                "a cluster is named, not computed: expressions are not resolved here",
+                Some(did_you_mean("", "clusters", rb.clusters.names())),
+            );
+            return;
+        }
         match (action.on_cluster, cluster) {
             (true, Some(c))
                 if rb.clusters.get(&c.value).is_none()
@@ -426,67 +584,64 @@ impl Checker<'_> {
                         self.error(
                             need.loc,
                             format!("step `{}` is listed twice in `needs`", need.value),
-                            None,
+                            Some("list each step once".into()),
                         );
                     }
                 }
             }
-            if let Some(t) = &step.head.timeout
-                && t.value.0.is_zero()
-            {
-                self.error(t.loc, "`timeout` must be longer than 0s", None);
-            }
-            if let Some(retry) = &step.head.retry
-                && !(1..=100).contains(&retry.attempts.value)
-            {
-                self.error(
-                    retry.attempts.loc,
-                    format!(
-                        "`attempts` is {}: it must be 1 to 100",
-                        retry.attempts.value
-                    ),
-                    Some("attempts count the first try too; 1 means no retry".into()),
-                );
-            }
         }
         let graph = Graph::of(rb);
-        if let Some(cycle) = graph.cycle() {
-            let names: Vec<&str> = cycle
-                .iter()
-                .map(|&i| rb.steps[i].head.id.value.0.as_str())
-                .collect();
-            // Point at the `needs` entry that closes the loop, written by the last step.
-            let closing = cycle.len().checked_sub(2).map(|k| &rb.steps[cycle[k]]);
+        self.cycles(&graph);
+        let before = graph.ancestor_sets();
+        for (i, step) in rb.steps.iter().enumerate() {
+            self.step_expressions(i, step, &before[i]);
+        }
+    }
+
+    /// Reports every cycle in `needs` (at most 20), each at the `needs` entry that
+    /// closes it.
+    fn cycles(&mut self, graph: &Graph) {
+        let rb = self.runbook;
+        let id = |i: usize| rb.steps[i].head.id.value.0.as_str();
+        let mut graph = graph.clone();
+        for _ in 0..20 {
+            let Some(cycle) = graph.cycle() else { return };
+            // cycle[j] waits for cycle[j + 1]; find the edges written as `needs`.
+            let edges: Vec<(usize, usize)> = cycle.windows(2).map(|w| (w[0], w[1])).collect();
+            let explicit = |(from, to): (usize, usize)| {
+                rb.steps[from]
+                    .head
+                    .needs
+                    .as_ref()
+                    .and_then(|needs| needs.iter().find(|n| n.value == id(to)))
+            };
+            let implicit = edges.iter().any(|&e| explicit(e).is_none());
+            let closing = edges.iter().rev().copied().find(|&e| explicit(e).is_some());
             let at = closing
-                .and_then(|s| {
-                    s.head
-                        .needs
-                        .as_ref()?
-                        .iter()
-                        .find(|n| n.value == names[names.len() - 1])
-                        .map(|n| n.loc)
-                })
-                .or(closing.map(|s| s.head.id.loc))
-                .unwrap_or(Loc::new(1, 1));
-            let mut shown = names.clone();
-            shown.reverse();
+                .and_then(explicit)
+                .map_or(rb.steps[cycle[0]].head.id.loc, |n| n.loc);
+            let mut order: Vec<&str> = cycle.iter().map(|&i| id(i)).collect();
+            order.reverse();
+            let mut hint = "remove one of these `needs` so the steps can be ordered".to_string();
+            if implicit {
+                hint.push_str("; a step without `needs` runs after the step before it");
+            }
             self.error(
                 at,
                 format!(
                     "steps wait for each other in a cycle: {}",
-                    shown.join(" → ")
+                    order.join(" → ")
                 ),
-                Some("remove one of these `needs` so the steps can be ordered".into()),
+                Some(hint),
             );
-        }
-        for (i, step) in rb.steps.iter().enumerate() {
-            let before = graph.ancestors(i);
-            self.step_expressions(i, step, &before);
+            let (from, to) = closing.unwrap_or(edges[0]);
+            graph.deps[from].retain(|&d| d != to);
         }
     }
 
-    /// Checks every `${{ }}` in the step's inputs and undo, and its `if:` condition.
-    fn step_expressions(&mut self, index: usize, step: &Step, before: &BTreeSet<usize>) {
+    /// Checks every `${{ }}` in the step's inputs, undo, name and description, and its
+    /// `if:` condition.
+    fn step_expressions(&mut self, index: usize, step: &Step, before: &StepSet) {
         // (text, where, whether it belongs to the undo, which sees the step's own outputs)
         let mut strings: Vec<(&str, Loc, bool)> = Vec::new();
         step.with_node
@@ -495,28 +650,27 @@ impl Checker<'_> {
             undo.with_node
                 .visit_strings(&mut |s, loc| strings.push((s, loc, true)));
         }
-        let with_own = {
-            let mut b = before.clone();
-            b.insert(index);
-            b
-        };
+        for text in [&step.head.name, &step.head.description]
+            .into_iter()
+            .flatten()
+        {
+            strings.push((&text.value, text.loc, false));
+        }
         for (text, loc, in_undo) in strings {
             if !text.contains("${{") {
                 continue;
             }
-            let visible = if in_undo { &with_own } else { before };
-            match expr::parse_template(text) {
-                Ok(segments) => {
-                    for seg in segments {
-                        if let expr::Segment::Expr { expr, .. } = seg {
-                            for r in expr.references() {
-                                let at = self.loc_in_string(loc, text, r.offset);
-                                self.reference(index, step, visible, &r.reference, at);
-                            }
-                        }
+            let (segments, errors) = expr::parse_template_all(text);
+            for e in errors {
+                self.expr_error(loc, text, e);
+            }
+            for seg in segments {
+                if let expr::Segment::Expr { expr, .. } = seg {
+                    for r in expr.references() {
+                        let at = self.loc_in_string(loc, text, r.offset);
+                        self.reference(index, step, before, in_undo, &r.reference, at);
                     }
                 }
-                Err(e) => self.expr_error(loc, text, e),
             }
         }
         if let Some(cond) = &step.head.condition {
@@ -524,7 +678,7 @@ impl Checker<'_> {
                 Ok(e) => {
                     for r in e.references() {
                         let at = self.loc_in_string(cond.loc, &cond.value, r.offset);
-                        self.reference(index, step, before, &r.reference, at);
+                        self.reference(index, step, before, false, &r.reference, at);
                     }
                 }
                 Err(e) => self.expr_error(cond.loc, &cond.value, e),
@@ -537,12 +691,14 @@ impl Checker<'_> {
         self.error(at, format!("invalid expression: {}", e.message), e.hint);
     }
 
-    /// Checks one reference; `before` holds the steps whose outputs are visible here.
+    /// Checks one reference; `before` holds the steps that surely ran before this one,
+    /// and `own` says whether the step's own outputs are visible (in its undo).
     fn reference(
         &mut self,
         index: usize,
         step: &Step,
-        before: &BTreeSet<usize>,
+        before: &StepSet,
+        own: bool,
         r: &Reference,
         at: Loc,
     ) {
@@ -579,11 +735,10 @@ impl Checker<'_> {
                 if self.broken.steps.contains(producer) {
                     return;
                 }
-                let Some((pi, ps)) = rb
-                    .steps
-                    .iter()
-                    .enumerate()
-                    .find(|(_, s)| s.head.id.value.0 == *producer)
+                let Some((pi, ps)) = self
+                    .step_index
+                    .get(producer.as_str())
+                    .map(|&i| (i, &rb.steps[i]))
                 else {
                     let ids = rb.steps.iter().map(|s| s.head.id.value.0.as_str());
                     self.error(
@@ -619,13 +774,13 @@ impl Checker<'_> {
                         Some(format!("use `steps.{producer}.outputs.{output}`")),
                     );
                 }
-                if pi == index && !before.contains(&pi) {
+                if pi == index && !own {
                     self.error(
                         at,
                         format!("step `{producer}` reads its own output `{output}`"),
                         Some("a step's outputs exist only after it has run".into()),
                     );
-                } else if !before.contains(&pi) {
+                } else if pi != index && !before.contains(pi) {
                     self.error(
                         at,
                         format!("step `{}` reads `steps.{producer}.outputs.{output}` but does not run after `{producer}`", step.head.id.value),
@@ -658,22 +813,26 @@ impl Checker<'_> {
         }
     }
 
-    /// The position of character `offset` of a string scalar that starts at `loc`:
-    /// exact for one-line plain and quoted scalars, the scalar's start otherwise.
+    /// The position of character `offset` of a string scalar that starts at `loc`.
+    /// Exact when the text before `offset` stands in the file as it is (one-line plain
+    /// or quoted scalars without escapes); otherwise the scalar's own start.
     fn loc_in_string(&self, loc: Loc, value: &str, offset: usize) -> Loc {
         let Some(line) = self.lines.get(loc.line.saturating_sub(1) as usize) else {
             return loc;
         };
-        let first = line.chars().nth(loc.col.saturating_sub(1) as usize);
-        let shift = match first {
+        let start = loc.col.saturating_sub(1) as usize;
+        let shift = match line.chars().nth(start) {
             Some('"') | Some('\'') => 1,
-            Some('|') | Some('>') => return loc,
             _ => 0,
         };
-        if value.chars().take(offset).any(|c| c == '\n') {
+        let written = line.chars().skip(start + shift);
+        let prefix = value.chars().take(offset);
+        let same = written.zip(prefix.clone()).filter(|(a, b)| a == b).count() == offset
+            && prefix.count() == offset;
+        if !same {
             return loc;
         }
-        let col = loc.col as usize + shift + offset;
+        let col = start + 1 + shift + offset;
         Loc::new(loc.line, u32::try_from(col).unwrap_or(loc.col))
     }
 }

@@ -97,29 +97,31 @@ fn errors_of_several_files_are_all_reported() {
 }
 
 #[test]
-fn every_hint_line_follows_an_error_line() {
+fn every_error_has_exactly_one_hint_and_none_repeats() {
     for name in corpus() {
         let file = format!("tests/fixtures/invalid/{name}");
         let out = Test::new().args(["validate", &file]).status(2).run();
-        let mut previous_was_error_or_hint = false;
+        let lines: Vec<&str> = out.stderr.lines().collect();
         let mut seen = BTreeSet::new();
-        for line in out.stderr.lines() {
-            if line.starts_with("  hint: ") {
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains(": error: ") {
                 assert!(
-                    previous_was_error_or_hint,
+                    seen.insert(*line),
+                    "{file}: the same error twice:\n{}",
+                    out.stderr
+                );
+                let next = lines.get(i + 1).copied().unwrap_or_default();
+                assert!(
+                    next.starts_with("  hint: "),
+                    "{file}: error without a hint:\n{line}"
+                );
+            } else if line.starts_with("  hint: ") {
+                let prev = if i > 0 { lines[i - 1] } else { "" };
+                assert!(
+                    prev.contains(": error: "),
                     "{file}: hint without an error:\n{}",
                     out.stderr
                 );
-                previous_was_error_or_hint = false;
-            } else {
-                previous_was_error_or_hint = line.contains(": error: ");
-                if previous_was_error_or_hint {
-                    assert!(
-                        seen.insert(line.to_string()),
-                        "{file}: the same error twice:\n{}",
-                        out.stderr
-                    );
-                }
             }
         }
     }

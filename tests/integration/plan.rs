@@ -166,3 +166,63 @@ fn text_plan_shows_waves_policies_and_undo() {
         "{t}"
     );
 }
+
+#[test]
+fn a_condition_on_a_secret_is_left_to_run_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("secret-if.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: { name: s }\n\
+         params: { token: { secret: true } }\nsteps:\n\
+         - { id: a, if: \"params.token == 'hunter2'\", uses: sleep, with: { duration: 1s } }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Answering true or false would tell whether the secret is `hunter2`.
+    for value in ["hunter2", "other"] {
+        let out = Test::new()
+            .args([
+                "plan",
+                "--format",
+                "json",
+                "--set",
+                &format!("token={value}"),
+            ])
+            .arg(&file)
+            .run();
+        let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        assert_eq!(plan["steps"][0]["condition_value"], serde_json::Value::Null);
+    }
+}
+
+#[test]
+fn an_undo_on_a_cluster_defaults_to_the_only_cluster() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("undo-cluster.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: { name: u }\n\
+         clusters: { prod: { context: prod } }\nsteps:\n\
+         - id: check\n  uses: http_check\n  with: { url: 'https://example.com/' }\n\
+         \x20 undo: { uses: scale, with: { namespace: shop, kind: Deployment, name: web, replicas: 1 } }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = Test::new()
+        .args(["plan", "--format", "json"])
+        .arg(&file)
+        .run();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    assert_eq!(plan["steps"][0]["cluster"], serde_json::Value::Null);
+    assert_eq!(plan["steps"][0]["undo"]["cluster"], "prod");
+}
+
+#[test]
+fn param_descriptions_are_shown() {
+    let out = Test::new().args(["plan", "runbooks/restore.yaml"]).run();
+    assert!(
+        out.stdout
+            .contains("target = shop-restored (default): namespace to restore into"),
+        "{}",
+        out.stdout
+    );
+}

@@ -60,12 +60,21 @@ fn schema() -> serde_json::Value {
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("schema is not JSON: {e}"))
 }
 
+fn valid_fixtures() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path("tests/fixtures/valid"))
+        .unwrap_or_else(|e| panic!("cannot list tests/fixtures/valid: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
-fn every_example_runbook_matches_the_schema() {
+fn every_example_and_valid_fixture_matches_the_schema() {
     let schema = schema();
     let validator =
         jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("invalid schema: {e}"));
-    for file in example_runbooks() {
+    for file in example_runbooks().into_iter().chain(valid_fixtures()) {
         let doc = yaml_as_json(&file);
         let errors: Vec<String> = validator
             .iter_errors(&doc)
@@ -129,4 +138,23 @@ fn an_undo_may_read_its_own_steps_outputs() {
         .args(["validate", "tests/fixtures/valid/undo-reads-outputs.yaml"])
         .stdout_contains(": ok (2 steps)")
         .run();
+}
+
+#[test]
+fn plain_scalars_are_read_as_text_and_numeric_strings_as_numbers() {
+    let out = Test::new()
+        .args([
+            "plan",
+            "--format",
+            "json",
+            "tests/fixtures/valid/scalars.yaml",
+        ])
+        .run();
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        plan["params"][2]["value"], "1.10",
+        "the spelling of 1.10 is kept"
+    );
+    assert_eq!(plan["steps"][0]["inputs"]["replicas"], "7");
+    assert_eq!(plan["steps"][1]["inputs"]["replicas"], "3");
 }
