@@ -40,6 +40,8 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("failed to write {what}: {source}")]
     Write {
         what: String,
@@ -52,6 +54,8 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::InvalidRunbook(_) | Error::NotBuilt { .. } | Error::Usage(_) => ExitCode::Usage,
+            // A seed that cannot be read or a port that cannot be had: fix the input.
+            Error::Sandbox(_) => ExitCode::Usage,
             Error::Write { .. } => ExitCode::StepFailed,
         }
     }

@@ -1,12 +1,13 @@
 //! lifeboat runs disaster-recovery runbooks for Kubernetes: declarative YAML describing
 //! backup, restore and failover steps. This crate holds the runbook language
-//! (`runbook`), the built-in actions (`actions`), the static plan (`plan`) and the
-//! command line (`cli`).
+//! (`runbook`), the built-in actions (`actions`), the static plan (`plan`), the
+//! simulated cluster (`sandbox`) and the command line (`cli`).
 
 pub mod actions;
 pub mod cli;
 pub mod error;
 pub mod plan;
 pub mod runbook;
+pub mod sandbox;
 
 pub use error::{Error, ExitCode};

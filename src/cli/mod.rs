@@ -4,6 +4,7 @@
 mod completions;
 mod not_built;
 mod plan;
+mod sandbox;
 mod schema;
 mod validate;
 
@@ -282,7 +283,14 @@ fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Resume(_) => not_built::resume(),
         Command::Status(_) => not_built::status(),
         Command::Backups(_) => not_built::backups(),
-        Command::Sandbox(_) => not_built::sandbox(),
+        Command::Sandbox(SandboxArgs {
+            command:
+                SandboxCommand::Serve {
+                    seed,
+                    port,
+                    kubeconfig,
+                },
+        }) => sandbox::serve(&seed, port, kubeconfig, out),
         Command::Rbac(_) => not_built::rbac(),
     }
 }

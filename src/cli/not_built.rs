@@ -39,14 +39,6 @@ pub fn backups() -> anyhow::Result<ExitCode> {
     .into())
 }
 
-pub fn sandbox() -> anyhow::Result<ExitCode> {
-    Err(Error::NotBuilt {
-        command: "sandbox",
-        missing: "the sandbox cluster is not built yet",
-    }
-    .into())
-}
-
 pub fn rbac() -> anyhow::Result<ExitCode> {
     Err(Error::NotBuilt {
         command: "rbac",

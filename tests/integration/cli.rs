@@ -47,7 +47,6 @@ fn commands_not_built_yet_say_so_and_exit_2() {
         &["resume", "some-run"],
         &["status"],
         &["backups", "list", "--store", "./backups"],
-        &["sandbox", "serve"],
         &["rbac", "runbooks/demo.yaml"],
     ];
     for args in cases {

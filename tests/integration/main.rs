@@ -10,3 +10,5 @@ mod plan;
 mod readme;
 mod runbooks;
 mod s3_server;
+mod sandbox_client;
+mod sandbox_kubectl;

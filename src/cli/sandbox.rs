@@ -1,0 +1,40 @@
+//! `lifeboat sandbox serve`: runs a sandbox cluster in the foreground until Ctrl-C.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use super::emit;
+use crate::error::{Error, ExitCode};
+use crate::sandbox::{Sandbox, SandboxOptions};
+
+pub fn serve(
+    seeds: &[PathBuf],
+    port: Option<u16>,
+    kubeconfig: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let sandbox = Sandbox::start(SandboxOptions { port: port.unwrap_or(0), seeds: seeds.to_vec() })
+            .await
+            .map_err(Error::from)?;
+        let path = kubeconfig.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("lifeboat-sandbox-{}.kubeconfig", sandbox.address().port()))
+        });
+        sandbox.write_kubeconfig(&path).map_err(Error::from)?;
+        emit(
+            out,
+            &format!(
+                "sandbox listening on {} ({} objects seeded)\nkubeconfig written to {}\ntry: kubectl --kubeconfig {} get namespaces\npress Ctrl-C to stop\n",
+                sandbox.url(),
+                sandbox.seeded(),
+                path.display(),
+                path.display()
+            ),
+        )?;
+        tokio::signal::ctrl_c().await?;
+        Ok(ExitCode::Success)
+    })
+}

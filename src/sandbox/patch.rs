@@ -1,0 +1,250 @@
+//! Patches applied to stored objects: JSON merge patch (RFC 7386), JSON patch
+//! (RFC 6902), and strategic merge patch for the lists kubectl relies on (containers,
+//! env, ports, volumes, volumeMounts merge by their key; other lists are replaced).
+
+use serde_json::{Map, Value};
+
+use super::status::ApiError;
+
+/// RFC 7386: objects merge recursively, `null` deletes, everything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in patch {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+/// List fields merged by a key in strategic merge patches.
+const MERGE_KEYS: &[(&str, &str)] = &[
+    ("containers", "name"),
+    ("initContainers", "name"),
+    ("env", "name"),
+    ("ports", "containerPort"),
+    ("volumes", "name"),
+    ("volumeMounts", "mountPath"),
+    ("imagePullSecrets", "name"),
+    ("tolerations", "key"),
+];
+
+/// Strategic merge patch: like a merge patch, but the lists of `MERGE_KEYS` merge
+/// element by element by their key, and `$patch: delete` removes an element.
+pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in patch {
+            if k.starts_with("$setElementOrder/") || k == "$retainKeys" {
+                continue;
+            }
+            if v.is_null() {
+                t.remove(k);
+                continue;
+            }
+            let merge_key = MERGE_KEYS.iter().find(|(f, _)| f == k).map(|(_, key)| *key);
+            match (merge_key, v, t.get_mut(k)) {
+                (Some(key), Value::Array(items), Some(Value::Array(existing))) => {
+                    // Service ports merge by `port`, container ports by `containerPort`.
+                    let key = if k == "ports" && items.iter().any(|i| i.get("port").is_some()) {
+                        "port"
+                    } else {
+                        key
+                    };
+                    merge_list(existing, items, key);
+                }
+                (_, v, _) => strategic_merge_patch(t.entry(k.clone()).or_insert(Value::Null), v),
+            }
+        }
+    }
+}
+
+fn merge_list(existing: &mut Vec<Value>, items: &[Value], key: &str) {
+    for item in items {
+        let id = item.get(key);
+        let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+        let pos = id.and_then(|id| existing.iter().position(|e| e.get(key) == Some(id)));
+        match (pos, delete) {
+            (Some(p), true) => {
+                existing.remove(p);
+            }
+            (Some(p), false) => strategic_merge_patch(&mut existing[p], item),
+            (None, false) => existing.push(item.clone()),
+            (None, true) => {}
+        }
+    }
+}
+
+/// RFC 6902 JSON patch.
+pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
+    let ops = ops
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("a JSON patch is a list of operations"))?;
+    for op in ops {
+        let name = op.get("op").and_then(Value::as_str).unwrap_or("");
+        let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+        let value = || {
+            op.get("value").cloned().ok_or_else(|| {
+                ApiError::bad_request(format!("JSON patch `{name}` at `{path}` has no value"))
+            })
+        };
+        match name {
+            "add" => add(target, path, value()?)?,
+            "remove" => {
+                remove(target, path)?;
+            }
+            "replace" => {
+                remove(target, path)?;
+                add(target, path, value()?)?;
+            }
+            "move" | "copy" => {
+                let from = op.get("from").and_then(Value::as_str).unwrap_or("");
+                let moved = target.pointer(from).cloned().ok_or_else(|| {
+                    ApiError::bad_request(format!("JSON patch `{name}`: no value at `{from}`"))
+                })?;
+                if name == "move" {
+                    remove(target, from)?;
+                }
+                add(target, path, moved)?;
+            }
+            "test" => {
+                if target.pointer(path) != Some(&value()?) {
+                    return Err(ApiError::invalid_patch(format!(
+                        "JSON patch test failed at `{path}`"
+                    )));
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown JSON patch operation `{other}`"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parent_and_key(path: &str) -> Result<(String, String), ApiError> {
+    let (parent, last) = path
+        .rsplit_once('/')
+        .ok_or_else(|| ApiError::bad_request(format!("invalid JSON pointer `{path}`")))?;
+    Ok((
+        parent.to_string(),
+        last.replace("~1", "/").replace("~0", "~"),
+    ))
+}
+
+fn add(target: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
+    if path.is_empty() {
+        *target = value;
+        return Ok(());
+    }
+    let (parent, key) = parent_and_key(path)?;
+    match target.pointer_mut(&parent) {
+        Some(Value::Object(map)) => {
+            map.insert(key, value);
+            Ok(())
+        }
+        Some(Value::Array(items)) => {
+            let index = if key == "-" {
+                items.len()
+            } else {
+                key.parse().unwrap_or(usize::MAX)
+            };
+            if index > items.len() {
+                return Err(ApiError::invalid_patch(format!(
+                    "JSON patch index out of range at `{path}`"
+                )));
+            }
+            items.insert(index, value);
+            Ok(())
+        }
+        _ => Err(ApiError::invalid_patch(format!(
+            "JSON patch: no object or list at `{parent}`"
+        ))),
+    }
+}
+
+fn remove(target: &mut Value, path: &str) -> Result<Value, ApiError> {
+    let (parent, key) = parent_and_key(path)?;
+    let missing = || ApiError::invalid_patch(format!("JSON patch: nothing to remove at `{path}`"));
+    match target.pointer_mut(&parent) {
+        Some(Value::Object(map)) => map.remove(&key).ok_or_else(missing),
+        Some(Value::Array(items)) => {
+            let index: usize = key.parse().map_err(|_| missing())?;
+            if index < items.len() {
+                Ok(items.remove(index))
+            } else {
+                Err(missing())
+            }
+        }
+        _ => Err(missing()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_merges_and_deletes() {
+        let mut v = json!({ "a": 1, "b": { "c": 2, "d": 3 } });
+        merge_patch(&mut v, &json!({ "b": { "c": null, "e": 4 }, "f": [1] }));
+        assert_eq!(v, json!({ "a": 1, "b": { "d": 3, "e": 4 }, "f": [1] }));
+    }
+
+    #[test]
+    fn strategic_patch_merges_containers_by_name() {
+        let mut v = json!({ "spec": { "containers": [ { "name": "a", "image": "x" }, { "name": "b", "image": "y" } ] } });
+        strategic_merge_patch(
+            &mut v,
+            &json!({ "spec": { "containers": [ { "name": "b", "image": "z" }, { "name": "c", "image": "w" } ] } }),
+        );
+        assert_eq!(
+            v["spec"]["containers"],
+            json!([ { "name": "a", "image": "x" }, { "name": "b", "image": "z" }, { "name": "c", "image": "w" } ])
+        );
+        strategic_merge_patch(
+            &mut v,
+            &json!({ "spec": { "containers": [ { "name": "a", "$patch": "delete" } ] } }),
+        );
+        assert_eq!(v["spec"]["containers"].as_array().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn json_patch_operations() {
+        let mut v = json!({ "spec": { "replicas": 1, "list": [1, 2] } });
+        let ops = json!([
+            { "op": "replace", "path": "/spec/replicas", "value": 3 },
+            { "op": "add", "path": "/spec/list/-", "value": 3 },
+            { "op": "remove", "path": "/spec/list/0" },
+            { "op": "test", "path": "/spec/replicas", "value": 3 },
+        ]);
+        assert!(json_patch(&mut v, &ops).is_ok());
+        assert_eq!(v, json!({ "spec": { "replicas": 3, "list": [2, 3] } }));
+        assert!(
+            json_patch(
+                &mut v,
+                &json!([{ "op": "test", "path": "/spec/replicas", "value": 9 }])
+            )
+            .is_err()
+        );
+        assert!(json_patch(&mut v, &json!([{ "op": "remove", "path": "/nope" }])).is_err());
+    }
+}

@@ -1,0 +1,1015 @@
+//! The sandbox's objects: an in-memory store with Kubernetes semantics. One
+//! cluster-wide resourceVersion counter, uids, creation timestamps, generation (spec
+//! changes only), generateName, optimistic concurrency, namespaces that must exist,
+//! finalizers, owner-reference garbage collection, namespace deletion that cascades,
+//! CRDs that add types, Service cluster IPs, dry-run, and an event feed for watches.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::catalog::{Catalog, ResourceType, split_api_version};
+use super::selector::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::time::now_rfc3339;
+
+/// What happened to an object, for watches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as watches see it.
+#[derive(Clone, Debug)]
+pub struct WatchEvent {
+    pub kind: EventType,
+    pub group: String,
+    pub plural: String,
+    pub object: Value,
+    pub resource_version: u64,
+}
+
+/// Options of a write request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: validate and answer, store nothing.
+    pub dry_run: bool,
+    /// `propagationPolicy=Orphan`: keep dependents when deleting.
+    pub orphan: bool,
+}
+
+/// A list request's filters and paging.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Clone, Debug)]
+pub struct ListPage {
+    pub items: Vec<Value>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+    pub remaining: Option<usize>,
+}
+
+type TypeKey = (String, String);
+type ObjectKey = (String, String);
+
+struct Inner {
+    catalog: Catalog,
+    objects: HashMap<TypeKey, BTreeMap<ObjectKey, Value>>,
+    resource_version: u64,
+    /// Continue tokens from before this resourceVersion are expired (410).
+    compacted: u64,
+    next_cluster_ip: u32,
+    uid_seed: u64,
+}
+
+/// How many recent changes are kept for watches that start from a resourceVersion.
+const HISTORY: usize = 20_000;
+
+/// The objects of one sandbox cluster.
+pub struct Store {
+    inner: RwLock<Inner>,
+    events: broadcast::Sender<WatchEvent>,
+    history: std::sync::Mutex<std::collections::VecDeque<WatchEvent>>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::new()
+    }
+}
+
+fn type_key(t: &ResourceType) -> TypeKey {
+    (t.group.clone(), t.plural.clone())
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+/// A DNS-1123 subdomain (most object names).
+fn valid_subdomain(name: &str) -> bool {
+    let b = name.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !b.is_empty()
+        && b.len() <= 253
+        && b.first().is_some_and(alnum)
+        && b.last().is_some_and(alnum)
+        && b.iter().all(|c| alnum(c) || *c == b'-' || *c == b'.')
+}
+
+/// A DNS-1123 label (namespace names).
+fn valid_label(name: &str) -> bool {
+    valid_subdomain(name) && name.len() <= 63 && !name.contains('.')
+}
+
+impl Store {
+    /// A store holding the namespaces every cluster has.
+    pub fn new() -> Store {
+        let (events, _) = broadcast::channel(8192);
+        let store = Store {
+            inner: RwLock::new(Inner {
+                catalog: Catalog::default(),
+                objects: HashMap::new(),
+                resource_version: 1,
+                compacted: 0,
+                next_cluster_ip: 1,
+                uid_seed: 0x5eed_0000_0000_0000 ^ u64::from(std::process::id()),
+            }),
+            events,
+            history: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(HISTORY)),
+        };
+        if let Some(ns) = store.catalog().by_path("", "v1", "namespaces").cloned() {
+            for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+                let _ = store.create(&ns, None, json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } }), WriteOptions::default());
+            }
+        }
+        store
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn catalog(&self) -> Catalog {
+        self.read().catalog.clone()
+    }
+
+    /// The current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.read().resource_version
+    }
+
+    /// A feed of every change after `since` (a resourceVersion): the kept changes
+    /// newer than it, then the live feed. `None` when `since` is older than what is
+    /// kept (the watch must start over: 410 Gone).
+    pub fn watch_from(
+        &self,
+        since: u64,
+    ) -> Option<(Vec<WatchEvent>, broadcast::Receiver<WatchEvent>)> {
+        let history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let oldest = history.front().map_or(u64::MAX, |e| e.resource_version);
+        if history.len() >= HISTORY && since + 1 < oldest {
+            return None;
+        }
+        let backlog = history
+            .iter()
+            .filter(|e| e.resource_version > since)
+            .cloned()
+            .collect();
+        Some((backlog, self.events.subscribe()))
+    }
+
+    /// Expires every continue token issued so far (as etcd compaction does).
+    pub fn compact(&self) {
+        let mut inner = self.write();
+        inner.compacted = inner.resource_version + 1;
+    }
+
+    /// Number of objects stored (all types).
+    pub fn len(&self) -> usize {
+        self.read().objects.values().map(BTreeMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, t: &ResourceType, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+        let inner = self.read();
+        inner
+            .objects
+            .get(&type_key(t))
+            .and_then(|m| m.get(&(ns.unwrap_or("").to_string(), name.to_string())))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&t.qualified(), name))
+    }
+
+    pub fn list(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<ListPage, ApiError> {
+        let inner = self.read();
+        let rv = inner.resource_version;
+        let start_after = match &q.continue_token {
+            Some(token) => {
+                let (token_rv, key) = decode_continue(token)
+                    .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
+                if token_rv < inner.compacted {
+                    return Err(ApiError::expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                    ));
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        let empty = BTreeMap::new();
+        let all = inner.objects.get(&type_key(t)).unwrap_or(&empty);
+        let mut matching = all
+            .iter()
+            .filter(|((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
+            .filter(|(key, _)| start_after.as_ref().is_none_or(|s| *key > s))
+            .filter(|(_, obj)| q.labels.matches(obj) && q.fields.matches(obj));
+        let limit = q.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
+        let mut items = Vec::new();
+        let mut last = None;
+        for (key, obj) in matching.by_ref() {
+            if items.len() == limit {
+                break;
+            }
+            items.push(obj.clone());
+            last = Some(key.clone());
+        }
+        let remaining = matching.count() + usize::from(items.len() == limit && limit != usize::MAX);
+        // `matching` skipped the element that stopped the loop; count it back in.
+        let (continue_token, remaining) = if items.len() == limit && remaining > 0 {
+            (last.map(|k| encode_continue(rv, &k)), Some(remaining))
+        } else {
+            (None, None)
+        };
+        Ok(ListPage {
+            items,
+            resource_version: rv,
+            continue_token,
+            remaining,
+        })
+    }
+
+    pub fn create(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        mut obj: Value,
+        opts: WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let mut inner = self.write();
+        check_type(t, &obj)?;
+        let ns = namespace_of(t, ns, &obj)?;
+        let mut name = meta_str(&obj, "name").unwrap_or("").to_string();
+        if name.is_empty() {
+            let prefix = meta_str(&obj, "generateName").unwrap_or("").to_string();
+            if prefix.is_empty() {
+                return Err(ApiError::invalid(
+                    &t.kind,
+                    "",
+                    &[(
+                        "metadata.name",
+                        "Required value: name or generateName is required".into(),
+                    )],
+                ));
+            }
+            name = format!("{prefix}{}", inner.random_suffix());
+        }
+        let name_ok = if t.plural == "namespaces" {
+            valid_label(&name)
+        } else {
+            valid_subdomain(&name)
+        };
+        if !name_ok {
+            return Err(ApiError::invalid(
+                &t.kind,
+                &name,
+                &[(
+                    "metadata.name",
+                    format!(
+                        "Invalid value: \"{name}\": a lowercase RFC 1123 name must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                    ),
+                )],
+            ));
+        }
+        if let Some(ns) = &ns {
+            inner.check_namespace_open(ns)?;
+        }
+        let key = (ns.clone().unwrap_or_default(), name.clone());
+        if inner
+            .objects
+            .get(&type_key(t))
+            .is_some_and(|m| m.contains_key(&key))
+        {
+            return Err(ApiError::already_exists(&t.qualified(), &name));
+        }
+        let rv = if opts.dry_run {
+            inner.resource_version
+        } else {
+            inner.resource_version + 1
+        };
+        {
+            let meta = metadata_mut(&mut obj);
+            meta.insert("name".into(), json!(name));
+            if let Some(ns) = &ns {
+                meta.insert("namespace".into(), json!(ns));
+            }
+            meta.insert("uid".into(), json!(inner.uid()));
+            meta.insert("resourceVersion".into(), json!(rv.to_string()));
+            meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
+            meta.remove("deletionTimestamp");
+            meta.remove("selfLink");
+        }
+        if obj.get("spec").is_some() {
+            metadata_mut(&mut obj).insert("generation".into(), json!(1));
+        }
+        inner.defaults_on_create(t, &mut obj)?;
+        if opts.dry_run {
+            return Ok(obj);
+        }
+        inner.resource_version = rv;
+        inner
+            .objects
+            .entry(type_key(t))
+            .or_default()
+            .insert(key, obj.clone());
+        inner.after_write(t, &obj);
+        self.emit(EventType::Added, t, &obj, rv);
+        Ok(obj)
+    }
+
+    /// Replaces an object (PUT). A resourceVersion in the body must be the current one.
+    pub fn update(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        obj: Value,
+        opts: WriteOptions,
+    ) -> Result<Value, ApiError> {
+        self.modify(t, ns, name, opts, |current| {
+            check_type(t, &obj)?;
+            if meta_str(&obj, "name").is_some_and(|n| n != name) {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({}) does not match the name on the URL ({name})",
+                    meta_str(&obj, "name").unwrap_or("")
+                )));
+            }
+            if let Some(rv) = meta_str(&obj, "resourceVersion")
+                && Some(rv) != meta_str(current, "resourceVersion")
+            {
+                return Err(ApiError::conflict(&t.qualified(), name));
+            }
+            let status = current.get("status").cloned();
+            *current = obj;
+            // The main resource never changes status when the type has a status
+            // subresource; PUT .../status does.
+            if t.subresources.contains(&"status") {
+                match status {
+                    Some(s) => current["status"] = s,
+                    None => {
+                        if let Some(m) = current.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Changes only `status` (PUT or PATCH of the `/status` subresource).
+    pub fn update_status(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
+        opts: WriteOptions,
+    ) -> Result<Value, ApiError> {
+        self.modify(t, ns, name, opts, |current| {
+            let mut next = current.clone();
+            change(&mut next)?;
+            current["status"] = next.get("status").cloned().unwrap_or(Value::Null);
+            if current["status"].is_null()
+                && let Some(m) = current.as_object_mut()
+            {
+                m.remove("status");
+            }
+            Ok(())
+        })
+    }
+
+    /// Applies `change` to the stored object (patches use this), keeping what the
+    /// server owns (uid, creationTimestamp, ...), bumping resourceVersion and, when
+    /// the spec changed, generation.
+    pub fn modify(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        opts: WriteOptions,
+        change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
+    ) -> Result<Value, ApiError> {
+        let mut inner = self.write();
+        let key = (ns.unwrap_or("").to_string(), name.to_string());
+        let before = inner
+            .objects
+            .get(&type_key(t))
+            .and_then(|m| m.get(&key))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(&t.qualified(), name))?;
+        let mut obj = before.clone();
+        change(&mut obj)?;
+        check_type(t, &obj)?;
+        let rv = if opts.dry_run {
+            inner.resource_version
+        } else {
+            inner.resource_version + 1
+        };
+        {
+            let meta = metadata_mut(&mut obj);
+            for field in [
+                "name",
+                "namespace",
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "generation",
+            ] {
+                match before.get("metadata").and_then(|m| m.get(field)) {
+                    Some(v) => meta.insert(field.into(), v.clone()),
+                    None => meta.remove(field),
+                };
+            }
+            meta.insert("resourceVersion".into(), json!(rv.to_string()));
+        }
+        if obj.get("spec") != before.get("spec") && obj.get("spec").is_some() {
+            let generation = before
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
+            metadata_mut(&mut obj).insert("generation".into(), json!(generation));
+        }
+        inner.keep_allocations(t, &before, &mut obj)?;
+        if opts.dry_run {
+            return Ok(obj);
+        }
+        inner.resource_version = rv;
+        // An object being deleted goes once its last finalizer is removed.
+        let finalized = obj.pointer("/metadata/deletionTimestamp").is_some()
+            && obj
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
+        if finalized {
+            drop(inner);
+            return self.remove_now(t, &key, opts).map(|_| obj);
+        }
+        inner
+            .objects
+            .entry(type_key(t))
+            .or_default()
+            .insert(key, obj.clone());
+        inner.after_write(t, &obj);
+        self.emit(EventType::Modified, t, &obj, rv);
+        Ok(obj)
+    }
+
+    /// Deletes an object. With finalizers it is only marked (deletionTimestamp) until
+    /// they are removed; a namespace is marked Terminating and its content deleted.
+    pub fn delete(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        opts: WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let key = (ns.unwrap_or("").to_string(), name.to_string());
+        let current = self.get(t, ns, name)?;
+        if opts.dry_run {
+            return Ok(current);
+        }
+        let finalizers = current
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if t.plural == "namespaces" && t.group.is_empty() {
+            return self.delete_namespace(t, name);
+        }
+        if finalizers {
+            return self.mark_deleted(t, ns, name);
+        }
+        self.remove_now(t, &key, opts)
+    }
+
+    fn mark_deleted(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let mut inner = self.write();
+        let rv = inner.resource_version + 1;
+        let key = (ns.unwrap_or("").to_string(), name.to_string());
+        let Some(obj) = inner
+            .objects
+            .get_mut(&type_key(t))
+            .and_then(|m| m.get_mut(&key))
+        else {
+            return Err(ApiError::not_found(&t.qualified(), name));
+        };
+        let meta = metadata_mut(obj);
+        meta.entry("deletionTimestamp")
+            .or_insert(json!(now_rfc3339()));
+        meta.insert("resourceVersion".into(), json!(rv.to_string()));
+        let obj = obj.clone();
+        inner.resource_version = rv;
+        self.emit(EventType::Modified, t, &obj, rv);
+        Ok(obj)
+    }
+
+    fn delete_namespace(&self, t: &ResourceType, name: &str) -> Result<Value, ApiError> {
+        let marked = {
+            let mut inner = self.write();
+            let rv = inner.resource_version + 1;
+            let Some(obj) = inner
+                .objects
+                .get_mut(&type_key(t))
+                .and_then(|m| m.get_mut(&(String::new(), name.to_string())))
+            else {
+                return Err(ApiError::not_found(&t.qualified(), name));
+            };
+            metadata_mut(obj)
+                .entry("deletionTimestamp")
+                .or_insert(json!(now_rfc3339()));
+            metadata_mut(obj).insert("resourceVersion".into(), json!(rv.to_string()));
+            obj["status"] = json!({ "phase": "Terminating" });
+            let obj = obj.clone();
+            inner.resource_version = rv;
+            self.emit(EventType::Modified, t, &obj, rv);
+            obj
+        };
+        // The namespace controller's work: delete everything inside, then the namespace.
+        let catalog = self.catalog();
+        for rt in catalog.types().iter().filter(|rt| rt.namespaced) {
+            let names: Vec<String> = {
+                let inner = self.read();
+                inner
+                    .objects
+                    .get(&type_key(rt))
+                    .map(|m| {
+                        m.keys()
+                            .filter(|(ns, _)| ns == name)
+                            .map(|(_, n)| n.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            for n in names {
+                let _ = self.delete(rt, Some(name), &n, WriteOptions::default());
+            }
+        }
+        self.finish_namespace(name);
+        Ok(marked)
+    }
+
+    /// Removes a Terminating namespace once nothing is left in it.
+    fn finish_namespace(&self, name: &str) {
+        let catalog = self.catalog();
+        let Some(ns_type) = catalog.by_path("", "v1", "namespaces") else {
+            return;
+        };
+        let (terminating, empty) = {
+            let inner = self.read();
+            let terminating = inner
+                .objects
+                .get(&type_key(ns_type))
+                .and_then(|m| m.get(&(String::new(), name.to_string())))
+                .is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some());
+            let empty = inner
+                .objects
+                .iter()
+                .all(|(_, m)| m.keys().all(|(ns, _)| ns != name));
+            (terminating, empty)
+        };
+        if terminating && empty {
+            let _ = self.remove_now(
+                ns_type,
+                &(String::new(), name.to_string()),
+                WriteOptions::default(),
+            );
+        }
+    }
+
+    /// Removes an object at once, then (unless orphaning) its dependents.
+    fn remove_now(
+        &self,
+        t: &ResourceType,
+        key: &ObjectKey,
+        opts: WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let removed = {
+            let mut inner = self.write();
+            let rv = inner.resource_version + 1;
+            let mut removed = inner
+                .objects
+                .get_mut(&type_key(t))
+                .and_then(|m| m.remove(key))
+                .ok_or_else(|| ApiError::not_found(&t.qualified(), &key.1))?;
+            metadata_mut(&mut removed).insert("resourceVersion".into(), json!(rv.to_string()));
+            inner.resource_version = rv;
+            inner.after_delete(t, &removed);
+            self.emit(EventType::Deleted, t, &removed, rv);
+            removed
+        };
+        if !opts.orphan
+            && let Some(uid) = meta_str(&removed, "uid")
+        {
+            self.collect_garbage(uid);
+        }
+        if !key.0.is_empty() {
+            self.finish_namespace(&key.0);
+        }
+        Ok(removed)
+    }
+
+    /// Deletes every object owned (ownerReferences) by `uid`.
+    fn collect_garbage(&self, uid: &str) {
+        let catalog = self.catalog();
+        for rt in catalog.types() {
+            let owned: Vec<(String, String)> = {
+                let inner = self.read();
+                inner
+                    .objects
+                    .get(&type_key(rt))
+                    .map(|m| {
+                        m.iter()
+                            .filter(|(_, o)| {
+                                o.pointer("/metadata/ownerReferences")
+                                    .and_then(Value::as_array)
+                                    .is_some_and(|refs| {
+                                        refs.iter().any(|r| {
+                                            r.get("uid").and_then(Value::as_str) == Some(uid)
+                                        })
+                                    })
+                            })
+                            .map(|(k, _)| k.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            for (ns, name) in owned {
+                let ns = (!ns.is_empty()).then_some(ns);
+                let _ = self.delete(rt, ns.as_deref(), &name, WriteOptions::default());
+            }
+        }
+    }
+
+    /// Records a change and tells the watches (called with the store locked, so
+    /// changes leave in resourceVersion order).
+    fn emit(&self, kind: EventType, t: &ResourceType, obj: &Value, rv: u64) {
+        let event = WatchEvent {
+            kind,
+            group: t.group.clone(),
+            plural: t.plural.clone(),
+            object: obj.clone(),
+            resource_version: rv,
+        };
+        let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(event.clone());
+        // No receiver is fine: nobody is watching.
+        let _ = self.events.send(event);
+    }
+}
+
+impl Inner {
+    fn uid(&mut self) -> String {
+        self.uid_seed = self
+            .uid_seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let a = self.uid_seed;
+        let b = a.rotate_left(29) ^ 0x9E37_79B9_7F4A_7C15;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+            (a >> 32) as u32,
+            (a >> 16) as u16,
+            a as u16 & 0x0fff,
+            (b as u16 & 0x3fff) | 0x8000,
+            b >> 16 & 0xffff_ffff_ffff
+        )
+    }
+
+    /// Five lowercase letters or digits, as generateName suffixes have.
+    fn random_suffix(&mut self) -> String {
+        const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        let mut n = self
+            .uid()
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        (0..5)
+            .map(|_| {
+                let c = CHARS[(n % CHARS.len() as u64) as usize] as char;
+                n /= CHARS.len() as u64;
+                c
+            })
+            .collect()
+    }
+
+    fn check_namespace_open(&self, ns: &str) -> Result<(), ApiError> {
+        let ns_obj = self
+            .objects
+            .get(&(String::new(), "namespaces".to_string()))
+            .and_then(|m| m.get(&(String::new(), ns.to_string())))
+            .ok_or_else(|| ApiError::not_found("namespaces", ns))?;
+        if ns_obj.pointer("/metadata/deletionTimestamp").is_some() {
+            return Err(ApiError::forbidden(format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            )));
+        }
+        Ok(())
+    }
+
+    /// What the API server fills in on create.
+    fn defaults_on_create(&mut self, t: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
+        match (t.group.as_str(), t.plural.as_str()) {
+            ("", "namespaces") => {
+                obj["spec"] = json!({ "finalizers": ["kubernetes"] });
+                obj["status"] = json!({ "phase": "Active" });
+                if let Some(m) = obj.get_mut("metadata") {
+                    m.as_object_mut().map(|m| m.remove("generation"));
+                }
+                let name = meta_str(obj, "name").unwrap_or("").to_string();
+                let labels = metadata_mut(obj).entry("labels").or_insert(json!({}));
+                if let Some(l) = labels.as_object_mut() {
+                    l.insert("kubernetes.io/metadata.name".into(), json!(name));
+                }
+            }
+            ("", "services") => {
+                let spec = obj.get("spec").cloned().unwrap_or(json!({}));
+                let external = spec.get("type").and_then(Value::as_str) == Some("ExternalName");
+                let ip = spec.get("clusterIP").and_then(Value::as_str).unwrap_or("");
+                if !external && ip.is_empty() {
+                    let n = self.next_cluster_ip;
+                    self.next_cluster_ip += 1;
+                    let ip = format!("10.96.{}.{}", n / 250, n % 250 + 1);
+                    obj["spec"]["clusterIP"] = json!(ip);
+                    obj["spec"]["clusterIPs"] = json!([ip]);
+                } else if !external && obj["spec"].get("clusterIPs").is_none() {
+                    obj["spec"]["clusterIPs"] = json!([ip]);
+                }
+                if obj["spec"].get("type").is_none() {
+                    obj["spec"]["type"] = json!("ClusterIP");
+                }
+            }
+            ("apiextensions.k8s.io", "customresourcedefinitions") => {
+                crd_types(obj)?;
+                obj["status"] = crd_status(obj);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Fields the server allocated stay as they were (a Service keeps its clusterIP).
+    fn keep_allocations(
+        &self,
+        t: &ResourceType,
+        before: &Value,
+        obj: &mut Value,
+    ) -> Result<(), ApiError> {
+        if t.group.is_empty() && t.plural == "services" {
+            let old = before.pointer("/spec/clusterIP").cloned();
+            match (old, obj.pointer("/spec/clusterIP").cloned()) {
+                (Some(old), None) => {
+                    obj["spec"]["clusterIP"] = old;
+                    if let Some(ips) = before.pointer("/spec/clusterIPs") {
+                        obj["spec"]["clusterIPs"] = ips.clone();
+                    }
+                }
+                (Some(old), Some(new)) if old != new && new != json!("") => {
+                    let name = meta_str(obj, "name").unwrap_or("").to_string();
+                    return Err(ApiError::invalid(
+                        "Service",
+                        &name,
+                        &[(
+                            "spec.clusterIPs[0]",
+                            "Invalid value: field is immutable".into(),
+                        )],
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if t.group == "apiextensions.k8s.io" && t.plural == "customresourcedefinitions" {
+            crd_types(obj)?;
+            obj["status"] = crd_status(obj);
+        }
+        Ok(())
+    }
+
+    /// Keeps the catalog in step with CRDs.
+    fn after_write(&mut self, t: &ResourceType, obj: &Value) {
+        if t.group == "apiextensions.k8s.io"
+            && t.plural == "customresourcedefinitions"
+            && let Ok(types) = crd_types(obj)
+        {
+            for rt in types {
+                self.catalog.add(rt);
+            }
+        }
+    }
+
+    fn after_delete(&mut self, t: &ResourceType, obj: &Value) {
+        if t.group == "apiextensions.k8s.io"
+            && t.plural == "customresourcedefinitions"
+            && let Ok(types) = crd_types(obj)
+        {
+            for rt in types {
+                if rt.custom {
+                    self.objects.remove(&type_key(&rt));
+                }
+                self.catalog.remove_custom(&rt.group, &rt.plural);
+            }
+        }
+    }
+}
+
+/// The types a CRD serves (one per served version).
+fn crd_types(crd: &Value) -> Result<Vec<ResourceType>, ApiError> {
+    let name = meta_str(crd, "name").unwrap_or("").to_string();
+    let spec = crd.get("spec").ok_or_else(|| {
+        ApiError::invalid(
+            "CustomResourceDefinition",
+            &name,
+            &[("spec", "Required value".into())],
+        )
+    })?;
+    let s = |p: &str| {
+        spec.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (group, plural, kind) = (s("/group"), s("/names/plural"), s("/names/kind"));
+    if group.is_empty() || plural.is_empty() || kind.is_empty() {
+        return Err(ApiError::invalid(
+            "CustomResourceDefinition",
+            &name,
+            &[(
+                "spec",
+                "Required value: group, names.plural and names.kind are required".into(),
+            )],
+        ));
+    }
+    if name != format!("{plural}.{group}") {
+        return Err(ApiError::invalid(
+            "CustomResourceDefinition",
+            &name,
+            &[(
+                "metadata.name",
+                format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"),
+            )],
+        ));
+    }
+    let singular = match s("/names/singular") {
+        x if x.is_empty() => kind.to_lowercase(),
+        x => x,
+    };
+    let short_names: Vec<String> = spec
+        .pointer("/names/shortNames")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let namespaced = s("/scope") != "Cluster";
+    let versions = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Ok(versions
+        .iter()
+        .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true))
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .map(|version| ResourceType {
+            group: group.clone(),
+            version: version.to_string(),
+            kind: kind.clone(),
+            plural: plural.clone(),
+            singular: singular.clone(),
+            namespaced,
+            short_names: short_names.clone(),
+            subresources: Vec::new(),
+            custom: true,
+        })
+        .collect())
+}
+
+/// A CRD's status: names accepted and established.
+fn crd_status(crd: &Value) -> Value {
+    let now = now_rfc3339();
+    json!({
+        "acceptedNames": crd.pointer("/spec/names").cloned().unwrap_or(json!({})),
+        "conditions": [
+            { "type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now },
+            { "type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now },
+        ],
+        "storedVersions": crd.pointer("/spec/versions").and_then(Value::as_array).map(|vs| vs.iter().filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).filter_map(|v| v.get("name").cloned()).collect::<Vec<_>>()).unwrap_or_default(),
+    })
+}
+
+/// The object's `kind` and `apiVersion` must be those of the URL's type.
+fn check_type(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    if !obj.is_object() {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let (group, _) = split_api_version(api_version);
+    if kind != t.kind || group != t.group {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({}) or the kind ({kind}) is not {}",
+            t.api_version(),
+            t.kind
+        )));
+    }
+    Ok(())
+}
+
+/// The namespace an object goes in: the URL's, which the body may repeat.
+fn namespace_of(
+    t: &ResourceType,
+    url_ns: Option<&str>,
+    obj: &Value,
+) -> Result<Option<String>, ApiError> {
+    if !t.namespaced {
+        return Ok(None);
+    }
+    let body_ns = meta_str(obj, "namespace").filter(|n| !n.is_empty());
+    match (url_ns, body_ns) {
+        (Some(u), Some(b)) if u != b => Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+        (Some(u), _) => Ok(Some(u.to_string())),
+        (None, Some(b)) => Ok(Some(b.to_string())),
+        (None, None) => Err(ApiError::bad_request(format!(
+            "{} is namespaced: a namespace is required",
+            t.qualified()
+        ))),
+    }
+}
+
+fn metadata_mut(obj: &mut Value) -> &mut serde_json::Map<String, Value> {
+    if !obj.is_object() {
+        *obj = json!({});
+    }
+    let meta = &mut obj["metadata"];
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    match meta {
+        Value::Object(m) => m,
+        _ => unreachable!("metadata was made an object just above"),
+    }
+}
+
+fn encode_continue(rv: u64, key: &ObjectKey) -> String {
+    let raw = format!("{rv}\n{}\n{}", key.0, key.1);
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_continue(token: &str) -> Option<(u64, ObjectKey)> {
+    if !token.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+        .collect();
+    let raw = String::from_utf8(bytes?).ok()?;
+    let mut parts = raw.splitn(3, '\n');
+    let rv = parts.next()?.parse().ok()?;
+    Some((rv, (parts.next()?.to_string(), parts.next()?.to_string())))
+}

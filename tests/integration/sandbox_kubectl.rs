@@ -1,0 +1,580 @@
+//! The sandbox judged by the real kubectl: `lifeboat sandbox serve` in its own process,
+//! kubectl against it, assertions on what kubectl prints.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::path;
+
+/// A `lifeboat sandbox serve` process, stopped on drop.
+pub struct Served {
+    child: Child,
+    pub kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    pub fn start(seeds: &[&Path]) -> Served {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let kubeconfig = dir.path().join("kubeconfig");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
+        cmd.args(["sandbox", "serve", "--port", "0", "--kubeconfig"])
+            .arg(&kubeconfig);
+        for s in seeds {
+            cmd.arg("--seed").arg(s);
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the sandbox: {e}"));
+        let start = Instant::now();
+        while !kubeconfig.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                panic!("the sandbox exited with {status}: {err}");
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the sandbox did not start within 30s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Served {
+            child,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    /// Runs kubectl against the sandbox.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_in(args, None)
+    }
+
+    pub fn kubectl_in(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new("kubectl");
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--request-timeout=20s")
+            .args(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run kubectl (it is on the machine image): {e}"));
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            let _ = std::io::Write::write_all(&mut pipe, input.as_bytes());
+        }
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("kubectl failed: {e}"))
+    }
+
+    /// Runs kubectl and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs kubectl and expects failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} succeeded:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn shared(name: &str) -> PathBuf {
+    path(&format!("../shared/fixtures/{name}"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+    p
+}
+
+const NAMESPACE: &str = "apiVersion: v1\nkind: Namespace\nmetadata: { name: shop }\n";
+
+/// A sandbox with the microservices demo applied into `shop` by kubectl.
+fn with_shop() -> (Served, tempfile::TempDir) {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ns = write(dir.path(), "ns.yaml", NAMESPACE);
+    s.ok(&["apply", "-f", &ns.to_string_lossy()]);
+    let out = s.ok(&[
+        "apply",
+        "-n",
+        "shop",
+        "-f",
+        &shared("microservices-demo.yaml").to_string_lossy(),
+    ]);
+    assert!(out.contains("deployment.apps/frontend created"), "{out}");
+    (s, dir)
+}
+
+#[test]
+fn kubectl_reports_the_sandbox_server_version() {
+    let s = Served::start(&[]);
+    let out = s.ok(&["version"]);
+    assert!(
+        out.contains("Server Version: v1.33.0-lifeboat-sandbox"),
+        "{out}"
+    );
+}
+
+#[test]
+fn kubectl_applies_a_real_application_and_reads_it_back() {
+    let (s, _dir) = with_shop();
+    let names = s.ok(&["get", "deployments", "-n", "shop", "-o", "name"]);
+    assert_eq!(names.lines().count(), 12, "{names}");
+    assert_eq!(
+        s.ok(&["get", "services", "-n", "shop", "-o", "name"])
+            .lines()
+            .count(),
+        12
+    );
+    assert_eq!(
+        s.ok(&["get", "serviceaccounts", "-n", "shop", "-o", "name"])
+            .lines()
+            .count(),
+        11
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "deployment", "frontend", "-n", "shop", "-o", "json"]))
+            .unwrap_or_default();
+    assert_eq!(json["kind"], "Deployment");
+    assert_eq!(json["metadata"]["namespace"], "shop");
+    assert_eq!(json["metadata"]["generation"], 1);
+    assert!(
+        json["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36)
+    );
+    assert!(
+        json["metadata"]["resourceVersion"]
+            .as_str()
+            .is_some_and(|v| v.parse::<u64>().is_ok())
+    );
+    assert_eq!(
+        json["spec"]["template"]["spec"]["containers"][0]["name"],
+        "server"
+    );
+    let again = s.ok(&[
+        "apply",
+        "-n",
+        "shop",
+        "-f",
+        &shared("microservices-demo.yaml").to_string_lossy(),
+    ]);
+    assert!(
+        again.contains("deployment.apps/frontend unchanged"),
+        "{again}"
+    );
+    let svc: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "service", "frontend", "-n", "shop", "-o", "json"]))
+            .unwrap_or_default();
+    assert!(
+        svc["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.96.")),
+        "{svc}"
+    );
+}
+
+#[test]
+fn kubectl_lists_in_chunks_across_pages() {
+    let (s, _dir) = with_shop();
+    let out = s.kubectl(&[
+        "get",
+        "deployments",
+        "-n",
+        "shop",
+        "--chunk-size=2",
+        "-o",
+        "name",
+        "-v=6",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.lines().count(), 12, "{stdout}");
+    assert!(
+        stderr.matches("limit=2").count() >= 6,
+        "expected six pages of two:\n{stderr}"
+    );
+    assert!(stderr.contains("continue="), "{stderr}");
+}
+
+#[test]
+fn kubectl_selects_by_label() {
+    let (s, _dir) = with_shop();
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "deploy",
+            "-n",
+            "shop",
+            "-l",
+            "app=frontend",
+            "-o",
+            "name"
+        ])
+        .trim(),
+        "deployment.apps/frontend"
+    );
+    let set = s.ok(&[
+        "get",
+        "deploy",
+        "-n",
+        "shop",
+        "-l",
+        "app in (cartservice,adservice)",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(set.lines().count(), 2, "{set}");
+    assert_eq!(
+        s.ok(&["get", "deploy", "-n", "shop", "-l", "!app", "-o", "name"])
+            .trim(),
+        ""
+    );
+    let field = s.ok(&[
+        "get",
+        "svc",
+        "-n",
+        "shop",
+        "--field-selector",
+        "metadata.name=redis-cart",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(field.trim(), "service/redis-cart");
+}
+
+#[test]
+fn kubectl_scales_and_patches() {
+    let (s, _dir) = with_shop();
+    s.ok(&[
+        "scale",
+        "deployment",
+        "frontend",
+        "-n",
+        "shop",
+        "--replicas=4",
+    ]);
+    let replicas = |s: &Served| {
+        s.ok(&[
+            "get",
+            "deploy",
+            "frontend",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
+    };
+    assert_eq!(replicas(&s), "4");
+    s.ok(&[
+        "patch",
+        "deploy",
+        "frontend",
+        "-n",
+        "shop",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicas":2}}"#,
+    ]);
+    assert_eq!(replicas(&s), "2");
+    s.ok(&[
+        "patch",
+        "deploy",
+        "frontend",
+        "-n",
+        "shop",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":3}]"#,
+    ]);
+    assert_eq!(replicas(&s), "3");
+    s.ok(&[
+        "patch",
+        "deploy",
+        "frontend",
+        "-n",
+        "shop",
+        "--type",
+        "strategic",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"server","image":"nginx:1.27"}]}}}}"#,
+    ]);
+    let c = s.ok(&["get", "deploy", "frontend", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[*].name}={.spec.template.spec.containers[0].image} gen={.metadata.generation}"]);
+    assert_eq!(
+        c, "server=nginx:1.27 gen=5",
+        "a strategic patch merges the container by name; each spec change bumps generation"
+    );
+    let bad = s.fails(&[
+        "patch",
+        "deploy",
+        "frontend",
+        "-n",
+        "shop",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"remove","path":"/spec/nope"}]"#,
+    ]);
+    assert!(bad.contains("nothing to remove"), "{bad}");
+}
+
+#[test]
+fn kubectl_reapplies_a_changed_file_with_a_three_way_merge() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    s.ok(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "ns.yaml", NAMESPACE).to_string_lossy(),
+    ]);
+    let manifest = |image: &str, env: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{ name: web, namespace: shop }}\nspec:\n  replicas: 2\n  selector: {{ matchLabels: {{ app: web }} }}\n  template:\n    metadata: {{ labels: {{ app: web }} }}\n    spec:\n      containers:\n        - name: web\n          image: {image}\n          env: {env}\n"
+        )
+    };
+    let file = write(
+        dir.path(),
+        "web.yaml",
+        &manifest(
+            "nginx:1.25",
+            r#"[ { name: A, value: "1" }, { name: B, value: "2" } ]"#,
+        ),
+    );
+    let file = file.to_string_lossy().into_owned();
+    s.ok(&["apply", "-f", &file]);
+    // Someone scales by hand; the file does not name... it does name replicas, so apply resets it.
+    s.ok(&["label", "deploy", "web", "-n", "shop", "owner=ops"]);
+    write(
+        dir.path(),
+        "web.yaml",
+        &manifest(
+            "nginx:1.27",
+            r#"[ { name: A, value: "1" }, { name: C, value: "3" } ]"#,
+        ),
+    );
+    let diff = s.kubectl(&["diff", "-f", &file]);
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "diff must report a change: {}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("nginx:1.27"));
+    assert!(
+        s.ok(&["apply", "-f", &file])
+            .contains("deployment.apps/web configured")
+    );
+    let got = s.ok(&["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[*].name} {.metadata.labels.owner}"]);
+    assert_eq!(
+        got, "nginx:1.27 A C ops",
+        "B removed, C added, the hand-made label kept"
+    );
+    assert_eq!(s.kubectl(&["diff", "-f", &file]).status.code(), Some(0));
+}
+
+#[test]
+fn server_side_dry_run_leaves_nothing_behind() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: probe, namespace: default }\ndata: { a: b }\n",
+    );
+    let out = s.ok(&["create", "-f", &file.to_string_lossy(), "--dry-run=server"]);
+    assert!(
+        out.contains("configmap/probe created (server dry run)"),
+        "{out}"
+    );
+    let err = s.fails(&["get", "configmap", "probe"]);
+    assert!(err.contains("configmaps \"probe\" not found"), "{err}");
+    s.ok(&["create", "-f", &file.to_string_lossy()]);
+    let err = s.fails(&["create", "-f", &file.to_string_lossy()]);
+    assert!(
+        err.contains("AlreadyExists") || err.contains("already exists"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deleting_a_namespace_deletes_everything_in_it() {
+    let (s, _dir) = with_shop();
+    s.ok(&["delete", "namespace", "shop"]);
+    let err = s.fails(&["get", "namespace", "shop"]);
+    assert!(err.contains("namespaces \"shop\" not found"), "{err}");
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "deployments,services,serviceaccounts",
+            "-A",
+            "-o",
+            "name"
+        ])
+        .trim(),
+        ""
+    );
+}
+
+#[test]
+fn a_stale_update_is_a_conflict() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(
+        dir.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: c, namespace: default }\ndata: { v: '1' }\n",
+    );
+    s.ok(&["create", "-f", &file.to_string_lossy()]);
+    let stale = s.ok(&["get", "configmap", "c", "-o", "json"]);
+    s.ok(&[
+        "patch",
+        "configmap",
+        "c",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"v":"2"}}"#,
+    ]);
+    let stale_file = write(dir.path(), "stale.json", &stale);
+    let err = s.fails(&["replace", "-f", &stale_file.to_string_lossy()]);
+    assert!(err.contains("the object has been modified"), "{err}");
+    assert_eq!(
+        s.ok(&["get", "configmap", "c", "-o", "jsonpath={.data.v}"]),
+        "2"
+    );
+}
+
+#[test]
+fn a_crd_serves_its_custom_resources() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: { name: crontabs.stable.example.com }\nspec:\n  group: stable.example.com\n  scope: Namespaced\n  names: { plural: crontabs, singular: crontab, kind: CronTab, shortNames: [ ct ] }\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }\n";
+    s.ok(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "crd.yaml", crd).to_string_lossy(),
+    ]);
+    let established = s.ok(&[
+        "get",
+        "crd",
+        "crontabs.stable.example.com",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Established\")].status}",
+    ]);
+    assert_eq!(established, "True");
+    let cr = "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: { name: nightly, namespace: default }\nspec: { cronSpec: '0 3 * * *', image: backup:1 }\n";
+    assert!(
+        s.ok(&[
+            "apply",
+            "-f",
+            &write(dir.path(), "cr.yaml", cr).to_string_lossy()
+        ])
+        .contains("crontab.stable.example.com/nightly created")
+    );
+    assert_eq!(
+        s.ok(&["get", "ct", "nightly", "-o", "jsonpath={.spec.cronSpec}"]),
+        "0 3 * * *"
+    );
+    s.ok(&["delete", "crd", "crontabs.stable.example.com"]);
+    // kubectl's cached discovery still names the type; the server no longer serves it.
+    let err = s.fails(&["get", "crontabs"]);
+    assert!(
+        err.contains("could not find the requested resource")
+            || err.contains("doesn't have a resource type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_seeds_real_manifests_crds_first() {
+    // The examples (a VolumeSnapshot) come before their CRDs in name order: seeding puts
+    // CRDs first, as it must.
+    let seeds = [
+        shared("volumesnapshot-examples.yaml"),
+        shared("volumesnapshot-crds.yaml"),
+        shared("microservices-demo.yaml"),
+    ];
+    let seeds: Vec<&Path> = seeds.iter().map(PathBuf::as_path).collect();
+    let s = Served::start(&seeds);
+    assert_eq!(
+        s.ok(&["get", "deployments", "-n", "default", "-o", "name"])
+            .lines()
+            .count(),
+        12
+    );
+    let crds = s.ok(&["get", "crd", "-o", "name"]);
+    assert!(
+        crds.contains("volumesnapshots.snapshot.storage.k8s.io"),
+        "{crds}"
+    );
+    assert!(
+        !s.ok(&["get", "volumesnapshots", "-A", "-o", "name"])
+            .trim()
+            .is_empty()
+    );
+    assert!(
+        !s.ok(&["get", "volumesnapshotclasses", "-o", "name"])
+            .trim()
+            .is_empty()
+    );
+}
+
+#[test]
+fn serve_refuses_a_broken_seed_file_naming_it() {
+    // Like kubectl, the sandbox does not guess at YAML it cannot parse.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n data: [\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(["sandbox", "serve", "--port", "0", "--seed"])
+        .arg(&bad)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("failed to seed the sandbox from")
+            && err.contains("bad.yaml")
+            && err.contains("invalid YAML"),
+        "{err}"
+    );
+}
