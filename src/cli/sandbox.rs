@@ -17,7 +17,8 @@ pub fn serve(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let sandbox = Sandbox::start(SandboxOptions { port: port.unwrap_or(0), seeds: seeds.to_vec() })
+        let options = SandboxOptions { port: port.unwrap_or(0), seeds: seeds.to_vec(), ..SandboxOptions::default() };
+        let sandbox = Sandbox::start(options)
             .await
             .map_err(Error::from)?;
         let path = kubeconfig.unwrap_or_else(|| {

@@ -231,7 +231,9 @@ async fn object_request(
         return error_response(&ApiError::no_route(&entry.path));
     }
     let watch = params.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let manager = field_manager(params, headers);
     let opts = WriteOptions {
+        field_manager: Some(&manager),
         dry_run: params.get("dryRun").is_some_and(|v| v == "All"),
         orphan: params
             .get("propagationPolicy")
@@ -271,6 +273,20 @@ async fn object_request(
                 .and_then(|obj| store.update(&t, ns, name, obj, opts))
                 .map(|o| (200, o))
         }
+        (&Method::PATCH, Some(name), None) if is_apply(headers) => {
+            entry.verb = "patch";
+            let force = params.get("force").is_some_and(|f| f == "true");
+            server_side_apply(
+                store,
+                &t,
+                ns,
+                name,
+                params.get("fieldManager").map(String::as_str),
+                force,
+                body,
+                opts,
+            )
+        }
         (&Method::PATCH, Some(name), None) => {
             entry.verb = "patch";
             patch_object(store, &t, ns, name, headers, body, opts).map(|o| (200, o))
@@ -308,6 +324,21 @@ async fn object_request(
         Ok((code, body)) => json_response(code, &body),
         Err(e) => error_response(&e),
     }
+}
+
+/// The `fieldManager` parameter, or (as the API server does) the client's name from
+/// its User-Agent (`kubectl/v1.33 ...` → `kubectl`).
+fn field_manager(params: &HashMap<String, String>, headers: &HeaderMap) -> String {
+    if let Some(m) = params.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.clone();
+    }
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|m| !m.is_empty())
+        .unwrap_or("unknown")
+        .to_string()
 }
 
 fn delete_options(body: &Bytes) -> Option<Value> {
@@ -376,7 +407,7 @@ fn delete_collection(
     t: &ResourceType,
     ns: Option<&str>,
     params: &HashMap<String, String>,
-    opts: WriteOptions,
+    opts: WriteOptions<'_>,
 ) -> Result<(u16, Value), ApiError> {
     let mut query = list_query(params)?;
     query.limit = None;
@@ -435,6 +466,62 @@ fn apply_patch(
     }
 }
 
+fn is_apply(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/apply-patch"))
+}
+
+/// Server-side apply: creates the object when missing, else merges the configuration
+/// in under `manager`'s ownership (see `apply`).
+#[allow(clippy::too_many_arguments)]
+fn server_side_apply(
+    store: &Store,
+    t: &ResourceType,
+    ns: Option<&str>,
+    name: &str,
+    manager: Option<&str>,
+    force: bool,
+    body: &Bytes,
+    opts: WriteOptions<'_>,
+) -> Result<(u16, Value), ApiError> {
+    let manager = manager.ok_or_else(|| {
+        ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+    })?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+    let applied: Value = serde_saphyr::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("invalid apply configuration: {e}")))?;
+    if applied.pointer("/metadata/name").and_then(Value::as_str) != Some(name) {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            applied
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        )));
+    }
+    let opts = WriteOptions {
+        field_manager: None,
+        ..opts
+    };
+    let q = t.qualified();
+    match store.get(t, ns, name) {
+        Ok(_) => store
+            .modify(t, ns, name, opts, |current| {
+                *current = super::apply::apply(Some(current), &applied, manager, force, &q)?;
+                Ok(())
+            })
+            .map(|o| (200, o)),
+        Err(e) if e.code == 404 => {
+            let created = super::apply::apply(None, &applied, manager, force, &q)?;
+            store.create(t, ns, created, opts).map(|o| (201, o))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn patch_object(
     store: &Store,
     t: &ResourceType,
@@ -442,7 +529,7 @@ fn patch_object(
     name: &str,
     headers: &HeaderMap,
     body: &Bytes,
-    opts: WriteOptions,
+    opts: WriteOptions<'_>,
 ) -> Result<Value, ApiError> {
     store.modify(t, ns, name, opts, |obj| {
         let status = obj.get("status").cloned();
@@ -477,7 +564,7 @@ fn subresource(
     method: &Method,
     headers: &HeaderMap,
     body: &Bytes,
-    opts: WriteOptions,
+    opts: WriteOptions<'_>,
 ) -> Result<(u16, Value), ApiError> {
     match (sub, method) {
         ("status", &Method::GET) => store.get(t, ns, name).map(|o| (200, o)),

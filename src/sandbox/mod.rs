@@ -5,7 +5,10 @@
 //! foreground for kubectl.
 
 pub mod access_log;
+pub mod apply;
 pub mod catalog;
+pub mod controllers;
+pub mod defaults;
 pub mod discovery;
 pub mod http;
 pub mod patch;
@@ -44,12 +47,27 @@ pub enum SandboxError {
 }
 
 /// How to start a sandbox.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct SandboxOptions {
     /// Loopback port; 0 picks a free one.
     pub port: u16,
     /// Folders (or files) of manifests to load before serving.
     pub seeds: Vec<PathBuf>,
+    /// How long the simulated controllers take to react (a rollout's duration).
+    pub controller_delay: std::time::Duration,
+}
+
+/// The default reaction time of the simulated controllers.
+pub const DEFAULT_CONTROLLER_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            port: 0,
+            seeds: Vec::new(),
+            controller_delay: DEFAULT_CONTROLLER_DELAY,
+        }
+    }
 }
 
 /// A running sandbox cluster. Dropping it stops the server.
@@ -79,6 +97,7 @@ impl Sandbox {
         let address = listener
             .local_addr()
             .map_err(|source| SandboxError::Bind { address, source })?;
+        controllers::spawn(store.clone(), options.controller_delay);
         let log = Arc::new(AccessLog::default());
         let app = http::router(http::ApiState {
             store: store.clone(),

@@ -38,6 +38,20 @@ const MERGE_KEYS: &[(&str, &str)] = &[
     ("tolerations", "key"),
 ];
 
+/// The key that merges the list `field` element by element (`containers` by `name`),
+/// or `None` for lists that are replaced as a whole. Service ports merge by `port`,
+/// container ports by `containerPort`.
+pub fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+    let key = MERGE_KEYS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, key)| *key)?;
+    if field == "ports" && items.iter().any(|i| i.get("port").is_some()) {
+        return Some("port");
+    }
+    Some(key)
+}
+
 /// Strategic merge patch: like a merge patch, but the lists of `MERGE_KEYS` merge
 /// element by element by their key, and `$patch: delete` removes an element.
 pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {

@@ -76,6 +76,26 @@ impl ApiError {
         ApiError::new(422, "Invalid", message)
     }
 
+    /// 409 for a server-side apply that would change fields other managers own;
+    /// `conflicts` are (manager, its apiVersion, field path).
+    pub fn apply_conflicts(
+        qualified: &str,
+        name: &str,
+        conflicts: &[(String, String, String)],
+    ) -> Self {
+        let lines: Vec<String> = conflicts
+            .iter()
+            .map(|(m, v, f)| format!("conflict with \"{m}\" using {v}: {f}"))
+            .collect();
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|(m, v, f)| json!({ "reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using {v}"), "field": f }))
+            .collect();
+        let n = conflicts.len();
+        ApiError::new(409, "Conflict", format!("Apply failed with {n} conflict{}: {}", if n == 1 { "" } else { "s" }, lines.join("\n")))
+            .with_details(json!({ "name": name, "kind": kind_of(qualified), "group": group_of(qualified), "causes": causes }))
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(400, "BadRequest", message)
     }

@@ -45,11 +45,15 @@ pub struct WatchEvent {
 
 /// Options of a write request.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct WriteOptions {
+pub struct WriteOptions<'a> {
     /// `dryRun=All`: validate and answer, store nothing.
     pub dry_run: bool,
     /// `propagationPolicy=Orphan`: keep dependents when deleting.
     pub orphan: bool,
+    /// Who makes the change (`fieldManager`): it then owns the fields it set, in
+    /// `managedFields`. `None` records nothing (the simulated controllers, or a
+    /// server-side apply, which records its own ownership).
+    pub field_manager: Option<&'a str>,
 }
 
 /// A list request's filters and paging.
@@ -267,7 +271,7 @@ impl Store {
         t: &ResourceType,
         ns: Option<&str>,
         mut obj: Value,
-        opts: WriteOptions,
+        opts: WriteOptions<'_>,
     ) -> Result<Value, ApiError> {
         let mut inner = self.write();
         check_type(t, &obj)?;
@@ -336,6 +340,9 @@ impl Store {
             metadata_mut(&mut obj).insert("generation".into(), json!(1));
         }
         inner.defaults_on_create(t, &mut obj)?;
+        if let Some(manager) = opts.field_manager {
+            super::apply::record_update(None, &mut obj, manager, &t.api_version());
+        }
         if opts.dry_run {
             return Ok(obj);
         }
@@ -357,7 +364,7 @@ impl Store {
         ns: Option<&str>,
         name: &str,
         obj: Value,
-        opts: WriteOptions,
+        opts: WriteOptions<'_>,
     ) -> Result<Value, ApiError> {
         self.modify(t, ns, name, opts, |current| {
             check_type(t, &obj)?;
@@ -397,7 +404,7 @@ impl Store {
         ns: Option<&str>,
         name: &str,
         change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
-        opts: WriteOptions,
+        opts: WriteOptions<'_>,
     ) -> Result<Value, ApiError> {
         self.modify(t, ns, name, opts, |current| {
             let mut next = current.clone();
@@ -420,7 +427,7 @@ impl Store {
         t: &ResourceType,
         ns: Option<&str>,
         name: &str,
-        opts: WriteOptions,
+        opts: WriteOptions<'_>,
         change: impl FnOnce(&mut Value) -> Result<(), ApiError>,
     ) -> Result<Value, ApiError> {
         let mut inner = self.write();
@@ -434,6 +441,14 @@ impl Store {
         let mut obj = before.clone();
         change(&mut obj)?;
         check_type(t, &obj)?;
+        if let Some(manager) = opts.field_manager {
+            // What the client sent as managedFields is the server's to keep.
+            match before.pointer("/metadata/managedFields") {
+                Some(m) => metadata_mut(&mut obj).insert("managedFields".into(), m.clone()),
+                None => metadata_mut(&mut obj).remove("managedFields"),
+            };
+            super::apply::record_update(Some(&before), &mut obj, manager, &t.api_version());
+        }
         let rv = if opts.dry_run {
             inner.resource_version
         } else {
@@ -496,7 +511,7 @@ impl Store {
         t: &ResourceType,
         ns: Option<&str>,
         name: &str,
-        opts: WriteOptions,
+        opts: WriteOptions<'_>,
     ) -> Result<Value, ApiError> {
         let key = (ns.unwrap_or("").to_string(), name.to_string());
         let current = self.get(t, ns, name)?;
@@ -620,7 +635,7 @@ impl Store {
         &self,
         t: &ResourceType,
         key: &ObjectKey,
-        opts: WriteOptions,
+        opts: WriteOptions<'_>,
     ) -> Result<Value, ApiError> {
         let removed = {
             let mut inner = self.write();
@@ -749,6 +764,7 @@ impl Inner {
 
     /// What the API server fills in on create.
     fn defaults_on_create(&mut self, t: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
+        super::defaults::apply(t, obj);
         match (t.group.as_str(), t.plural.as_str()) {
             ("", "namespaces") => {
                 obj["spec"] = json!({ "finalizers": ["kubernetes"] });
@@ -912,8 +928,12 @@ fn crd_types(crd: &Value) -> Result<Vec<ResourceType>, ApiError> {
     Ok(versions
         .iter()
         .filter(|v| v.get("served").and_then(Value::as_bool).unwrap_or(true))
-        .filter_map(|v| v.get("name").and_then(Value::as_str))
-        .map(|version| ResourceType {
+        .filter_map(|v| Some((v.get("name").and_then(Value::as_str)?, v)))
+        .map(|(version, v)| ResourceType {
+            subresources: ["status", "scale"]
+                .into_iter()
+                .filter(|s| v.pointer(&format!("/subresources/{s}")).is_some())
+                .collect(),
             group: group.clone(),
             version: version.to_string(),
             kind: kind.clone(),
@@ -921,7 +941,6 @@ fn crd_types(crd: &Value) -> Result<Vec<ResourceType>, ApiError> {
             singular: singular.clone(),
             namespaced,
             short_names: short_names.clone(),
-            subresources: Vec::new(),
             custom: true,
         })
         .collect())

@@ -270,3 +270,55 @@ async fn the_access_log_records_each_request() {
         ]
     );
 }
+
+#[tokio::test]
+async fn server_side_apply_conflicts_between_managers() {
+    let (_sandbox, client) = sandbox().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let config = |value: &str| json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "shared" }, "data": { "owner": value, "a": "1" } });
+    let alice = PatchParams::apply("alice");
+    cms.patch("shared", &alice, &Patch::Apply(config("alice")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bob = PatchParams::apply("bob");
+    let err = cms
+        .patch("shared", &bob, &Patch::Apply(config("bob")))
+        .await
+        .err();
+    assert_eq!(
+        err.as_ref().and_then(api_code),
+        Some((409, "Conflict".into()))
+    );
+    // Agreeing on the value is no conflict; forcing takes the field.
+    cms.patch("shared", &bob, &Patch::Apply(json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "shared" }, "data": { "a": "1" } }))).await.unwrap_or_else(|e| panic!("{e}"));
+    let forced = cms
+        .patch("shared", &bob.clone().force(), &Patch::Apply(config("bob")))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        forced
+            .data
+            .as_ref()
+            .and_then(|d| d.get("owner"))
+            .map(String::as_str),
+        Some("bob")
+    );
+    // Alice stops naming `a`; bob still owns it, so it stays.
+    cms.patch(
+        "shared",
+        &alice,
+        &Patch::Apply(
+            json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "shared" } }),
+        ),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let now = cms.get("shared").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        now.data
+            .as_ref()
+            .and_then(|d| d.get("a"))
+            .map(String::as_str),
+        Some("1")
+    );
+}

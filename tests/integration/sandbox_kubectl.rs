@@ -110,8 +110,11 @@ impl Drop for Served {
     }
 }
 
+/// A file of the project's shared fixtures (`../shared/fixtures`, beside the checkout).
 fn shared(name: &str) -> PathBuf {
-    path(&format!("../shared/fixtures/{name}"))
+    let p = path(&format!("../shared/fixtures/{name}"));
+    assert!(p.exists(), "{} is missing: the tests expect the shared fixtures in ../shared beside the checkout", p.display());
+    p
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -577,4 +580,262 @@ fn serve_refuses_a_broken_seed_file_naming_it() {
             && err.contains("invalid YAML"),
         "{err}"
     );
+}
+
+#[test]
+fn deployments_roll_out_and_kubectl_waits_for_them() {
+    let (s, _dir) = with_shop();
+    let out = s.ok(&[
+        "rollout",
+        "status",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "--timeout=20s",
+    ]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    s.ok(&[
+        "set",
+        "image",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "server=nginx:1.27",
+    ]);
+    assert!(
+        s.ok(&[
+            "rollout",
+            "status",
+            "deployment/frontend",
+            "-n",
+            "shop",
+            "--timeout=20s"
+        ])
+        .contains("successfully rolled out")
+    );
+    let status = s.ok(&["get", "deploy", "frontend", "-n", "shop", "-o", "jsonpath={.status.observedGeneration} {.status.updatedReplicas} {.status.availableReplicas}"]);
+    assert_eq!(status, "2 1 1");
+    // The deployment owns a ReplicaSet per template; the old one is scaled to zero.
+    let sets = s.ok(&[
+        "get",
+        "rs",
+        "-n",
+        "shop",
+        "-l",
+        "app=frontend",
+        "-o",
+        "jsonpath={range .items[*]}{.spec.replicas}{\" \"}{end}",
+    ]);
+    let mut counts: Vec<&str> = sets.split_whitespace().collect();
+    counts.sort_unstable();
+    assert_eq!(counts, vec!["0", "1"], "{sets}");
+    s.ok(&[
+        "scale",
+        "deployment",
+        "frontend",
+        "-n",
+        "shop",
+        "--replicas=0",
+    ]);
+    s.ok(&[
+        "wait",
+        "--for=jsonpath={.status.observedGeneration}=3",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "--timeout=20s",
+    ]);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "deploy",
+            "frontend",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.status.availableReplicas}"
+        ]),
+        ""
+    );
+    s.ok(&[
+        "scale",
+        "deployment",
+        "frontend",
+        "-n",
+        "shop",
+        "--replicas=3",
+    ]);
+    let out = s.ok(&[
+        "wait",
+        "--for=condition=Available",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "--timeout=20s",
+    ]);
+    assert!(out.contains("condition met"), "{out}");
+    s.ok(&[
+        "wait",
+        "--for=jsonpath={.status.readyReplicas}=3",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "--timeout=20s",
+    ]);
+    // Deleting the deployment deletes the ReplicaSets it owns.
+    s.ok(&["delete", "deployment", "frontend", "-n", "shop"]);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "rs",
+            "-n",
+            "shop",
+            "-l",
+            "app=frontend",
+            "-o",
+            "name"
+        ])
+        .trim(),
+        ""
+    );
+}
+
+#[test]
+fn jobs_complete_claims_bind_and_snapshots_become_ready() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let manifests = "apiVersion: batch/v1\nkind: Job\nmetadata: { name: dump, namespace: default }\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [ { name: dump, image: busybox, command: [ 'true' ] } ]\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: data, namespace: default }\nspec: { accessModes: [ ReadWriteOnce ], resources: { requests: { storage: 5Gi } } }\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: fast, namespace: default }\nspec: { storageClassName: fast-ssd, accessModes: [ ReadWriteOnce ], resources: { requests: { storage: 1Gi } } }\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: { name: db, namespace: default }\nspec:\n  replicas: 2\n  serviceName: db\n  selector: { matchLabels: { app: db } }\n  template:\n    metadata: { labels: { app: db } }\n    spec: { containers: [ { name: db, image: postgres:16 } ] }\n";
+    s.ok(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "all.yaml", manifests).to_string_lossy(),
+    ]);
+    assert!(
+        s.ok(&[
+            "wait",
+            "--for=condition=complete",
+            "job/dump",
+            "--timeout=20s"
+        ])
+        .contains("condition met")
+    );
+    assert_eq!(
+        s.ok(&["get", "job", "dump", "-o", "jsonpath={.status.succeeded}"]),
+        "1"
+    );
+    s.ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Bound",
+        "pvc/data",
+        "--timeout=20s",
+    ]);
+    let volume = s.ok(&["get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}"]);
+    assert!(volume.starts_with("pvc-"), "{volume}");
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "pv",
+            &volume,
+            "-o",
+            "jsonpath={.spec.claimRef.name} {.spec.capacity.storage}"
+        ]),
+        "data 5Gi"
+    );
+    assert!(
+        s.ok(&["rollout", "status", "statefulset/db", "--timeout=20s"])
+            .contains("roll out complete")
+    );
+    // No such storage class: the claim stays Pending until one exists.
+    assert_eq!(
+        s.ok(&["get", "pvc", "fast", "-o", "jsonpath={.status.phase}"]),
+        "Pending"
+    );
+    let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: { name: fast-ssd }\nprovisioner: sandbox\n";
+    s.ok(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "sc.yaml", class).to_string_lossy(),
+    ]);
+    s.ok(&["annotate", "pvc", "fast", "retry=now"]);
+    s.ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Bound",
+        "pvc/fast",
+        "--timeout=20s",
+    ]);
+    s.ok(&[
+        "apply",
+        "-f",
+        &shared("volumesnapshot-crds.yaml").to_string_lossy(),
+    ]);
+    s.ok(&[
+        "apply",
+        "-f",
+        &shared("volumesnapshot-examples.yaml").to_string_lossy(),
+    ]);
+    let out = s.ok(&[
+        "wait",
+        "--for=jsonpath={.status.readyToUse}=true",
+        "volumesnapshot",
+        "--all",
+        "-A",
+        "--timeout=20s",
+    ]);
+    assert!(out.contains("condition met"), "{out}");
+}
+
+#[test]
+fn server_side_apply_owns_fields_and_reports_conflicts() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let manifest = |replicas: u32| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{ name: web, namespace: default, labels: {{ app: web }} }}\nspec:\n  replicas: {replicas}\n  selector: {{ matchLabels: {{ app: web }} }}\n  template:\n    metadata: {{ labels: {{ app: web }} }}\n    spec: {{ containers: [ {{ name: web, image: nginx }} ] }}\n"
+        )
+    };
+    let file = write(dir.path(), "web.yaml", &manifest(2))
+        .to_string_lossy()
+        .into_owned();
+    // Created by client-side apply: kubectl-client-side-apply owns every field.
+    s.ok(&["apply", "-f", &file]);
+    write(dir.path(), "web.yaml", &manifest(5));
+    let err = s.fails(&["apply", "--server-side", "-f", &file]);
+    assert!(
+        err.contains("conflict with \"kubectl-client-side-apply\"")
+            && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    assert_eq!(
+        s.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]),
+        "2",
+        "a refused apply changes nothing"
+    );
+    assert!(
+        s.ok(&["apply", "--server-side", "--force-conflicts", "-f", &file])
+            .contains("serverside-applied")
+    );
+    assert_eq!(
+        s.ok(&["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]),
+        "5"
+    );
+    let managers = s.ok(&[
+        "get",
+        "deploy",
+        "web",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
+    assert!(managers.contains("kubectl"), "{managers}");
+    // A new object by server-side apply.
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ssa, namespace: default }\ndata: { a: '1' }\n",
+    );
+    assert!(
+        s.ok(&["apply", "--server-side", "-f", &cm.to_string_lossy()])
+            .contains("configmap/ssa serverside-applied")
+    );
+    assert_eq!(s.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.a}"]), "1");
 }
