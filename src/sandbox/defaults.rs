@@ -63,6 +63,23 @@ pub fn apply(t: &ResourceType, obj: &mut Value) {
     }
 }
 
+/// What the API server rewrites on every write: a Secret's `stringData` becomes
+/// base64 `data`.
+pub fn normalize(t: &ResourceType, obj: &mut Value) {
+    if t.group.is_empty()
+        && t.plural == "secrets"
+        && let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
+    {
+        if !obj.get("data").is_some_and(Value::is_object) {
+            obj["data"] = json!({});
+        }
+        for (k, v) in plain {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            obj["data"][k.as_str()] = json!(super::base64::encode(text.as_bytes()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +95,16 @@ mod tests {
         apply(t, &mut obj);
         assert_eq!(obj["spec"]["updateStrategy"]["type"], "RollingUpdate");
         assert_eq!(obj["spec"]["replicas"], 3);
+    }
+
+    #[test]
+    fn secret_string_data_becomes_base64_data() {
+        let c = Catalog::default();
+        let Some(t) = c.by_path("", "v1", "secrets") else {
+            panic!("no secrets")
+        };
+        let mut obj = json!({ "data": { "a": "eA==" }, "stringData": { "b": "hello" } });
+        normalize(t, &mut obj);
+        assert_eq!(obj, json!({ "data": { "a": "eA==", "b": "aGVsbG8=" } }));
     }
 }

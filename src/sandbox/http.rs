@@ -251,11 +251,22 @@ async fn object_request(
         }
         (&Method::GET, None, None) => {
             entry.verb = "list";
-            list(store, &t, ns, params)
+            list(store, &t, ns, params, as_table(headers))
         }
         (&Method::GET, Some(name), None) => {
             entry.verb = "get";
-            store.get(&t, ns, name).map(|o| (200, o))
+            store.get(&t, ns, name).map(|o| {
+                if as_table(headers) {
+                    let rv = o
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    (200, table_of(store, &t, &[o], &rv, None))
+                } else {
+                    (200, o)
+                }
+            })
         }
         (&Method::POST, None, None) if t.namespaced && ns.is_none() => {
             entry.verb = "create";
@@ -361,14 +372,54 @@ fn parse_body(body: &Bytes, headers: &HeaderMap) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
+fn as_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(super::table::wanted)
+}
+
+/// A Table of objects, with a CRD's printer columns for custom resources.
+fn table_of(
+    store: &Store,
+    t: &ResourceType,
+    items: &[Value],
+    rv: &str,
+    continue_token: Option<&str>,
+) -> Value {
+    let custom = if t.custom {
+        let catalog = store.catalog();
+        catalog
+            .by_path("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            .and_then(|crds| {
+                store
+                    .get(crds, None, &format!("{}.{}", t.plural, t.group))
+                    .ok()
+            })
+            .map(|crd| super::table::printer_columns(&crd, &t.version))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    super::table::render(t, items, rv, continue_token, &custom)
+}
+
 fn list(
     store: &Store,
     t: &ResourceType,
     ns: Option<&str>,
     params: &HashMap<String, String>,
+    table: bool,
 ) -> Result<(u16, Value), ApiError> {
     let query = list_query(params)?;
     let page = store.list(t, ns, &query)?;
+    if table {
+        let rv = page.resource_version.to_string();
+        return Ok((
+            200,
+            table_of(store, t, &page.items, &rv, page.continue_token.as_deref()),
+        ));
+    }
     let mut metadata = json!({ "resourceVersion": page.resource_version.to_string() });
     if let Some(c) = page.continue_token {
         metadata["continue"] = json!(c);

@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod apply;
+pub mod base64;
 pub mod catalog;
 pub mod controllers;
 pub mod defaults;
@@ -16,6 +17,7 @@ pub mod seed;
 pub mod selector;
 pub mod status;
 pub mod store;
+pub mod table;
 pub mod time;
 
 use std::net::SocketAddr;

@@ -765,6 +765,7 @@ impl Inner {
     /// What the API server fills in on create.
     fn defaults_on_create(&mut self, t: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
         super::defaults::apply(t, obj);
+        super::defaults::normalize(t, obj);
         match (t.group.as_str(), t.plural.as_str()) {
             ("", "namespaces") => {
                 obj["spec"] = json!({ "finalizers": ["kubernetes"] });
@@ -811,6 +812,7 @@ impl Inner {
         before: &Value,
         obj: &mut Value,
     ) -> Result<(), ApiError> {
+        super::defaults::normalize(t, obj);
         if t.group.is_empty() && t.plural == "services" {
             let old = before.pointer("/spec/clusterIP").cloned();
             match (old, obj.pointer("/spec/clusterIP").cloned()) {

@@ -113,7 +113,11 @@ impl Drop for Served {
 /// A file of the project's shared fixtures (`../shared/fixtures`, beside the checkout).
 fn shared(name: &str) -> PathBuf {
     let p = path(&format!("../shared/fixtures/{name}"));
-    assert!(p.exists(), "{} is missing: the tests expect the shared fixtures in ../shared beside the checkout", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: the tests expect the shared fixtures in ../shared beside the checkout",
+        p.display()
+    );
     p
 }
 
@@ -838,4 +842,69 @@ fn server_side_apply_owns_fields_and_reports_conflicts() {
             .contains("configmap/ssa serverside-applied")
     );
     assert_eq!(s.ok(&["get", "cm", "ssa", "-o", "jsonpath={.data.a}"]), "1");
+}
+
+#[test]
+fn kubectl_get_prints_the_columns_people_expect() {
+    let s = Served::start(&[&path("runbooks/fixtures/shop")]);
+    s.ok(&[
+        "rollout",
+        "status",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "--timeout=20s",
+    ]);
+    let deployments = s.ok(&["get", "deployments", "-n", "shop"]);
+    let header: Vec<&str> = deployments
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        "{deployments}"
+    );
+    assert!(
+        deployments
+            .lines()
+            .any(|l| l.starts_with("frontend") && l.contains("2/2")),
+        "{deployments}"
+    );
+    let services = s.ok(&["get", "services", "-n", "shop"]);
+    assert!(
+        services
+            .lines()
+            .any(|l| l.starts_with("frontend") && l.contains("ClusterIP") && l.contains("80/TCP")),
+        "{services}"
+    );
+    let namespaces = s.ok(&["get", "namespaces"]);
+    assert!(
+        namespaces
+            .lines()
+            .any(|l| l.starts_with("shop") && l.contains("Active")),
+        "{namespaces}"
+    );
+    // stringData is stored as base64 data, as the API server does.
+    let secrets = s.ok(&["get", "secrets", "-n", "shop"]);
+    assert!(
+        secrets
+            .lines()
+            .any(|l| l.starts_with("payment-api") && l.split_whitespace().nth(2) == Some("1")),
+        "{secrets}"
+    );
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "secret",
+            "payment-api",
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.data.token}"
+        ]),
+        "ZGVtby1ub3QtYS1yZWFsLXRva2Vu"
+    );
 }

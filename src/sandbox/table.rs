@@ -1,0 +1,332 @@
+//! Server-side printing: the `Table` kubectl asks for (`Accept: ...;as=Table`), with
+//! the columns `kubectl get` shows for the common kinds (READY, STATUS, CLUSTER-IP,
+//! DATA, ...), a CRD's additionalPrinterColumns, or NAME and AGE for anything else.
+
+use serde_json::{Value, json};
+
+use super::catalog::ResourceType;
+use super::time::{now_secs, parse_rfc3339};
+
+/// Whether the request asks for a Table.
+pub fn wanted(accept: &str) -> bool {
+    accept
+        .split(',')
+        .next()
+        .is_some_and(|first| first.contains("as=Table"))
+}
+
+/// (header, how to compute the cell) for one column.
+type Column = (&'static str, &'static str, fn(&Value) -> Value);
+
+fn s(v: &Value, p: &str) -> String {
+    v.pointer(p)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn n(v: &Value, p: &str) -> i64 {
+    v.pointer(p).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn or_none(text: String) -> Value {
+    json!(if text.is_empty() {
+        "<none>".to_string()
+    } else {
+        text
+    })
+}
+
+/// `5s`, `3m`, `2h`, `4d` since the object was created, as kubectl prints ages.
+fn age(obj: &Value) -> Value {
+    let Some(created) = parse_rfc3339(&s(obj, "/metadata/creationTimestamp")) else {
+        return json!("<unknown>");
+    };
+    let secs = now_secs().saturating_sub(created);
+    json!(match secs {
+        0..=119 => format!("{secs}s"),
+        120..=7199 => format!("{}m", secs / 60),
+        7200..=172_799 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
+    })
+}
+
+fn name(obj: &Value) -> Value {
+    json!(s(obj, "/metadata/name"))
+}
+
+fn columns(t: &ResourceType) -> Vec<Column> {
+    let mut cols: Vec<Column> = vec![("Name", "name", name)];
+    let more: Vec<Column> = match (t.group.as_str(), t.plural.as_str()) {
+        ("", "namespaces") => vec![("Status", "string", |o| json!(s(o, "/status/phase")))],
+        ("apps", "deployments") => vec![
+            ("Ready", "string", |o| {
+                json!(format!(
+                    "{}/{}",
+                    n(o, "/status/readyReplicas"),
+                    n(o, "/spec/replicas")
+                ))
+            }),
+            ("Up-to-date", "integer", |o| {
+                json!(n(o, "/status/updatedReplicas"))
+            }),
+            ("Available", "integer", |o| {
+                json!(n(o, "/status/availableReplicas"))
+            }),
+        ],
+        ("apps", "statefulsets") => vec![("Ready", "string", |o| {
+            json!(format!(
+                "{}/{}",
+                n(o, "/status/readyReplicas"),
+                n(o, "/spec/replicas")
+            ))
+        })],
+        ("apps", "replicasets") => vec![
+            ("Desired", "integer", |o| json!(n(o, "/spec/replicas"))),
+            ("Current", "integer", |o| json!(n(o, "/status/replicas"))),
+            ("Ready", "integer", |o| json!(n(o, "/status/readyReplicas"))),
+        ],
+        ("apps", "daemonsets") => vec![
+            ("Desired", "integer", |o| {
+                json!(n(o, "/status/desiredNumberScheduled"))
+            }),
+            ("Current", "integer", |o| {
+                json!(n(o, "/status/currentNumberScheduled"))
+            }),
+            ("Ready", "integer", |o| json!(n(o, "/status/numberReady"))),
+        ],
+        ("batch", "jobs") => vec![
+            ("Status", "string", |o| {
+                json!(if o.pointer("/status/completionTime").is_some() {
+                    "Complete"
+                } else {
+                    "Running"
+                })
+            }),
+            ("Completions", "string", |o| {
+                json!(format!(
+                    "{}/{}",
+                    n(o, "/status/succeeded"),
+                    o.pointer("/spec/completions")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(1)
+                ))
+            }),
+        ],
+        ("batch", "cronjobs") => vec![
+            ("Schedule", "string", |o| json!(s(o, "/spec/schedule"))),
+            ("Suspend", "boolean", |o| {
+                json!(
+                    o.pointer("/spec/suspend")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                )
+            }),
+        ],
+        ("", "services") => vec![
+            ("Type", "string", |o| json!(s(o, "/spec/type"))),
+            ("Cluster-IP", "string", |o| or_none(s(o, "/spec/clusterIP"))),
+            ("External-IP", "string", |o| {
+                or_none(s(o, "/spec/externalName"))
+            }),
+            ("Port(s)", "string", |o| {
+                let ports: Vec<String> = o
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|p| {
+                        format!(
+                            "{}/{}",
+                            n(p, "/port"),
+                            p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                        )
+                    })
+                    .collect();
+                or_none(ports.join(","))
+            }),
+        ],
+        ("", "configmaps") => vec![("Data", "integer", |o| {
+            let count = |p: &str| {
+                o.pointer(p)
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len())
+            };
+            json!(count("/data") + count("/binaryData"))
+        })],
+        ("", "secrets") => vec![
+            ("Type", "string", |o| json!(s(o, "/type"))),
+            ("Data", "integer", |o| {
+                json!(
+                    o.pointer("/data")
+                        .and_then(Value::as_object)
+                        .map_or(0, |m| m.len())
+                )
+            }),
+        ],
+        ("", "persistentvolumeclaims") => vec![
+            ("Status", "string", |o| json!(s(o, "/status/phase"))),
+            ("Volume", "string", |o| json!(s(o, "/spec/volumeName"))),
+            ("Capacity", "string", |o| {
+                json!(s(o, "/status/capacity/storage"))
+            }),
+            ("StorageClass", "string", |o| {
+                or_none(s(o, "/spec/storageClassName"))
+            }),
+        ],
+        ("", "persistentvolumes") => vec![
+            ("Capacity", "string", |o| {
+                json!(s(o, "/spec/capacity/storage"))
+            }),
+            ("Status", "string", |o| json!(s(o, "/status/phase"))),
+            ("Claim", "string", |o| {
+                json!(format!(
+                    "{}/{}",
+                    s(o, "/spec/claimRef/namespace"),
+                    s(o, "/spec/claimRef/name")
+                ))
+            }),
+            ("StorageClass", "string", |o| {
+                or_none(s(o, "/spec/storageClassName"))
+            }),
+        ],
+        ("snapshot.storage.k8s.io", "volumesnapshots") => vec![
+            ("ReadyToUse", "boolean", |o| {
+                json!(
+                    o.pointer("/status/readyToUse")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                )
+            }),
+            ("SourcePVC", "string", |o| {
+                json!(s(o, "/spec/source/persistentVolumeClaimName"))
+            }),
+        ],
+        _ => Vec::new(),
+    };
+    cols.extend(more);
+    cols.push(("Age", "string", age));
+    cols
+}
+
+/// A CRD's additionalPrinterColumns of the served version: (name, type, JSON path).
+pub fn printer_columns(crd: &Value, version: &str) -> Vec<(String, String, String)> {
+    crd.pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("name").and_then(Value::as_str) == Some(version))
+        .flat_map(|v| {
+            v.get("additionalPrinterColumns")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|c| (s(&c, "/name"), s(&c, "/type"), s(&c, "/jsonPath")))
+        .collect()
+}
+
+/// The value at a simple JSONPath (`.spec.cronSpec`, `.status.conditions[0].type`).
+fn json_path(obj: &Value, path: &str) -> Value {
+    let mut cur = obj;
+    for part in path.trim_start_matches('.').split('.') {
+        let (key, index) = match part.split_once('[') {
+            Some((k, rest)) => (k, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        cur = match cur.get(key) {
+            Some(v) => v,
+            None => return Value::Null,
+        };
+        if let Some(i) = index {
+            cur = match cur.get(i) {
+                Some(v) => v,
+                None => return Value::Null,
+            };
+        }
+    }
+    cur.clone()
+}
+
+/// The Table of `items` (from a list or a get).
+pub fn render(
+    t: &ResourceType,
+    items: &[Value],
+    resource_version: &str,
+    continue_token: Option<&str>,
+    custom: &[(String, String, String)],
+) -> Value {
+    let mut defs: Vec<Value> = Vec::new();
+    let mut rows: Vec<Value> = Vec::new();
+    if custom.is_empty() {
+        let cols = columns(t);
+        defs.extend(cols.iter().map(|(h, ty, _)| column(h, ty)));
+        rows.extend(
+            items
+                .iter()
+                .map(|o| row(o, cols.iter().map(|(_, _, f)| f(o)).collect())),
+        );
+    } else {
+        defs.push(column("Name", "name"));
+        defs.extend(custom.iter().map(|(h, ty, _)| column(h, ty)));
+        defs.push(column("Age", "string"));
+        rows.extend(items.iter().map(|o| {
+            let mut cells = vec![name(o)];
+            cells.extend(custom.iter().map(|(_, _, p)| json_path(o, p)));
+            cells.push(age(o));
+            row(o, cells)
+        }));
+    }
+    let mut metadata = json!({ "resourceVersion": resource_version });
+    if let Some(c) = continue_token {
+        metadata["continue"] = json!(c);
+    }
+    json!({ "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": defs, "rows": rows })
+}
+
+fn column(name: &str, ty: &str) -> Value {
+    let (ty, format) = if ty == "name" {
+        ("string", "name")
+    } else {
+        (ty, "")
+    };
+    json!({ "name": name, "type": ty, "format": format, "description": "", "priority": 0 })
+}
+
+fn row(obj: &Value, cells: Vec<Value>) -> Value {
+    json!({
+        "cells": cells,
+        "object": {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata").cloned().unwrap_or(json!({})),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::catalog::Catalog;
+
+    #[test]
+    fn deployments_show_ready_counts() {
+        let c = Catalog::default();
+        let Some(t) = c.by_path("apps", "v1", "deployments") else {
+            panic!("no deployments")
+        };
+        let d = json!({ "metadata": { "name": "web", "creationTimestamp": "2020-01-01T00:00:00Z" }, "spec": { "replicas": 3 }, "status": { "readyReplicas": 2 } });
+        let table = render(t, &[d], "7", None, &[]);
+        assert_eq!(table["columnDefinitions"][1]["name"], "Ready");
+        assert_eq!(table["rows"][0]["cells"][1], "2/3");
+        assert!(
+            table["rows"][0]["cells"][4]
+                .as_str()
+                .is_some_and(|a| a.ends_with('d'))
+        );
+        assert!(wanted(
+            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+        ));
+        assert!(!wanted("application/json"));
+    }
+}
