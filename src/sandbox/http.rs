@@ -356,12 +356,15 @@ fn delete_options(body: &Bytes) -> Option<Value> {
     serde_json::from_slice(body).ok()
 }
 
-/// A request body: JSON (YAML is accepted too, as kubectl may send it).
+/// A request body: JSON, YAML, or the protobuf kubectl's generators send.
 fn parse_body(body: &Bytes, headers: &HeaderMap) -> Result<Value, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
+    if content_type.contains("application/vnd.kubernetes.protobuf") {
+        return super::protobuf::decode(body);
+    }
     if content_type.contains("yaml") {
         let text = std::str::from_utf8(body)
             .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;

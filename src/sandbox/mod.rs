@@ -13,6 +13,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod http;
 pub mod patch;
+pub mod protobuf;
 pub mod seed;
 pub mod selector;
 pub mod status;

@@ -5,6 +5,7 @@
 //! CRDs that add types, Service cluster IPs, dry-run, and an event feed for watches.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::{Value, json};
@@ -236,28 +237,29 @@ impl Store {
         };
         let empty = BTreeMap::new();
         let all = inner.objects.get(&type_key(t)).unwrap_or(&empty);
+        // Keys sort by (namespace, name): one namespace is one contiguous range.
+        let lower = match (&start_after, ns) {
+            (Some(key), _) => Bound::Excluded(key.clone()),
+            (None, Some(n)) => Bound::Included((n.to_string(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
         let mut matching = all
-            .iter()
-            .filter(|((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
-            .filter(|(key, _)| start_after.as_ref().is_none_or(|s| *key > s))
+            .range((lower, Bound::Unbounded))
+            .skip_while(|((o_ns, _), _)| ns.is_some_and(|n| o_ns.as_str() < n))
+            .take_while(|((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
             .filter(|(_, obj)| q.labels.matches(obj) && q.fields.matches(obj));
         let limit = q.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let mut items = Vec::new();
-        let mut last = None;
-        for (key, obj) in matching.by_ref() {
-            if items.len() == limit {
-                break;
-            }
-            items.push(obj.clone());
-            last = Some(key.clone());
-        }
-        let remaining = matching.count() + usize::from(items.len() == limit && limit != usize::MAX);
-        // `matching` skipped the element that stopped the loop; count it back in.
-        let (continue_token, remaining) = if items.len() == limit && remaining > 0 {
-            (last.map(|k| encode_continue(rv, &k)), Some(remaining))
+        let page: Vec<(&ObjectKey, &Value)> = matching.by_ref().take(limit).collect();
+        let remaining = if page.len() == limit {
+            matching.count()
         } else {
-            (None, None)
+            0
         };
+        let (continue_token, remaining) = match page.last() {
+            Some((key, _)) if remaining > 0 => (Some(encode_continue(rv, key)), Some(remaining)),
+            _ => (None, None),
+        };
+        let items = page.into_iter().map(|(_, obj)| obj.clone()).collect();
         Ok(ListPage {
             items,
             resource_version: rv,

@@ -908,3 +908,96 @@ fn kubectl_get_prints_the_columns_people_expect() {
         "ZGVtby1ub3QtYS1yZWFsLXRva2Vu"
     );
 }
+
+#[test]
+fn kubectl_create_generators_work_through_protobuf() {
+    // kubectl's typed generators send protobuf bodies for built-in kinds.
+    let s = Served::start(&[]);
+    s.ok(&["create", "namespace", "demo"]);
+    s.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        "demo",
+        "--from-literal=mode=drill",
+    ]);
+    s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "-n",
+        "demo",
+        "--from-literal=value=s3cr3t",
+    ]);
+    s.ok(&["create", "serviceaccount", "bot", "-n", "demo"]);
+    s.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "demo",
+        "--image=nginx:1.27",
+        "--replicas=2",
+    ]);
+    s.ok(&["create", "job", "dump", "-n", "demo", "--image=busybox"]);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "configmap",
+            "settings",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.mode}"
+        ]),
+        "drill"
+    );
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "secret",
+            "token",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.value}"
+        ]),
+        "czNjcjN0"
+    );
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}"
+        ]),
+        "2 nginx:1.27"
+    );
+    assert!(
+        s.ok(&[
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            "demo",
+            "--timeout=20s"
+        ])
+        .contains("successfully rolled out")
+    );
+    assert!(
+        s.ok(&[
+            "wait",
+            "--for=condition=complete",
+            "job/dump",
+            "-n",
+            "demo",
+            "--timeout=20s"
+        ])
+        .contains("condition met")
+    );
+}
