@@ -93,11 +93,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let page = store
             .list(&t, Some("default"), &query)
             .map_err(|e| e.message)?;
+        let t0 = Instant::now();
         bytes += page
             .items
             .iter()
             .map(|o| o.to_string().len())
             .sum::<usize>();
+        serialize += t0.elapsed();
         match page.continue_token {
             Some(c) => query.continue_token = Some(c),
             None => break,
