@@ -233,6 +233,9 @@ pub enum SandboxCommand {
         /// Write a kubeconfig for kubectl here.
         #[arg(long, value_name = "OUT")]
         kubeconfig: Option<PathBuf>,
+        /// How long the simulated controllers take to react (rollouts, Jobs, PVCs).
+        #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_delay)]
+        controller_delay: std::time::Duration,
     },
 }
 
@@ -246,6 +249,13 @@ pub struct RbacArgs {
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// A duration flag, written as in runbooks (`200ms`, `2s`).
+fn parse_delay(s: &str) -> Result<std::time::Duration, String> {
+    crate::runbook::model::Duration::parse(s)
+        .map(|d| d.0)
+        .map_err(|e| e.replace('\n', ": "))
 }
 
 /// Runs lifeboat with `args` (the program name first) and returns the exit code.
@@ -289,8 +299,9 @@ fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                     seed,
                     port,
                     kubeconfig,
+                    controller_delay,
                 },
-        }) => sandbox::serve(&seed, port, kubeconfig, out),
+        }) => sandbox::serve(&seed, port, kubeconfig, controller_delay, out),
         Command::Rbac(_) => not_built::rbac(),
     }
 }

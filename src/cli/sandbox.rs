@@ -11,13 +11,14 @@ pub fn serve(
     seeds: &[PathBuf],
     port: Option<u16>,
     kubeconfig: Option<PathBuf>,
+    controller_delay: std::time::Duration,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let options = SandboxOptions { port: port.unwrap_or(0), seeds: seeds.to_vec(), ..SandboxOptions::default() };
+        let options = SandboxOptions { port: port.unwrap_or(0), seeds: seeds.to_vec(), controller_delay };
         let sandbox = Sandbox::start(options)
             .await
             .map_err(Error::from)?;

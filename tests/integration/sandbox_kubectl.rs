@@ -1001,3 +1001,72 @@ fn kubectl_create_generators_work_through_protobuf() {
         .contains("condition met")
     );
 }
+
+#[test]
+fn kubectl_applies_a_folder_of_several_kinds_and_round_trips_json() {
+    let s = Served::start(&[]);
+    let out = s.ok(&[
+        "apply",
+        "-f",
+        &path("tests/fixtures/sandbox/app").to_string_lossy(),
+    ]);
+    for created in [
+        "namespace/app created",
+        "customresourcedefinition.apiextensions.k8s.io/backupschedules.lifeboat.dev created",
+        "secret/db-credentials created",
+        "service/db created",
+        "statefulset.apps/db created",
+        "persistentvolumeclaim/uploads created",
+        "job.batch/migrate created",
+    ] {
+        assert!(out.contains(created), "missing `{created}`:\n{out}");
+    }
+    // Custom resources go in a second apply, once kubectl's discovery knows the CRD (as
+    // with a real cluster).
+    let custom = s.ok(&[
+        "apply",
+        "-f",
+        &path("tests/fixtures/sandbox/custom").to_string_lossy(),
+    ]);
+    assert!(
+        custom.contains("backupschedule.lifeboat.dev/nightly created"),
+        "{custom}"
+    );
+    // A headless service stays headless; a CRD's printer columns show.
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "svc",
+            "db",
+            "-n",
+            "app",
+            "-o",
+            "jsonpath={.spec.clusterIP}"
+        ]),
+        "None"
+    );
+    let schedules = s.ok(&["get", "bs", "-n", "app"]);
+    assert!(
+        schedules.contains("SCHEDULE") && schedules.contains("0 3 * * *"),
+        "{schedules}"
+    );
+    // get -o json, then replace with exactly that: accepted, nothing changes but the version.
+    let json = s.ok(&["get", "statefulset", "db", "-n", "app", "-o", "json"]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(dir.path(), "db.json", &json);
+    s.ok(&["replace", "-f", &file.to_string_lossy()]);
+    let after: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "statefulset", "db", "-n", "app", "-o", "json"]))
+            .unwrap_or_default();
+    let before: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_eq!(
+        after["metadata"]["generation"], before["metadata"]["generation"],
+        "an unchanged spec keeps its generation"
+    );
+    assert_ne!(
+        after["metadata"]["resourceVersion"],
+        before["metadata"]["resourceVersion"]
+    );
+}
