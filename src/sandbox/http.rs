@@ -262,7 +262,7 @@ async fn object_request(
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string();
-                    (200, table_of(store, &t, &[o], &rv, None))
+                    (200, table_of(store, &t, &[&o], &rv, None))
                 } else {
                     (200, o)
                 }
@@ -386,7 +386,7 @@ fn as_table(headers: &HeaderMap) -> bool {
 fn table_of(
     store: &Store,
     t: &ResourceType,
-    items: &[Value],
+    items: &[&Value],
     rv: &str,
     continue_token: Option<&str>,
 ) -> Value {
@@ -420,7 +420,13 @@ fn list(
         let rv = page.resource_version.to_string();
         return Ok((
             200,
-            table_of(store, t, &page.items, &rv, page.continue_token.as_deref()),
+            table_of(
+                store,
+                t,
+                &page.items.iter().map(|o| o.as_ref()).collect::<Vec<_>>(),
+                &rv,
+                page.continue_token.as_deref(),
+            ),
         ));
     }
     let mut metadata = json!({ "resourceVersion": page.resource_version.to_string() });

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -40,7 +40,8 @@ pub struct WatchEvent {
     pub kind: EventType,
     pub group: String,
     pub plural: String,
-    pub object: Value,
+    /// Shared with the store (objects are never changed in place once stored).
+    pub object: Arc<Value>,
     pub resource_version: u64,
 }
 
@@ -66,10 +67,10 @@ pub struct ListQuery {
     pub continue_token: Option<String>,
 }
 
-/// One page of a list.
+/// One page of a list (the objects shared with the store, not copied).
 #[derive(Clone, Debug)]
 pub struct ListPage {
-    pub items: Vec<Value>,
+    pub items: Vec<Arc<Value>>,
     pub resource_version: u64,
     pub continue_token: Option<String>,
     pub remaining: Option<usize>,
@@ -80,7 +81,8 @@ type ObjectKey = (String, String);
 
 struct Inner {
     catalog: Catalog,
-    objects: HashMap<TypeKey, BTreeMap<ObjectKey, Value>>,
+    /// Stored objects are shared (`Arc`): lists, watches and history copy pointers.
+    objects: HashMap<TypeKey, BTreeMap<ObjectKey, Arc<Value>>>,
     resource_version: u64,
     /// Continue tokens from before this resourceVersion are expired (410).
     compacted: u64,
@@ -210,7 +212,7 @@ impl Store {
             .objects
             .get(&type_key(t))
             .and_then(|m| m.get(&(ns.unwrap_or("").to_string(), name.to_string())))
-            .cloned()
+            .map(|o| Value::clone(o))
             .ok_or_else(|| ApiError::not_found(&t.qualified(), name))
     }
 
@@ -249,7 +251,7 @@ impl Store {
             .take_while(|((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
             .filter(|(_, obj)| q.labels.matches(obj) && q.fields.matches(obj));
         let limit = q.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let page: Vec<(&ObjectKey, &Value)> = matching.by_ref().take(limit).collect();
+        let page: Vec<(&ObjectKey, &Arc<Value>)> = matching.by_ref().take(limit).collect();
         let remaining = if page.len() == limit {
             matching.count()
         } else {
@@ -349,14 +351,15 @@ impl Store {
             return Ok(obj);
         }
         inner.resource_version = rv;
+        let shared = Arc::new(obj);
         inner
             .objects
             .entry(type_key(t))
             .or_default()
-            .insert(key, obj.clone());
-        inner.after_write(t, &obj);
-        self.emit(EventType::Added, t, &obj, rv);
-        Ok(obj)
+            .insert(key, shared.clone());
+        inner.after_write(t, &shared);
+        self.emit(EventType::Added, t, shared.clone(), rv);
+        Ok(Value::clone(&shared))
     }
 
     /// Replaces an object (PUT). A resourceVersion in the body must be the current one.
@@ -438,7 +441,7 @@ impl Store {
             .objects
             .get(&type_key(t))
             .and_then(|m| m.get(&key))
-            .cloned()
+            .map(|o| Value::clone(o))
             .ok_or_else(|| ApiError::not_found(&t.qualified(), name))?;
         let mut obj = before.clone();
         change(&mut obj)?;
@@ -496,14 +499,15 @@ impl Store {
             drop(inner);
             return self.remove_now(t, &key, opts).map(|_| obj);
         }
+        let shared = Arc::new(obj);
         inner
             .objects
             .entry(type_key(t))
             .or_default()
-            .insert(key, obj.clone());
-        inner.after_write(t, &obj);
-        self.emit(EventType::Modified, t, &obj, rv);
-        Ok(obj)
+            .insert(key, shared.clone());
+        inner.after_write(t, &shared);
+        self.emit(EventType::Modified, t, shared.clone(), rv);
+        Ok(Value::clone(&shared))
     }
 
     /// Deletes an object. With finalizers it is only marked (deletionTimestamp) until
@@ -549,14 +553,14 @@ impl Store {
         else {
             return Err(ApiError::not_found(&t.qualified(), name));
         };
-        let meta = metadata_mut(obj);
+        let meta = metadata_mut(Arc::make_mut(obj));
         meta.entry("deletionTimestamp")
             .or_insert(json!(now_rfc3339()));
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
-        let obj = obj.clone();
+        let shared = obj.clone();
         inner.resource_version = rv;
-        self.emit(EventType::Modified, t, &obj, rv);
-        Ok(obj)
+        self.emit(EventType::Modified, t, shared.clone(), rv);
+        Ok(Value::clone(&shared))
     }
 
     fn delete_namespace(&self, t: &ResourceType, name: &str) -> Result<Value, ApiError> {
@@ -570,15 +574,16 @@ impl Store {
             else {
                 return Err(ApiError::not_found(&t.qualified(), name));
             };
-            metadata_mut(obj)
+            let value = Arc::make_mut(obj);
+            metadata_mut(value)
                 .entry("deletionTimestamp")
                 .or_insert(json!(now_rfc3339()));
-            metadata_mut(obj).insert("resourceVersion".into(), json!(rv.to_string()));
-            obj["status"] = json!({ "phase": "Terminating" });
-            let obj = obj.clone();
+            metadata_mut(value).insert("resourceVersion".into(), json!(rv.to_string()));
+            value["status"] = json!({ "phase": "Terminating" });
+            let shared = obj.clone();
             inner.resource_version = rv;
-            self.emit(EventType::Modified, t, &obj, rv);
-            obj
+            self.emit(EventType::Modified, t, shared.clone(), rv);
+            Value::clone(&shared)
         };
         // The namespace controller's work: delete everything inside, then the namespace.
         let catalog = self.catalog();
@@ -647,11 +652,12 @@ impl Store {
                 .get_mut(&type_key(t))
                 .and_then(|m| m.remove(key))
                 .ok_or_else(|| ApiError::not_found(&t.qualified(), &key.1))?;
-            metadata_mut(&mut removed).insert("resourceVersion".into(), json!(rv.to_string()));
+            metadata_mut(Arc::make_mut(&mut removed))
+                .insert("resourceVersion".into(), json!(rv.to_string()));
             inner.resource_version = rv;
             inner.after_delete(t, &removed);
-            self.emit(EventType::Deleted, t, &removed, rv);
-            removed
+            self.emit(EventType::Deleted, t, removed.clone(), rv);
+            Value::clone(&removed)
         };
         if !opts.orphan
             && let Some(uid) = meta_str(&removed, "uid")
@@ -698,12 +704,12 @@ impl Store {
 
     /// Records a change and tells the watches (called with the store locked, so
     /// changes leave in resourceVersion order).
-    fn emit(&self, kind: EventType, t: &ResourceType, obj: &Value, rv: u64) {
+    fn emit(&self, kind: EventType, t: &ResourceType, object: Arc<Value>, rv: u64) {
         let event = WatchEvent {
             kind,
             group: t.group.clone(),
             plural: t.plural.clone(),
-            object: obj.clone(),
+            object,
             resource_version: rv,
         };
         let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());

@@ -251,7 +251,7 @@ fn json_path(obj: &Value, path: &str) -> Value {
 /// The Table of `items` (from a list or a get).
 pub fn render(
     t: &ResourceType,
-    items: &[Value],
+    items: &[&Value],
     resource_version: &str,
     continue_token: Option<&str>,
     custom: &[(String, String, String)],
@@ -270,7 +270,7 @@ pub fn render(
         defs.push(column("Name", "name"));
         defs.extend(custom.iter().map(|(h, ty, _)| column(h, ty)));
         defs.push(column("Age", "string"));
-        rows.extend(items.iter().map(|o| {
+        rows.extend(items.iter().copied().map(|o| {
             let mut cells = vec![name(o)];
             cells.extend(custom.iter().map(|(_, _, p)| json_path(o, p)));
             cells.push(age(o));
@@ -316,7 +316,7 @@ mod tests {
             panic!("no deployments")
         };
         let d = json!({ "metadata": { "name": "web", "creationTimestamp": "2020-01-01T00:00:00Z" }, "spec": { "replicas": 3 }, "status": { "readyReplicas": 2 } });
-        let table = render(t, &[d], "7", None, &[]);
+        let table = render(t, &[&d], "7", None, &[]);
         assert_eq!(table["columnDefinitions"][1]["name"], "Ready");
         assert_eq!(table["rows"][0]["cells"][1], "2/3");
         assert!(
