@@ -57,6 +57,16 @@ const SCALABLE: &[&str] = &["status", "scale"];
 /// The built-in kinds.
 const BUILT_IN: &[Row] = &[
     ("", "v1", "Namespace", "namespaces", false, &["ns"], STATUS),
+    ("", "v1", "Node", "nodes", false, &["no"], STATUS),
+    (
+        "",
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        true,
+        &["rc"],
+        SCALABLE,
+    ),
     ("", "v1", "ConfigMap", "configmaps", true, &["cm"], &[]),
     ("", "v1", "Secret", "secrets", true, &[], &[]),
     ("", "v1", "Service", "services", true, &["svc"], STATUS),

@@ -126,7 +126,10 @@ fn reconcile(store: &Store, t: &ResourceType, ns: Option<&str>, name: &str) {
     match (t.group.as_str(), t.plural.as_str()) {
         ("apps", "deployments") => deployment(store, t, &obj),
         ("apps", "replicasets") => set_status(store, t, &obj, replica_set_status(&obj)),
-        ("apps", "statefulsets") => set_status(store, t, &obj, stateful_set_status(&obj)),
+        ("apps", "statefulsets") => {
+            stateful_set_claims(store, &obj);
+            set_status(store, t, &obj, stateful_set_status(&obj));
+        }
         ("apps", "daemonsets") => set_status(store, t, &obj, daemon_set_status(&obj)),
         ("batch", "jobs") => job(store, t, &obj),
         ("", "persistentvolumeclaims") => claim(store, t, &obj),
@@ -352,6 +355,43 @@ fn stateful_set_status(obj: &Value) -> Value {
     status.insert("updateRevision".into(), json!(revision));
     status.insert("collisionCount".into(), json!(0));
     Value::Object(status)
+}
+
+/// A StatefulSet's pods each get a PVC per volumeClaimTemplate (`data-db-0`), kept when
+/// it scales down, as the StatefulSet controller does.
+fn stateful_set_claims(store: &Store, obj: &Value) {
+    let (ns, name) = ns_name(obj);
+    let catalog = store.catalog();
+    let Some(pvcs) = catalog.by_path("", "v1", "persistentvolumeclaims") else {
+        return;
+    };
+    let labels = obj
+        .pointer("/spec/selector/matchLabels")
+        .cloned()
+        .unwrap_or(json!({}));
+    for template in obj
+        .pointer("/spec/volumeClaimTemplates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(claim) = template.pointer("/metadata/name").and_then(Value::as_str) else {
+            continue;
+        };
+        for ordinal in 0..replicas(obj) {
+            let pvc_name = format!("{claim}-{name}-{ordinal}");
+            if store.get(pvcs, ns, &pvc_name).is_ok() {
+                continue;
+            }
+            let pvc = json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": { "name": pvc_name, "namespace": ns, "labels": labels },
+                "spec": template.get("spec").cloned().unwrap_or(json!({})),
+            });
+            let _ = store.create(pvcs, ns, pvc, WriteOptions::default());
+        }
+    }
 }
 
 /// A DaemonSet runs on the sandbox's one node.

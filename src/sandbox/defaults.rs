@@ -15,10 +15,28 @@ pub fn apply(t: &ResourceType, obj: &mut Value) {
             }
         }
     };
+    if t.group.is_empty() && t.plural == "secrets" {
+        set(obj, "/type", json!("Opaque"));
+    }
     if obj.get("spec").is_none_or(|s| !s.is_object()) {
         return;
     }
+    if let Some(template) = obj.pointer_mut("/spec/template/spec") {
+        pod_spec(template);
+    }
+    if t.group.is_empty()
+        && t.plural == "pods"
+        && let Some(spec) = obj.get_mut("spec")
+    {
+        pod_spec(spec);
+    }
     match (t.group.as_str(), t.plural.as_str()) {
+        ("", "services") => service(obj),
+        ("", "persistentvolumeclaims") => set(obj, "/spec/volumeMode", json!("Filesystem")),
+        ("", "persistentvolumes") => {
+            set(obj, "/spec/volumeMode", json!("Filesystem"));
+            set(obj, "/spec/persistentVolumeReclaimPolicy", json!("Retain"));
+        }
         ("apps", "deployments") => {
             set(obj, "/spec/replicas", json!(1));
             set(
@@ -60,6 +78,92 @@ pub fn apply(t: &ResourceType, obj: &mut Value) {
             set(obj, "/spec/failedJobsHistoryLimit", json!(1));
         }
         _ => {}
+    }
+}
+
+/// Defaults of a pod spec (in Pods and in workload templates).
+fn pod_spec(spec: &mut Value) {
+    let Some(m) = spec.as_object_mut() else {
+        return;
+    };
+    for (k, v) in [
+        ("restartPolicy", json!("Always")),
+        ("terminationGracePeriodSeconds", json!(30)),
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("schedulerName", json!("default-scheduler")),
+        ("securityContext", json!({})),
+    ] {
+        m.entry(k).or_insert(v);
+    }
+    for list in ["containers", "initContainers"] {
+        for c in m
+            .get_mut(list)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            container(c);
+        }
+    }
+}
+
+fn container(c: &mut Value) {
+    let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+    let tag = image
+        .rsplit('/')
+        .next()
+        .and_then(|last| last.split_once(':'))
+        .map(|(_, tag)| tag);
+    let pull = if tag.is_none_or(|t| t == "latest") && !image.contains('@') {
+        "Always"
+    } else {
+        "IfNotPresent"
+    };
+    let Some(m) = c.as_object_mut() else { return };
+    m.entry("imagePullPolicy").or_insert(json!(pull));
+    m.entry("terminationMessagePath")
+        .or_insert(json!("/dev/termination-log"));
+    m.entry("terminationMessagePolicy").or_insert(json!("File"));
+    m.entry("resources").or_insert(json!({}));
+    for p in m
+        .get_mut("ports")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(p) = p.as_object_mut() {
+            p.entry("protocol").or_insert(json!("TCP"));
+        }
+    }
+}
+
+/// Defaults of a Service (its cluster IP is allocated by the store).
+fn service(obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let external = spec.get("type").and_then(Value::as_str) == Some("ExternalName");
+    spec.entry("type").or_insert(json!("ClusterIP"));
+    spec.entry("sessionAffinity").or_insert(json!("None"));
+    if !external {
+        spec.entry("ipFamilies").or_insert(json!(["IPv4"]));
+        spec.entry("ipFamilyPolicy").or_insert(json!("SingleStack"));
+        spec.entry("internalTrafficPolicy")
+            .or_insert(json!("Cluster"));
+    }
+    for p in spec
+        .get_mut("ports")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        let port = p.get("port").cloned();
+        if let Some(p) = p.as_object_mut() {
+            p.entry("protocol").or_insert(json!("TCP"));
+            if let Some(port) = port {
+                p.entry("targetPort").or_insert(port);
+            }
+        }
     }
 }
 

@@ -232,15 +232,24 @@ async fn object_request(
     }
     let watch = params.get("watch").is_some_and(|w| w == "true" || w == "1");
     let manager = field_manager(params, headers);
+    // A DELETE may carry its options (dryRun, propagationPolicy) in its body.
+    let delete_body = if *method == Method::DELETE {
+        delete_options(body)
+    } else {
+        None
+    };
+    let body_option = |key: &str| delete_body.as_ref().and_then(|o| o.get(key).cloned());
     let opts = WriteOptions {
         field_manager: Some(&manager),
-        dry_run: params.get("dryRun").is_some_and(|v| v == "All"),
+        dry_run: params.get("dryRun").is_some_and(|v| v == "All")
+            || body_option("dryRun")
+                .and_then(|d| d.as_array().cloned())
+                .is_some_and(|d| d.iter().any(|v| v == "All")),
         orphan: params
             .get("propagationPolicy")
             .is_some_and(|v| v == "Orphan")
-            || delete_options(body).is_some_and(|o| {
-                o.get("propagationPolicy").and_then(Value::as_str) == Some("Orphan")
-            }),
+            || body_option("propagationPolicy").is_some_and(|v| v == "Orphan")
+            || body_option("orphanDependents").is_some_and(|v| v == true),
     };
     let ns = p.namespace.as_deref();
     let store = &state.store;

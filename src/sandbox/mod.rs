@@ -20,6 +20,7 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod time;
+pub mod validation;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -146,9 +146,40 @@ impl Store {
             events,
             history: std::sync::Mutex::new(std::collections::VecDeque::with_capacity(HISTORY)),
         };
-        if let Some(ns) = store.catalog().by_path("", "v1", "namespaces").cloned() {
+        let catalog = store.catalog();
+        if let Some(ns) = catalog.by_path("", "v1", "namespaces") {
             for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-                let _ = store.create(&ns, None, json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } }), WriteOptions::default());
+                let _ = store.create(ns, None, json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } }), WriteOptions::default());
+            }
+        }
+        // What a fresh cluster has besides: the API's own Service and one Ready node.
+        if let Some(svc) = catalog.by_path("", "v1", "services") {
+            let kubernetes = json!({
+                "apiVersion": "v1", "kind": "Service",
+                "metadata": { "name": "kubernetes", "labels": { "component": "apiserver", "provider": "kubernetes" } },
+                "spec": { "clusterIP": "10.96.0.1", "ports": [ { "name": "https", "port": 443, "targetPort": 6443, "protocol": "TCP" } ] },
+            });
+            let _ = store.create(svc, Some("default"), kubernetes, WriteOptions::default());
+        }
+        if let Some(nodes) = catalog.by_path("", "v1", "nodes") {
+            let node = json!({
+                "apiVersion": "v1", "kind": "Node",
+                "metadata": { "name": "sandbox", "labels": { "kubernetes.io/hostname": "sandbox", "kubernetes.io/os": "linux", "node-role.kubernetes.io/control-plane": "" } },
+                "spec": {},
+            });
+            if store
+                .create(nodes, None, node, WriteOptions::default())
+                .is_ok()
+            {
+                let _ = store.update_status(nodes, None, "sandbox", |n| {
+                    n["status"] = json!({
+                        "conditions": [ { "type": "Ready", "status": "True", "reason": "KubeletReady", "message": "the sandbox node is always ready" } ],
+                        "nodeInfo": { "kubeletVersion": format!("v{}.{}.0", super::discovery::MAJOR, super::discovery::MINOR), "operatingSystem": "linux", "architecture": "amd64" },
+                        "capacity": { "cpu": "8", "memory": "32Gi", "pods": "110" },
+                        "allocatable": { "cpu": "8", "memory": "32Gi", "pods": "110" },
+                    });
+                    Ok(())
+                }, WriteOptions::default());
             }
         }
         store
@@ -270,7 +301,46 @@ impl Store {
         })
     }
 
+    /// Creates an object. A new namespace gets what every namespace of a real cluster
+    /// has: the `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap.
     pub fn create(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        obj: Value,
+        opts: WriteOptions<'_>,
+    ) -> Result<Value, ApiError> {
+        let created = self.create_one(t, ns, obj, opts)?;
+        if !opts.dry_run && t.group.is_empty() && t.plural == "namespaces" {
+            self.populate_namespace(meta_str(&created, "name").unwrap_or(""));
+        }
+        Ok(created)
+    }
+
+    fn populate_namespace(&self, ns: &str) {
+        let catalog = self.catalog();
+        let content = [
+            (
+                "serviceaccounts",
+                json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "default" } }),
+            ),
+            (
+                "configmaps",
+                json!({
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": { "name": "kube-root-ca.crt", "annotations": { "kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters." } },
+                    "data": { "ca.crt": "-----BEGIN CERTIFICATE-----\nlifeboat sandbox (not a real certificate)\n-----END CERTIFICATE-----\n" },
+                }),
+            ),
+        ];
+        for (plural, obj) in content {
+            if let Some(t) = catalog.by_path("", "v1", plural) {
+                let _ = self.create_one(t, Some(ns), obj, WriteOptions::default());
+            }
+        }
+    }
+
+    fn create_one(
         &self,
         t: &ResourceType,
         ns: Option<&str>,
@@ -279,6 +349,7 @@ impl Store {
     ) -> Result<Value, ApiError> {
         let mut inner = self.write();
         check_type(t, &obj)?;
+        super::validation::on_create(t, &obj)?;
         let ns = namespace_of(t, ns, &obj)?;
         let mut name = meta_str(&obj, "name").unwrap_or("").to_string();
         if name.is_empty() {
@@ -485,6 +556,7 @@ impl Store {
             metadata_mut(&mut obj).insert("generation".into(), json!(generation));
         }
         inner.keep_allocations(t, &before, &mut obj)?;
+        super::validation::on_update(t, &before, &obj)?;
         if opts.dry_run {
             return Ok(obj);
         }
@@ -659,10 +731,8 @@ impl Store {
             self.emit(EventType::Deleted, t, removed.clone(), rv);
             Value::clone(&removed)
         };
-        if !opts.orphan
-            && let Some(uid) = meta_str(&removed, "uid")
-        {
-            self.collect_garbage(uid);
+        if let Some(uid) = meta_str(&removed, "uid") {
+            self.dependents(uid, opts.orphan);
         }
         if !key.0.is_empty() {
             self.finish_namespace(&key.0);
@@ -670,9 +740,18 @@ impl Store {
         Ok(removed)
     }
 
-    /// Deletes every object owned (ownerReferences) by `uid`.
-    fn collect_garbage(&self, uid: &str) {
+    /// The garbage collector's work for a deleted owner `uid`: delete its dependents
+    /// (ownerReferences), or with `orphan` keep them and drop the reference.
+    fn dependents(&self, uid: &str, orphan: bool) {
         let catalog = self.catalog();
+        let owned_by = |o: &Value| {
+            o.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| {
+                    refs.iter()
+                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+                })
+        };
         for rt in catalog.types() {
             let owned: Vec<(String, String)> = {
                 let inner = self.read();
@@ -681,15 +760,7 @@ impl Store {
                     .get(&type_key(rt))
                     .map(|m| {
                         m.iter()
-                            .filter(|(_, o)| {
-                                o.pointer("/metadata/ownerReferences")
-                                    .and_then(Value::as_array)
-                                    .is_some_and(|refs| {
-                                        refs.iter().any(|r| {
-                                            r.get("uid").and_then(Value::as_str) == Some(uid)
-                                        })
-                                    })
-                            })
+                            .filter(|(_, o)| owned_by(o))
                             .map(|(k, _)| k.clone())
                             .collect()
                     })
@@ -697,7 +768,19 @@ impl Store {
             };
             for (ns, name) in owned {
                 let ns = (!ns.is_empty()).then_some(ns);
-                let _ = self.delete(rt, ns.as_deref(), &name, WriteOptions::default());
+                if orphan {
+                    let _ = self.modify(rt, ns.as_deref(), &name, WriteOptions::default(), |o| {
+                        if let Some(refs) = o
+                            .pointer_mut("/metadata/ownerReferences")
+                            .and_then(Value::as_array_mut)
+                        {
+                            refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
+                        }
+                        Ok(())
+                    });
+                } else {
+                    let _ = self.delete(rt, ns.as_deref(), &name, WriteOptions::default());
+                }
             }
         }
     }
@@ -820,6 +903,8 @@ impl Inner {
         before: &Value,
         obj: &mut Value,
     ) -> Result<(), ApiError> {
+        // Defaults return when an update drops a defaulted field (as on a real server).
+        super::defaults::apply(t, obj);
         super::defaults::normalize(t, obj);
         if t.group.is_empty() && t.plural == "services" {
             let old = before.pointer("/spec/clusterIP").cloned();

@@ -39,7 +39,12 @@ fn or_none(text: String) -> Value {
 
 /// `5s`, `3m`, `2h`, `4d` since the object was created, as kubectl prints ages.
 fn age(obj: &Value) -> Value {
-    let Some(created) = parse_rfc3339(&s(obj, "/metadata/creationTimestamp")) else {
+    age_of(&s(obj, "/metadata/creationTimestamp"))
+}
+
+/// The age of a timestamp, as kubectl prints it.
+fn age_of(stamp: &str) -> Value {
+    let Some(created) = parse_rfc3339(stamp) else {
         return json!("<unknown>");
     };
     let secs = now_secs().saturating_sub(created);
@@ -267,13 +272,29 @@ pub fn render(
                 .map(|o| row(o, cols.iter().map(|(_, _, f)| f(o)).collect())),
         );
     } else {
+        // A CRD that declares its own age column gets no second one.
+        let own_age = custom.iter().any(|(h, _, _)| h.eq_ignore_ascii_case("age"));
         defs.push(column("Name", "name"));
-        defs.extend(custom.iter().map(|(h, ty, _)| column(h, ty)));
-        defs.push(column("Age", "string"));
+        defs.extend(
+            custom
+                .iter()
+                .map(|(h, ty, _)| column(h, if ty == "date" { "string" } else { ty })),
+        );
+        if !own_age {
+            defs.push(column("Age", "string"));
+        }
         rows.extend(items.iter().copied().map(|o| {
             let mut cells = vec![name(o)];
-            cells.extend(custom.iter().map(|(_, _, p)| json_path(o, p)));
-            cells.push(age(o));
+            cells.extend(custom.iter().map(|(_, ty, p)| {
+                let v = json_path(o, p);
+                match (ty.as_str(), v.as_str()) {
+                    ("date", Some(stamp)) => age_of(stamp),
+                    _ => v,
+                }
+            }));
+            if !own_age {
+                cells.push(age(o));
+            }
             row(o, cells)
         }));
     }

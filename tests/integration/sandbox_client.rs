@@ -59,14 +59,19 @@ async fn lists_page_by_page_and_an_expired_continue_token_is_410() {
     assert_eq!(names.first().map(String::as_str), Some("cm-00"));
     // A token from before a compaction can no longer be continued.
     let first = cms
-        .list(&ListParams::default().limit(5))
+        .list(&ListParams::default().labels("batch=paging").limit(5))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let token = first.metadata.continue_.unwrap_or_default();
     assert_eq!(first.metadata.remaining_item_count, Some(20));
     sandbox.store().compact();
     let err = cms
-        .list(&ListParams::default().limit(5).continue_token(&token))
+        .list(
+            &ListParams::default()
+                .labels("batch=paging")
+                .limit(5)
+                .continue_token(&token),
+        )
         .await
         .err();
     assert_eq!(
@@ -320,5 +325,19 @@ async fn server_side_apply_conflicts_between_managers() {
             .and_then(|d| d.get("a"))
             .map(String::as_str),
         Some("1")
+    );
+}
+
+#[tokio::test]
+async fn a_create_carrying_a_resource_version_is_invalid() {
+    // Restores must strip resourceVersion; the sandbox refuses it as the API server does.
+    let (_sandbox, client) = sandbox().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut cm = config_map("stale");
+    cm.metadata.resource_version = Some("42".into());
+    let err = cms.create(&PostParams::default(), &cm).await.err();
+    assert_eq!(
+        err.as_ref().and_then(api_code),
+        Some((422, "Invalid".into()))
     );
 }

@@ -171,7 +171,8 @@ fn kubectl_applies_a_real_application_and_reads_it_back() {
         s.ok(&["get", "serviceaccounts", "-n", "shop", "-o", "name"])
             .lines()
             .count(),
-        11
+        12,
+        "the demo's 11 and the namespace's `default`"
     );
     let json: serde_json::Value =
         serde_json::from_str(&s.ok(&["get", "deployment", "frontend", "-n", "shop", "-o", "json"]))
@@ -445,17 +446,15 @@ fn deleting_a_namespace_deletes_everything_in_it() {
     s.ok(&["delete", "namespace", "shop"]);
     let err = s.fails(&["get", "namespace", "shop"]);
     assert!(err.contains("namespaces \"shop\" not found"), "{err}");
-    assert_eq!(
-        s.ok(&[
-            "get",
-            "deployments,services,serviceaccounts",
-            "-A",
-            "-o",
-            "name"
-        ])
-        .trim(),
-        ""
-    );
+    let left = s.ok(&[
+        "get",
+        "deployments,services,serviceaccounts,configmaps",
+        "-A",
+        "-o",
+        "custom-columns=NS:.metadata.namespace",
+        "--no-headers",
+    ]);
+    assert!(!left.lines().any(|l| l.trim() == "shop"), "{left}");
 }
 
 #[test]
@@ -1068,5 +1067,103 @@ fn kubectl_applies_a_folder_of_several_kinds_and_round_trips_json() {
     assert_ne!(
         after["metadata"]["resourceVersion"],
         before["metadata"]["resourceVersion"]
+    );
+}
+
+#[test]
+fn review_regressions_dry_run_delete_immutable_fields_orphans_and_claims() {
+    let s = Served::start(&[&path("tests/fixtures/sandbox/app")]);
+    // A server dry-run of a delete (options in the DELETE body) deletes nothing.
+    let out = s.ok(&[
+        "delete",
+        "secret",
+        "db-credentials",
+        "-n",
+        "app",
+        "--dry-run=server",
+    ]);
+    assert!(out.contains("(server dry run)"), "{out}");
+    s.ok(&["get", "secret", "db-credentials", "-n", "app"]);
+    s.ok(&["delete", "namespace", "app", "--dry-run=server"]);
+    s.ok(&["get", "namespace", "app"]);
+    // Immutable fields stay immutable.
+    let err = s.fails(&[
+        "patch",
+        "statefulset",
+        "db",
+        "-n",
+        "app",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"serviceName":"other"}}"#,
+    ]);
+    assert!(
+        err.contains("spec.serviceName") && err.contains("field is immutable"),
+        "{err}"
+    );
+    let err = s.fails(&[
+        "patch",
+        "job",
+        "migrate",
+        "-n",
+        "app",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"migrate","image":"app:2.0"}]}}}}"#,
+    ]);
+    assert!(err.contains("field is immutable"), "{err}");
+    // Every namespace has its default ServiceAccount and root CA ConfigMap.
+    s.ok(&["get", "serviceaccount", "default", "-n", "app"]);
+    s.ok(&["get", "configmap", "kube-root-ca.crt", "-n", "app"]);
+    // A StatefulSet's volumeClaimTemplates become one bound PVC per replica.
+    s.ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Bound",
+        "pvc/data-db-0",
+        "pvc/data-db-1",
+        "-n",
+        "app",
+        "--timeout=20s",
+    ]);
+    // Orphaning keeps the dependents and drops their owner reference.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let web = "apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web, namespace: app }\nspec:\n  selector: { matchLabels: { app: web } }\n  template:\n    metadata: { labels: { app: web } }\n    spec: { containers: [ { name: web, image: nginx } ] }\n";
+    s.ok(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "web.yaml", web).to_string_lossy(),
+    ]);
+    s.ok(&[
+        "rollout",
+        "status",
+        "deployment/web",
+        "-n",
+        "app",
+        "--timeout=20s",
+    ]);
+    s.ok(&[
+        "delete",
+        "deployment",
+        "web",
+        "-n",
+        "app",
+        "--cascade=orphan",
+    ]);
+    let owners = s.ok(&[
+        "get",
+        "rs",
+        "-n",
+        "app",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[*].metadata.ownerReferences}",
+    ]);
+    assert_eq!(
+        owners.trim(),
+        "[]",
+        "the orphaned ReplicaSet keeps no reference to its deleted owner"
     );
 }
