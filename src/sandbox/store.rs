@@ -421,16 +421,7 @@ impl Store {
         if opts.dry_run {
             return Ok(obj);
         }
-        inner.resource_version = rv;
-        let shared = Arc::new(obj);
-        inner
-            .objects
-            .entry(type_key(t))
-            .or_default()
-            .insert(key, shared.clone());
-        inner.after_write(t, &shared);
-        self.emit(EventType::Added, t, shared.clone(), rv);
-        Ok(Value::clone(&shared))
+        Ok(self.put(&mut inner, t, key, obj, EventType::Added, rv))
     }
 
     /// Replaces an object (PUT). A resourceVersion in the body must be the current one.
@@ -571,6 +562,21 @@ impl Store {
             drop(inner);
             return self.remove_now(t, &key, opts).map(|_| obj);
         }
+        Ok(self.put(&mut inner, t, key, obj, EventType::Modified, rv))
+    }
+
+    /// Stores an object at resourceVersion `rv` (the caller holds the lock) and tells
+    /// the watches.
+    fn put(
+        &self,
+        inner: &mut Inner,
+        t: &ResourceType,
+        key: ObjectKey,
+        obj: Value,
+        kind: EventType,
+        rv: u64,
+    ) -> Value {
+        inner.resource_version = rv;
         let shared = Arc::new(obj);
         inner
             .objects
@@ -578,8 +584,8 @@ impl Store {
             .or_default()
             .insert(key, shared.clone());
         inner.after_write(t, &shared);
-        self.emit(EventType::Modified, t, shared.clone(), rv);
-        Ok(Value::clone(&shared))
+        self.emit(kind, t, shared.clone(), rv);
+        Value::clone(&shared)
     }
 
     /// Deletes an object. With finalizers it is only marked (deletionTimestamp) until
