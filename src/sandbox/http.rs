@@ -256,7 +256,7 @@ async fn object_request(
     let result: Result<(u16, Value), ApiError> = match (method, &p.name, &p.subresource) {
         (&Method::GET, None, None) if watch => {
             entry.verb = "watch";
-            return watch_response(state, &t, ns, params);
+            return watch_response(state, &t, ns, params, as_table(headers));
         }
         (&Method::GET, None, None) => {
             entry.verb = "list";
@@ -736,6 +736,7 @@ fn watch_response(
     t: &ResourceType,
     ns: Option<&str>,
     params: &HashMap<String, String>,
+    table: bool,
 ) -> Response {
     let query = match list_query(params) {
         Ok(q) => q,
@@ -810,10 +811,21 @@ fn watch_response(
     };
     let kind = t.kind.clone();
     let api_version = t.api_version();
+    let t_owned = t.clone();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(256);
     tokio::spawn(async move {
+        // kubectl get -w asks for Tables: each event then carries a one-row Table.
         let line = |kind: &str, obj: &Value| {
-            Bytes::from(format!("{}\n", json!({ "type": kind, "object": obj })))
+            let object = if table && kind != "BOOKMARK" {
+                let rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                table_of(&store, &t_owned, &[obj], rv, None)
+            } else {
+                obj.clone()
+            };
+            Bytes::from(format!("{}\n", json!({ "type": kind, "object": object })))
         };
         for e in initial.iter().filter(|e| wanted(e)) {
             if tx.send(Ok(line(e.kind.as_str(), &e.object))).await.is_err() {

@@ -1167,3 +1167,52 @@ fn review_regressions_dry_run_delete_immutable_fields_orphans_and_claims() {
         "the orphaned ReplicaSet keeps no reference to its deleted owner"
     );
 }
+
+#[test]
+fn kubectl_get_watch_keeps_its_columns() {
+    let s = Served::start(&[&path("runbooks/fixtures/shop")]);
+    s.ok(&[
+        "rollout",
+        "status",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "--timeout=20s",
+    ]);
+    let watch = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args([
+            "get",
+            "deployments",
+            "-n",
+            "shop",
+            "-w",
+            "--request-timeout=6s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(1500));
+    s.ok(&[
+        "scale",
+        "deployment",
+        "frontend",
+        "-n",
+        "shop",
+        "--replicas=3",
+    ]);
+    let out = watch.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("NAME").count(),
+        1,
+        "one header, then rows:\n{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("frontend") && l.contains("3/3")),
+        "{text}"
+    );
+}
