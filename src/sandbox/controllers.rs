@@ -201,10 +201,44 @@ fn generation(obj: &Value) -> i64 {
         .unwrap_or(1)
 }
 
+/// A value's text with mapping keys sorted, so equal templates hash equally whatever
+/// order their fields were written in.
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&m[k.as_str()], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// A short stable hash (as pod-template-hash and revision names are).
 fn short_hash(v: &Value) -> String {
+    let mut text = String::new();
+    canonical(v, &mut text);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in v.to_string().bytes() {
+    for b in text.bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
     }
     const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -234,65 +268,12 @@ fn counts(pairs: &[(&str, i64)]) -> serde_json::Map<String, Value> {
 /// A Deployment owns one ReplicaSet per pod template; the current one runs
 /// `spec.replicas`, older ones are scaled to zero. Then the rollout is complete.
 fn deployment(store: &Store, t: &ResourceType, obj: &Value) {
-    let (ns, name) = ns_name(obj);
+    let (_, name) = ns_name(obj);
     let n = replicas(obj);
     let template = obj.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let hash = short_hash(&template);
-    let catalog = store.catalog();
-    if let Some(rs_type) = catalog.by_path("apps", "v1", "replicasets") {
-        let uid = obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
-        let owned = |rs: &Value| {
-            rs.pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| refs.iter().any(|r| r.get("uid") == Some(&uid)))
-        };
-        let current = format!("{name}-{hash}");
-        if let Ok(page) = store.list(rs_type, ns, &Default::default()) {
-            for rs in page.items.iter().filter(|rs| owned(rs)) {
-                let rs_name = rs
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if rs_name != current && replicas(rs) != 0 {
-                    let _ = store.modify(rs_type, ns, rs_name, WriteOptions::default(), |o| {
-                        o["spec"]["replicas"] = json!(0);
-                        Ok(())
-                    });
-                }
-            }
-        }
-        match store.get(rs_type, ns, &current) {
-            Ok(rs) if replicas(&rs) != n => {
-                let _ = store.modify(rs_type, ns, &current, WriteOptions::default(), |o| {
-                    o["spec"]["replicas"] = json!(n);
-                    Ok(())
-                });
-            }
-            Ok(_) => {}
-            Err(_) => {
-                let mut labels = template
-                    .pointer("/metadata/labels")
-                    .cloned()
-                    .unwrap_or(json!({}));
-                labels["pod-template-hash"] = json!(hash);
-                let mut selector = obj.pointer("/spec/selector").cloned().unwrap_or(json!({}));
-                selector["matchLabels"]["pod-template-hash"] = json!(hash);
-                let mut rs_template = template.clone();
-                rs_template["metadata"]["labels"] = labels.clone();
-                let rs = json!({
-                    "apiVersion": "apps/v1",
-                    "kind": "ReplicaSet",
-                    "metadata": {
-                        "name": current,
-                        "namespace": ns,
-                        "labels": labels,
-                        "ownerReferences": [ { "apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true } ],
-                    },
-                    "spec": { "replicas": n, "selector": selector, "template": rs_template },
-                });
-                let _ = store.create(rs_type, ns, rs, WriteOptions::default());
-            }
-        }
+    if let Some(revision) = replica_sets(store, obj, n, &template, &hash) {
+        annotate_revision(store, t, obj, revision);
     }
     let mut status = counts(&[
         ("replicas", n),
@@ -319,6 +300,134 @@ fn deployment(store: &Store, t: &ResourceType, obj: &Value) {
         ]),
     );
     set_status(store, t, obj, Value::Object(status));
+}
+
+const REVISION: &str = "deployment.kubernetes.io/revision";
+
+fn revision_of(obj: &Value) -> i64 {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(REVISION))
+        .and_then(Value::as_str)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sets the `deployment.kubernetes.io/revision` annotation when it differs.
+fn annotate_revision(store: &Store, t: &ResourceType, obj: &Value, revision: i64) {
+    if revision_of(obj) == revision {
+        return;
+    }
+    let (ns, name) = ns_name(obj);
+    let _ = store.modify(t, ns, name, WriteOptions::default(), |o| {
+        if !o["metadata"]["annotations"].is_object() {
+            o["metadata"]["annotations"] = json!({});
+        }
+        o["metadata"]["annotations"][REVISION] = json!(revision.to_string());
+        Ok(())
+    });
+}
+
+/// The ReplicaSets of a Deployment: one per pod template (named by its hash), the
+/// current one running `n` replicas and holding the newest revision (a rollback makes
+/// an old one current again), the others scaled to zero. Returns the current revision.
+fn replica_sets(
+    store: &Store,
+    deploy: &Value,
+    n: i64,
+    template: &Value,
+    hash: &str,
+) -> Option<i64> {
+    let (ns, name) = ns_name(deploy);
+    let catalog = store.catalog();
+    let rs_type = catalog.by_path("apps", "v1", "replicasets")?;
+    let uid = deploy
+        .pointer("/metadata/uid")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let current = format!("{name}-{hash}");
+    let owned: Vec<Arc<Value>> = store
+        .list(rs_type, ns, &Default::default())
+        .ok()?
+        .items
+        .into_iter()
+        .filter(|rs| {
+            rs.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| refs.iter().any(|r| r.get("uid") == Some(&uid)))
+        })
+        .collect();
+    let newest_other = owned
+        .iter()
+        .filter(|rs| rs.pointer("/metadata/name").and_then(Value::as_str) != Some(current.as_str()))
+        .map(|rs| revision_of(rs))
+        .max()
+        .unwrap_or(0);
+    for rs in &owned {
+        let rs_name = rs
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if rs_name != current && replicas(rs) != 0 {
+            let _ = store.modify(rs_type, ns, rs_name, WriteOptions::default(), |o| {
+                o["spec"]["replicas"] = json!(0);
+                Ok(())
+            });
+        }
+    }
+    match owned
+        .iter()
+        .find(|rs| rs.pointer("/metadata/name").and_then(Value::as_str) == Some(current.as_str()))
+    {
+        Some(rs) => {
+            let revision = if revision_of(rs) > newest_other {
+                revision_of(rs)
+            } else {
+                newest_other + 1
+            };
+            if replicas(rs) != n || revision_of(rs) != revision {
+                let _ = store.modify(rs_type, ns, &current, WriteOptions::default(), |o| {
+                    o["spec"]["replicas"] = json!(n);
+                    if !o["metadata"]["annotations"].is_object() {
+                        o["metadata"]["annotations"] = json!({});
+                    }
+                    o["metadata"]["annotations"][REVISION] = json!(revision.to_string());
+                    Ok(())
+                });
+            }
+            Some(revision)
+        }
+        None => {
+            let revision = newest_other + 1;
+            let mut labels = template
+                .pointer("/metadata/labels")
+                .cloned()
+                .unwrap_or(json!({}));
+            labels["pod-template-hash"] = json!(hash);
+            let mut selector = deploy
+                .pointer("/spec/selector")
+                .cloned()
+                .unwrap_or(json!({}));
+            selector["matchLabels"]["pod-template-hash"] = json!(hash);
+            let mut rs_template = template.clone();
+            rs_template["metadata"]["labels"] = labels.clone();
+            let rs = json!({
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": current,
+                    "namespace": ns,
+                    "labels": labels,
+                    "annotations": { REVISION: revision.to_string() },
+                    "ownerReferences": [ { "apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true } ],
+                },
+                "spec": { "replicas": n, "selector": selector, "template": rs_template },
+            });
+            store
+                .create(rs_type, ns, rs, WriteOptions::default())
+                .ok()
+                .map(|_| revision)
+        }
+    }
 }
 
 fn replica_set_status(obj: &Value) -> Value {

@@ -167,9 +167,25 @@ fn service(obj: &mut Value) {
     }
 }
 
-/// What the API server rewrites on every write: a Secret's `stringData` becomes
-/// base64 `data`.
+/// Removes `null` fields, as decoding into the API's typed structs does
+/// (`creationTimestamp: null` in a pod template, say).
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+/// What the API server rewrites on every write: `null` fields of built-in kinds are
+/// dropped, and a Secret's `stringData` becomes base64 `data`.
 pub fn normalize(t: &ResourceType, obj: &mut Value) {
+    if !t.custom {
+        drop_nulls(obj);
+    }
     if t.group.is_empty()
         && t.plural == "secrets"
         && let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
@@ -199,6 +215,20 @@ mod tests {
         apply(t, &mut obj);
         assert_eq!(obj["spec"]["updateStrategy"]["type"], "RollingUpdate");
         assert_eq!(obj["spec"]["replicas"], 3);
+    }
+
+    #[test]
+    fn nulls_of_built_in_kinds_are_dropped() {
+        let c = Catalog::default();
+        let Some(t) = c.by_path("apps", "v1", "deployments") else {
+            panic!("no deployments")
+        };
+        let mut obj = json!({ "spec": { "template": { "metadata": { "creationTimestamp": null, "labels": { "a": "b" } } } } });
+        normalize(t, &mut obj);
+        assert_eq!(
+            obj,
+            json!({ "spec": { "template": { "metadata": { "labels": { "a": "b" } } } } })
+        );
     }
 
     #[test]

@@ -1216,3 +1216,88 @@ fn kubectl_get_watch_keeps_its_columns() {
         "{text}"
     );
 }
+
+#[test]
+fn rollout_history_and_undo_reuse_the_old_replica_set() {
+    let s = Served::start(&[&path("runbooks/fixtures/shop")]);
+    let status = |s: &Served| {
+        s.ok(&[
+            "rollout",
+            "status",
+            "deployment/frontend",
+            "-n",
+            "shop",
+            "--timeout=20s",
+        ])
+    };
+    status(&s);
+    let original = s.ok(&[
+        "get",
+        "deploy",
+        "frontend",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    s.ok(&[
+        "set",
+        "image",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "server=nginx:1",
+    ]);
+    status(&s);
+    s.ok(&[
+        "set",
+        "image",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "server=nginx:2",
+    ]);
+    status(&s);
+    let history = s.ok(&["rollout", "history", "deployment/frontend", "-n", "shop"]);
+    let revisions: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(revisions, vec!["1", "2", "3"], "{history}");
+    s.ok(&[
+        "rollout",
+        "undo",
+        "deployment/frontend",
+        "-n",
+        "shop",
+        "--to-revision=1",
+    ]);
+    status(&s);
+    let image = s.ok(&[
+        "get",
+        "deploy",
+        "frontend",
+        "-n",
+        "shop",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image, original);
+    assert_eq!(
+        s.ok(&[
+            "get",
+            "rs",
+            "-n",
+            "shop",
+            "-l",
+            "app=frontend",
+            "-o",
+            "name"
+        ])
+        .lines()
+        .count(),
+        3,
+        "the first ReplicaSet is reused, not copied"
+    );
+}
