@@ -265,11 +265,17 @@ pub fn render(
     let mut rows: Vec<Value> = Vec::new();
     if custom.is_empty() {
         let cols = columns(t);
+        let wide = wide_columns(t);
         defs.extend(cols.iter().map(|(h, ty, _)| column(h, ty)));
+        defs.extend(wide.iter().map(|(h, ty, _)| {
+            let mut c = column(h, ty);
+            c["priority"] = json!(1);
+            c
+        }));
         rows.extend(
             items
                 .iter()
-                .map(|o| row(o, cols.iter().map(|(_, _, f)| f(o)).collect())),
+                .map(|o| row(o, cols.iter().chain(&wide).map(|(_, _, f)| f(o)).collect())),
         );
     } else {
         // A CRD that declares its own age column gets no second one.
@@ -303,6 +309,75 @@ pub fn render(
         metadata["continue"] = json!(c);
     }
     json!({ "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": defs, "rows": rows })
+}
+
+/// The containers of a workload's pod template (or a pod).
+fn containers(o: &Value) -> Vec<&Value> {
+    o.pointer("/spec/template/spec/containers")
+        .or_else(|| o.pointer("/spec/containers"))
+        .or_else(|| o.pointer("/spec/jobTemplate/spec/template/spec/containers"))
+        .and_then(Value::as_array)
+        .map(|c| c.iter().collect())
+        .unwrap_or_default()
+}
+
+fn container_names(o: &Value) -> Value {
+    or_none(
+        containers(o)
+            .iter()
+            .map(|c| s(c, "/name"))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+fn container_images(o: &Value) -> Value {
+    or_none(
+        containers(o)
+            .iter()
+            .map(|c| s(c, "/image"))
+            .collect::<Vec<_>>()
+            .join(","),
+    )
+}
+
+/// `app=web,tier=front` from `spec.selector` (a label selector or, for Services, a map).
+fn selector(o: &Value) -> Value {
+    let map = o
+        .pointer("/spec/selector/matchLabels")
+        .or_else(|| {
+            o.pointer("/spec/selector")
+                .filter(|s| s.get("matchLabels").is_none() && s.get("matchExpressions").is_none())
+        })
+        .and_then(Value::as_object);
+    or_none(
+        map.map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default(),
+    )
+}
+
+/// Columns `kubectl get -o wide` adds.
+fn wide_columns(t: &ResourceType) -> Vec<Column> {
+    match (t.group.as_str(), t.plural.as_str()) {
+        ("apps", "deployments" | "replicasets" | "daemonsets") | ("batch", "jobs") => vec![
+            ("Containers", "string", container_names),
+            ("Images", "string", container_images),
+            ("Selector", "string", selector),
+        ],
+        ("apps", "statefulsets") | ("batch", "cronjobs") => {
+            vec![
+                ("Containers", "string", container_names),
+                ("Images", "string", container_images),
+            ]
+        }
+        ("", "services") => vec![("Selector", "string", selector)],
+        _ => Vec::new(),
+    }
 }
 
 fn column(name: &str, ty: &str) -> Value {

@@ -872,6 +872,19 @@ fn kubectl_get_prints_the_columns_people_expect() {
             .any(|l| l.starts_with("frontend") && l.contains("2/2")),
         "{deployments}"
     );
+    let wide = s.ok(&["get", "deployments", "-n", "shop", "-o", "wide"]);
+    let header: Vec<&str> = wide
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header[5..], ["CONTAINERS", "IMAGES", "SELECTOR"], "{wide}");
+    assert!(
+        wide.lines()
+            .any(|l| l.starts_with("frontend") && l.ends_with("app=frontend")),
+        "{wide}"
+    );
     let services = s.ok(&["get", "services", "-n", "shop"]);
     assert!(
         services
