@@ -361,6 +361,16 @@ impl Catalog {
             .find(|t| t.group == group && t.version == version && t.plural == plural)
     }
 
+    /// The types served under one group-version; `None` when there are none.
+    pub fn in_group_version(&self, group: &str, version: &str) -> Option<Vec<&ResourceType>> {
+        let types: Vec<&ResourceType> = self
+            .types
+            .iter()
+            .filter(|t| t.group == group && t.version == version)
+            .collect();
+        (!types.is_empty()).then_some(types)
+    }
+
     /// The type of an object with this `apiVersion` and `kind`.
     pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceType> {
         let (group, version) = split_api_version(api_version);

@@ -87,14 +87,7 @@ fn categories(t: &ResourceType) -> Vec<&'static str> {
 
 /// The `APIResourceList` of one group-version; `None` when nothing is served there.
 pub fn resources(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
-    let types: Vec<&ResourceType> = catalog
-        .types()
-        .iter()
-        .filter(|t| t.group == group && t.version == version)
-        .collect();
-    if types.is_empty() {
-        return None;
-    }
+    let types = catalog.in_group_version(group, version)?;
     let mut list = Vec::new();
     for t in types {
         let mut r = json!({
@@ -178,14 +171,7 @@ fn catalog_hash(catalog: &Catalog) -> String {
 /// `fieldValidation` parameter (kubectl then leaves field validation to the server),
 /// and an open schema per kind carrying its group-version-kind.
 pub fn openapi_document(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
-    let types: Vec<&ResourceType> = catalog
-        .types()
-        .iter()
-        .filter(|t| t.group == group && t.version == version)
-        .collect();
-    if types.is_empty() {
-        return None;
-    }
+    let types = catalog.in_group_version(group, version)?;
     let prefix = if group.is_empty() {
         format!("/api/{version}")
     } else {

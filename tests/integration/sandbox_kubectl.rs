@@ -386,7 +386,7 @@ fn kubectl_reapplies_a_changed_file_with_a_three_way_merge() {
     );
     let file = file.to_string_lossy().into_owned();
     s.ok(&["apply", "-f", &file]);
-    // Someone scales by hand; the file does not name... it does name replicas, so apply resets it.
+    // A label added by hand, which the file does not name: re-applying keeps it.
     s.ok(&["label", "deploy", "web", "-n", "shop", "owner=ops"]);
     write(
         dir.path(),
