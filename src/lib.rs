@@ -4,10 +4,17 @@
 //! simulated cluster (`sandbox`) and the command line (`cli`).
 
 pub mod actions;
+pub mod archive;
+pub mod backup;
 pub mod cli;
+pub mod cluster;
+pub mod engine;
 pub mod error;
 pub mod plan;
+pub mod restore;
 pub mod runbook;
 pub mod sandbox;
+pub mod store;
+pub mod tls;
 
 pub use error::{Error, ExitCode};

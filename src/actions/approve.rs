@@ -3,7 +3,9 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{CheckInputs, Output, out};
+use super::{ActionError, CheckInputs, Output, out};
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 
 pub const NAME: &str = "approve";
 pub const SUMMARY: &str = "Ask a human to confirm before going on (skipped with --yes).";
@@ -24,3 +26,39 @@ pub struct Inputs {
 }
 
 impl CheckInputs for Inputs {}
+
+/// Asks on the terminal; `--yes` (or dry-run) answers for the operator. Without a
+/// terminal and without `--yes` the step fails: nobody is there to answer.
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let mut outputs = Outputs::new();
+    if ctx.run.yes || ctx.run.dry_run {
+        let by = if ctx.run.yes { "--yes" } else { "dry run" };
+        outputs.insert("approved_by".into(), OutputValue::Str(by.into()));
+        return Ok(outputs);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(ActionError::Failed(format!(
+            "approval needed (\"{}\") but there is no terminal to ask: run with --yes to approve",
+            i.message
+        )));
+    }
+    let message = i.message.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut err = std::io::stderr();
+        let _ = write!(err, "{message} [y/N] ");
+        let _ = err.flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|e| ActionError::Failed(format!("the question was interrupted: {e}")))?
+    .map_err(|e| ActionError::Failed(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        let who = std::env::var("USER").unwrap_or_else(|_| "the operator".into());
+        outputs.insert("approved_by".into(), OutputValue::Str(who));
+        Ok(outputs)
+    } else {
+        Err(ActionError::Failed("not approved".into()))
+    }
+}

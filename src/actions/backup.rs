@@ -3,7 +3,10 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{CheckInputs, ClusterResources, IntOrExpr, Output, located, map_out, out};
+use super::{ActionError, CheckInputs, ClusterResources, IntOrExpr, Output, located, map_out, out};
+use crate::archive::manifest::Filters;
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::node::Node;
 
@@ -71,4 +74,55 @@ pub(crate) fn parallelism_range(p: &Option<IntOrExpr>, with: &Node) -> Option<De
             node,
         )
     })
+}
+
+/// Backs up as the step's inputs say; the backup id is derived from the run, so a
+/// re-run of the step after a crash writes the same backup.
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    let conn = ctx.cluster().await?;
+    let store = ctx.run.store(&i.store.value).await?;
+    let parallelism = match &i.parallelism {
+        Some(p) => p.value("parallelism")?,
+        None => 4,
+    };
+    let summary = crate::backup::run(crate::backup::BackupRequest {
+        conn: &conn,
+        store: &store,
+        backup_id: format!("{}-{}-{}", ctx.run.runbook_name(), ctx.run.run_id, ctx.step),
+        runbook: ctx.run.runbook_name().to_string(),
+        run_id: ctx.run.run_id.clone(),
+        step: ctx.step.to_string(),
+        filters: Filters {
+            namespaces: i.namespaces.clone(),
+            exclude_namespaces: i.exclude_namespaces.clone(),
+            include_resources: i.include_resources.clone(),
+            exclude_resources: i.exclude_resources.clone(),
+            label_selector: i.label_selector.clone(),
+            cluster_resources: false,
+        },
+        cluster_resources: i.cluster_resources,
+        parallelism: usize::try_from(parallelism).unwrap_or(4),
+        recipients: ctx.run.recipients(&i.store.value)?,
+        dry_run: ctx.run.dry_run,
+        progress: ctx.progress(),
+    })
+    .await?;
+    let mut outputs = Outputs::new();
+    outputs.insert("backup_id".into(), OutputValue::Str(summary.backup_id));
+    outputs.insert(
+        "objects".into(),
+        OutputValue::Str(summary.objects.to_string()),
+    );
+    outputs.insert("bytes".into(), OutputValue::Str(summary.bytes.to_string()));
+    outputs.insert(
+        "kinds".into(),
+        OutputValue::Map(
+            summary
+                .kinds
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect(),
+        ),
+    );
+    Ok(outputs)
 }

@@ -57,6 +57,16 @@ impl<'de> Deserialize<'de> for IntOrExpr {
 }
 
 impl IntOrExpr {
+    /// The number, once expressions are bound.
+    pub fn value(&self, name: &str) -> Result<i64, super::ActionError> {
+        match self {
+            IntOrExpr::Int(i) => Ok(*i),
+            IntOrExpr::Expr(e) => Err(super::ActionError::Inputs(format!(
+                "`{name}` is `{e}`, not a whole number"
+            ))),
+        }
+    }
+
     /// Checks a literal against a range; expressions are checked when they resolve.
     pub fn check_range(&self, min: i64, max: i64) -> Result<(), String> {
         match self {

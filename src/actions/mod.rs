@@ -5,6 +5,8 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
+use crate::engine::context::StepCtx;
+use crate::engine::events::Outputs;
 use crate::runbook::de::{DeError, Spanned, from_node};
 use crate::runbook::node::{Node, NodeKind};
 
@@ -23,7 +25,9 @@ pub mod sleep;
 pub mod snapshot;
 pub mod wait;
 
+mod error;
 mod inputs;
+pub use error::ActionError;
 pub use inputs::{ClusterResources, IntOrExpr, RestorePrevious};
 
 /// One output an action records.
@@ -151,6 +155,37 @@ registry! {
     CopyBackup => copy_backup,
     ExecLocal => exec_local,
     Sleep => sleep,
+}
+
+/// Runs an action with its bound inputs.
+pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    match inputs {
+        ActionInputs::Backup(i) => backup::execute(i, ctx).await,
+        ActionInputs::Restore(i) => restore::execute(i, ctx).await,
+        ActionInputs::Approve(i) => approve::execute(i, ctx).await,
+        ActionInputs::Sleep(i) => sleep::execute(i, ctx).await,
+        ActionInputs::Scale(_) => not_built(scale::NAME),
+        ActionInputs::Patch(_) => not_built(patch::NAME),
+        ActionInputs::Apply(_) => not_built(apply::NAME),
+        ActionInputs::Delete(_) => not_built(delete::NAME),
+        ActionInputs::Wait(_) => not_built(wait::NAME),
+        ActionInputs::HttpCheck(_) => not_built(http_check::NAME),
+        ActionInputs::Job(_) => not_built(job::NAME),
+        ActionInputs::Snapshot(_) => not_built(snapshot::NAME),
+        ActionInputs::CopyBackup(_) => not_built(copy_backup::NAME),
+        ActionInputs::ExecLocal(_) => not_built(exec_local::NAME),
+        ActionInputs::RestorePrevious(_) => Err(ActionError::NotBuilt {
+            action: "undo",
+            missing: "undo (`restore_previous`) arrives with rollback",
+        }),
+    }
+}
+
+fn not_built(action: &'static str) -> Result<Outputs, ActionError> {
+    Err(ActionError::NotBuilt {
+        action,
+        missing: "only backup, restore, approve and sleep run in this version (see the README)",
+    })
 }
 
 /// Reads a `with:` mapping (absent `with:` is an empty mapping).

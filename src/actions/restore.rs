@@ -6,7 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::backup::parallelism_range;
-use super::{CheckInputs, IntOrExpr, Output, map_out, out};
+use super::{ActionError, CheckInputs, IntOrExpr, Output, map_out, out};
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::node::Node;
 
@@ -29,7 +31,10 @@ pub const OUTPUTS: &[Output] = &[
         "objects skipped (existing: skip, or owned by a controller)",
     ),
     out("failed", "objects that could not be restored"),
-    map_out("kinds", "outcome counts per kind"),
+    map_out(
+        "kinds",
+        "objects restored (created, updated or unchanged) per kind",
+    ),
 ];
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -95,4 +100,84 @@ impl CheckInputs for Inputs {
             .into_iter()
             .collect()
     }
+}
+
+/// Restores as the step's inputs say. Fails when any object failed (after restoring
+/// the rest, unless `fail_fast`).
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    let conn = ctx.cluster().await?;
+    let store = ctx.run.store(&i.store.value).await?;
+    let parallelism = match &i.parallelism {
+        Some(p) => p.value("parallelism")?,
+        None => 16,
+    };
+    let summary = crate::restore::run(crate::restore::RestoreRequest {
+        conn: &conn,
+        store: &store,
+        backup: i.backup.clone(),
+        runbook: ctx.run.runbook_name().to_string(),
+        namespaces: i.namespaces.clone(),
+        exclude_namespaces: i.exclude_namespaces.clone(),
+        include_resources: i.include_resources.clone(),
+        exclude_resources: i.exclude_resources.clone(),
+        label_selector: i.label_selector.clone(),
+        namespace_mapping: i.namespace_mapping.clone(),
+        existing: i.existing,
+        parallelism: usize::try_from(parallelism).unwrap_or(16),
+        fail_fast: i.fail_fast,
+        restore_status: i.restore_status,
+        identities: ctx.run.identities(&i.store.value)?,
+        dry_run: ctx.run.dry_run,
+        progress: ctx.progress(),
+    })
+    .await?;
+    let t = &summary.tally;
+    if t.total.failed > 0 {
+        let first = t
+            .failures
+            .first()
+            .map(|f| format!("; first: {} {}: {}", f.kind, f.name, f.reason))
+            .unwrap_or_default();
+        let early = if summary.stopped_early {
+            " (fail_fast stopped the restore)"
+        } else {
+            ""
+        };
+        return Err(ActionError::Failed(format!(
+            "{} of {} objects of backup {} failed to restore{early}{first}",
+            t.total.failed,
+            t.total.total(),
+            summary.backup_id
+        )));
+    }
+    let mut outputs = Outputs::new();
+    let s = |v: u64| OutputValue::Str(v.to_string());
+    outputs.insert(
+        "backup_id".into(),
+        OutputValue::Str(summary.backup_id.clone()),
+    );
+    outputs.insert(
+        "backup_age".into(),
+        OutputValue::Str(
+            crate::runbook::model::Duration(std::time::Duration::from_secs(
+                summary.backup_age.as_secs(),
+            ))
+            .to_string(),
+        ),
+    );
+    outputs.insert("created".into(), s(t.total.created));
+    outputs.insert("updated".into(), s(t.total.updated));
+    outputs.insert("unchanged".into(), s(t.total.unchanged));
+    outputs.insert("skipped".into(), s(t.total.skipped));
+    outputs.insert("failed".into(), s(t.total.failed));
+    outputs.insert(
+        "kinds".into(),
+        OutputValue::Map(
+            t.kinds
+                .iter()
+                .map(|(k, c)| (k.clone(), (c.created + c.updated + c.unchanged).to_string()))
+                .collect(),
+        ),
+    );
+    Ok(outputs)
 }

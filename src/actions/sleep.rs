@@ -3,7 +3,9 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{CheckInputs, Output};
+use super::{ActionError, CheckInputs, Output};
+use crate::engine::context::StepCtx;
+use crate::engine::events::Outputs;
 use crate::runbook::de::Spanned;
 use crate::runbook::model::Duration;
 
@@ -22,3 +24,11 @@ pub struct Inputs {
 }
 
 impl CheckInputs for Inputs {}
+
+/// Waits (not in dry-run).
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    if !ctx.run.dry_run {
+        tokio::time::sleep(i.duration.value.0).await;
+    }
+    Ok(Outputs::new())
+}

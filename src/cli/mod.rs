@@ -1,9 +1,11 @@
 //! The command line: clap definitions, and dispatch to one file per subcommand. No
 //! business logic lives here; errors become messages and exit codes at this edge.
 
+mod backups;
 mod completions;
 mod not_built;
 mod plan;
+mod run;
 mod sandbox;
 mod schema;
 mod validate;
@@ -213,6 +215,10 @@ pub struct BackupsTarget {
     pub id: Option<String>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+    /// age identity file to decrypt encrypted parts (`verify`); default:
+    /// LIFEBOAT_AGE_IDENTITY.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -276,6 +282,7 @@ where
             };
         }
     };
+    crate::tls::install_crypto_provider();
     let mut stdout = std::io::stdout().lock();
     match dispatch(cli.command, &mut stdout) {
         Ok(code) => code,
@@ -289,10 +296,10 @@ fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(&args, out),
         Command::Schema => schema::run(out),
         Command::Completions(args) => completions::run(&args, out),
-        Command::Run(args) => not_built::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Resume(_) => not_built::resume(),
         Command::Status(_) => not_built::status(),
-        Command::Backups(_) => not_built::backups(),
+        Command::Backups(args) => backups::run(&args.command, out),
         Command::Sandbox(SandboxArgs {
             command:
                 SandboxCommand::Serve {

@@ -169,6 +169,7 @@ impl Sandbox {
 
     /// A kube-rs client for this sandbox.
     pub fn client(&self) -> Result<kube::Client, SandboxError> {
+        crate::tls::install_crypto_provider();
         let uri: axum::http::Uri = self
             .url()
             .parse()

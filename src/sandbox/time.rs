@@ -14,6 +14,29 @@ pub fn now_rfc3339() -> String {
     rfc3339(now_secs())
 }
 
+/// Now with milliseconds (`2026-11-28T03:15:00.123Z`), for records that must order
+/// events less than a second apart.
+pub fn now_rfc3339_millis() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = rfc3339(now.as_secs());
+    format!("{}.{:03}Z", &secs[..secs.len() - 1], now.subsec_millis())
+}
+
+/// Milliseconds of an RFC 3339 timestamp's fraction (0 when it has none).
+pub fn fraction_millis(s: &str) -> u32 {
+    let Some(frac) = s.get(19..).and_then(|r| r.strip_prefix('.')) else {
+        return 0;
+    };
+    let digits: String = frac
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(3)
+        .collect();
+    format!("{digits:0<3}").parse().unwrap_or(0)
+}
+
 /// Seconds since the Unix epoch as `YYYY-MM-DDThh:mm:ssZ`.
 pub fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
@@ -80,5 +103,10 @@ mod tests {
             assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
         }
         assert_eq!(parse_rfc3339("nonsense"), None);
+        assert_eq!(fraction_millis("2026-11-28T03:35:00.5Z"), 500);
+        assert_eq!(fraction_millis("2026-11-28T03:35:00Z"), 0);
+        let now = now_rfc3339_millis();
+        assert_eq!(now.len(), 24, "{now}");
+        assert!(parse_rfc3339(&now).is_some());
     }
 }

@@ -46,7 +46,6 @@ fn commands_not_built_yet_say_so_and_exit_2() {
     let cases: &[&[&str]] = &[
         &["resume", "some-run"],
         &["status"],
-        &["backups", "list", "--store", "./backups"],
         &["rbac", "runbooks/demo.yaml"],
     ];
     for args in cases {
@@ -59,17 +58,21 @@ fn commands_not_built_yet_say_so_and_exit_2() {
 }
 
 #[test]
-fn run_validates_the_runbook_before_saying_the_executor_is_missing() {
-    Test::new()
-        .args(["run", "runbooks/demo.yaml"])
-        .status(2)
-        .stderr_contains("the executor")
-        .stderr_contains("lifeboat plan")
-        .run();
+fn run_checks_the_runbook_and_its_flags_before_running_anything() {
     Test::new()
         .args(["run", "tests/fixtures/invalid/unknown-cluster.yaml"])
         .status(2)
         .stderr_contains("unknown cluster `stanby`")
+        .run();
+    Test::new()
+        .args(["run", "runbooks/demo.yaml", "--only", "nosuch"])
+        .status(2)
+        .stderr_contains("--only nosuch: the runbook has no step `nosuch`")
+        .run();
+    Test::new()
+        .args(["run", "runbooks/demo.yaml", "--state", "/tmp/x"])
+        .status(2)
+        .stderr_contains("--state is not available yet")
         .run();
 }
 

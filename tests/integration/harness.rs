@@ -20,6 +20,7 @@ pub fn path(rel: &str) -> PathBuf {
 
 pub struct Test {
     args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
     dir: PathBuf,
     status: i32,
     stdout: Vec<String>,
@@ -39,6 +40,7 @@ impl Test {
     pub fn new() -> Self {
         Test {
             args: Vec::new(),
+            envs: Vec::new(),
             dir: root(),
             status: 0,
             stdout: Vec::new(),
@@ -55,6 +57,12 @@ impl Test {
 
     pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable for the run.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
         self
     }
 
@@ -120,6 +128,7 @@ impl Test {
     fn output(&self) -> Output {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
             .args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,6 +1,7 @@
 //! Integration tests: one binary that runs the real `lifeboat` executable (and real
 //! tools: the AWS CLI against the S3 server `scripts/test` starts).
 
+mod backup_restore;
 mod cli;
 mod docs;
 mod harness;
@@ -8,7 +9,9 @@ mod hostile;
 mod invalid;
 mod plan;
 mod readme;
+mod restore_options;
 mod runbooks;
 mod s3_server;
 mod sandbox_client;
 mod sandbox_kubectl;
+mod store_conformance;

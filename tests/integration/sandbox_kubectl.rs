@@ -111,7 +111,7 @@ impl Drop for Served {
 }
 
 /// A file of the project's shared fixtures (`../shared/fixtures`, beside the checkout).
-fn shared(name: &str) -> PathBuf {
+pub fn shared(name: &str) -> PathBuf {
     let p = path(&format!("../shared/fixtures/{name}"));
     assert!(
         p.exists(),

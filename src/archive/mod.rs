@@ -1,0 +1,54 @@
+//! The backup format in a store (SPEC section 4): where a backup's objects live
+//! (`layout`), its commit marker (`manifest`), the compressed JSON Lines parts
+//! (`part`), finding backups and resolving `latest` (`catalog`), and checking them
+//! (`verify`).
+
+pub mod catalog;
+pub mod crypt;
+pub mod layout;
+pub mod manifest;
+pub mod part;
+pub mod verify;
+
+pub use manifest::{Manifest, PartManifest};
+
+use crate::store::StoreError;
+
+/// Errors reading or writing backups.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("backup {id} does not exist in {store}")]
+    NotFound { id: String, store: String },
+    #[error(
+        "backup {id} in {store} is incomplete: it has no manifest.json (the backup did not finish, or is being deleted); it cannot be restored"
+    )]
+    Incomplete { id: String, store: String },
+    #[error("no complete backup of runbook `{runbook}` in {store}")]
+    NoBackups { runbook: String, store: String },
+    #[error("the manifest of backup {id} cannot be read: {message}")]
+    BadManifest { id: String, message: String },
+    #[error(
+        "backup {id} has format version {version}, newer than this lifeboat reads ({supported}); upgrade lifeboat"
+    )]
+    NewerFormat {
+        id: String,
+        version: u32,
+        supported: u32,
+    },
+    /// A part does not match its manifest entry: tampered, truncated or corrupted.
+    #[error("backup {id} failed verification: part {key}: {message}")]
+    Integrity {
+        id: String,
+        key: String,
+        message: String,
+    },
+    #[error("failed to {op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,307 @@
+//! Part files: objects as JSON Lines, compressed with zstd, optionally encrypted with
+//! age, hashed (sha256 of the stored bytes) as they are written. Parts are built in a
+//! local spool file and uploaded whole, and read back from a local file after
+//! download, so neither side holds a part in memory. The functions here do blocking
+//! IO: call them from `spawn_blocking`.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::crypt::{IDENTITY_ENV, Identities, Recipients};
+
+/// zstd level: fast, and JSON compresses well at it.
+const LEVEL: i32 = 3;
+
+/// A file being written that counts and hashes what goes through it.
+struct HashingFile {
+    file: BufWriter<File>,
+    hasher: Sha256,
+    /// Shared so the size can be read while an encryptor owns the file.
+    bytes: Arc<AtomicU64>,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Where compressed bytes go: straight to the file, or through age first.
+enum Sink {
+    Plain(HashingFile),
+    Encrypted(age::stream::StreamWriter<HashingFile>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(f) => f.write(buf),
+            Sink::Encrypted(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(f) => f.flush(),
+            Sink::Encrypted(w) => w.flush(),
+        }
+    }
+}
+
+impl Sink {
+    fn finish(self) -> io::Result<HashingFile> {
+        match self {
+            Sink::Plain(f) => Ok(f),
+            Sink::Encrypted(w) => w.finish(),
+        }
+    }
+}
+
+/// A part being written.
+pub struct PartWriter {
+    path: PathBuf,
+    encoder: zstd::Encoder<'static, Sink>,
+    stored: Arc<AtomicU64>,
+    objects: u64,
+    line: Vec<u8>,
+}
+
+/// A finished part file.
+#[derive(Clone, Debug)]
+pub struct PartFile {
+    pub path: PathBuf,
+    pub objects: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl PartWriter {
+    /// A new part at `path`, encrypted to `recipients` when given.
+    pub fn create(path: &Path, recipients: Option<&Recipients>) -> io::Result<PartWriter> {
+        let file = File::create(path)?;
+        let stored = Arc::new(AtomicU64::new(0));
+        let hashing = HashingFile {
+            file: BufWriter::with_capacity(256 * 1024, file),
+            hasher: Sha256::new(),
+            bytes: stored.clone(),
+        };
+        let sink = match recipients {
+            Some(r) => Sink::Encrypted(r.encryptor()?.wrap_output(hashing)?),
+            None => Sink::Plain(hashing),
+        };
+        Ok(PartWriter {
+            path: path.to_path_buf(),
+            encoder: zstd::Encoder::new(sink, LEVEL)?,
+            stored,
+            objects: 0,
+            line: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Appends one object as one line.
+    pub fn write_object(&mut self, object: &Value) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, object).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.encoder.write_all(&self.line)?;
+        self.objects += 1;
+        Ok(())
+    }
+
+    pub fn objects(&self) -> u64 {
+        self.objects
+    }
+
+    /// Bytes written to the file so far (what has left the compressor and encryptor).
+    pub fn stored_bytes(&self) -> u64 {
+        self.stored.load(Ordering::Relaxed)
+    }
+
+    /// Ends the compressed (and encrypted) stream and syncs the file.
+    pub fn finish(self) -> io::Result<PartFile> {
+        let mut hashing = self.encoder.finish()?.finish()?;
+        hashing.flush()?;
+        let HashingFile {
+            file,
+            hasher,
+            bytes,
+        } = hashing;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(PartFile {
+            path: self.path,
+            objects: self.objects,
+            bytes: bytes.load(Ordering::Relaxed),
+            sha256: hex(&hasher.finalize()),
+        })
+    }
+}
+
+/// The sha256 and size of a file's bytes.
+pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), total))
+}
+
+type Plain = BufReader<zstd::Decoder<'static, BufReader<Box<dyn Read + Send>>>>;
+
+/// Reads the objects of a part file in batches.
+pub struct PartReader {
+    lines: io::Lines<Plain>,
+    line_no: u64,
+}
+
+impl PartReader {
+    /// Opens a part; an encrypted one needs `identities`.
+    pub fn open(
+        path: &Path,
+        encrypted: bool,
+        identities: Option<&Identities>,
+    ) -> io::Result<PartReader> {
+        let file = BufReader::with_capacity(256 * 1024, File::open(path)?);
+        let stored: Box<dyn Read + Send> = match (encrypted, identities) {
+            (false, _) => Box::new(file),
+            (true, Some(ids)) => Box::new(ids.decrypt(file)?),
+            (true, None) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the part is encrypted and no age identity was given (set `identity_file` under the store's `encryption`, or {IDENTITY_ENV})"
+                    ),
+                ));
+            }
+        };
+        let decoder = zstd::Decoder::new(stored)?;
+        Ok(PartReader {
+            lines: BufReader::with_capacity(256 * 1024, decoder).lines(),
+            line_no: 0,
+        })
+    }
+
+    /// The next batch of at most `batch` objects; empty at the end. A line that is
+    /// not a JSON object is an error naming its line number.
+    pub fn next_batch(&mut self, batch: usize) -> io::Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(batch.min(1024));
+        while out.len() < batch {
+            let Some(line) = self.lines.next() else { break };
+            let line = line?;
+            self.line_no += 1;
+            if line.is_empty() {
+                continue;
+            }
+            let value: Value = serde_json::from_str(&line).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("line {} is not JSON: {e}", self.line_no),
+                )
+            })?;
+            if !value.is_object() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("line {} is not a JSON object", self.line_no),
+                ));
+            }
+            out.push(value);
+        }
+        Ok(out)
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use age::x25519;
+
+    #[test]
+    fn a_part_round_trips_and_its_hash_is_the_file_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jsonl.zst");
+        let mut w = PartWriter::create(&path, None).unwrap();
+        for i in 0..1200 {
+            w.write_object(
+                &serde_json::json!({"kind": "ConfigMap", "metadata": {"name": format!("c{i}")}}),
+            )
+            .unwrap();
+        }
+        let part = w.finish().unwrap();
+        assert_eq!(part.objects, 1200);
+        assert_eq!(hash_file(&path).unwrap(), (part.sha256.clone(), part.bytes));
+        let mut r = PartReader::open(&path, false, None).unwrap();
+        let mut n = 0;
+        loop {
+            let batch = r.next_batch(500).unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            assert!(batch.len() <= 500);
+            n += batch.len();
+        }
+        assert_eq!(n, 1200);
+        // The stored bytes are plain zstd: the `zstd` tool reads them.
+        let raw = zstd::decode_all(File::open(&path).unwrap()).unwrap();
+        assert_eq!(raw.iter().filter(|&&b| b == b'\n').count(), 1200);
+    }
+
+    #[test]
+    fn an_encrypted_part_hides_its_content_and_needs_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jsonl.zst.age");
+        let id = x25519::Identity::generate();
+        let recipients = Recipients::parse(&[id.to_public().to_string()]).unwrap();
+        let mut w = PartWriter::create(&path, Some(&recipients)).unwrap();
+        w.write_object(&serde_json::json!({"data": {"password": "hunter2-hunter2"}}))
+            .unwrap();
+        let part = w.finish().unwrap();
+        let stored = std::fs::read(&path).unwrap();
+        assert_eq!(hash_file(&path).unwrap(), (part.sha256, part.bytes));
+        assert!(stored.starts_with(b"age-encryption.org/v1"));
+        assert!(PartReader::open(&path, true, None).is_err());
+        let wrong = identities_of(&x25519::Identity::generate(), dir.path());
+        let err = PartReader::open(&path, true, Some(&wrong)).err().unwrap();
+        assert!(err.to_string().contains("wrong key"), "{err}");
+        let right = identities_of(&id, dir.path());
+        let mut r = PartReader::open(&path, true, Some(&right)).unwrap();
+        let batch = r.next_batch(10).unwrap();
+        assert_eq!(batch[0]["data"]["password"], "hunter2-hunter2");
+    }
+
+    fn identities_of(id: &x25519::Identity, dir: &Path) -> Identities {
+        use age::secrecy::ExposeSecret;
+        let file = dir.join(format!("key-{}.txt", id.to_public()));
+        std::fs::write(&file, id.to_string().expose_secret()).unwrap();
+        Identities::from_file(&file).unwrap()
+    }
+}

@@ -1,0 +1,184 @@
+//! Which resource types a backup reads, and where: the cluster's listable types minus
+//! the excluded ones (events unless asked for), namespaced types either across all
+//! namespaces or in each selected one, cluster-scoped types only when cluster
+//! resources are taken (the Namespace objects of selected namespaces, and the CRDs of
+//! backed-up custom resources, always come along).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::actions::{ActionError, ClusterResources};
+use crate::archive::manifest::Filters;
+use crate::cluster::discovery::{self, ServedType};
+use crate::cluster::filter::{NamespaceFilter, ResourceFilter};
+use crate::cluster::objects;
+use crate::cluster::{ClusterConn, ResourceType};
+
+/// Left out unless named in `include_resources`: they describe the past, not the
+/// state to restore.
+const EXCLUDED_BY_DEFAULT: &[&str] = &["events", "events.events.k8s.io"];
+
+/// One resource type and where to read it.
+#[derive(Clone, Debug)]
+pub struct TypeScope {
+    pub rtype: ResourceType,
+    /// `None`: across all namespaces (or cluster-scoped); `Some(ns)`: one namespace.
+    pub namespaces: Vec<Option<String>>,
+    pub label_selector: Option<String>,
+}
+
+/// The resolved selection.
+#[derive(Debug)]
+pub struct Selection {
+    pub types: Vec<TypeScope>,
+    /// Whether cluster-scoped resources are taken.
+    pub cluster_resources: bool,
+    namespaces: NamespaceFilter,
+    /// Groups served by CRDs.
+    custom_groups: BTreeSet<String>,
+}
+
+impl Selection {
+    pub async fn resolve(
+        conn: &ClusterConn,
+        filters: &Filters,
+        cluster_resources: ClusterResources,
+    ) -> Result<Selection, ActionError> {
+        let namespaces = NamespaceFilter::new(&filters.namespaces, &filters.exclude_namespaces);
+        let resources = ResourceFilter::new(&filters.include_resources, &filters.exclude_resources);
+        let defaults = ResourceFilter::new(&[], &strings(EXCLUDED_BY_DEFAULT));
+        let take_cluster = match cluster_resources {
+            ClusterResources::Include => true,
+            ClusterResources::Exclude => false,
+            ClusterResources::Auto => namespaces.selects_all(),
+        };
+        let served = discovery::discover(conn).await?;
+        let selected_namespaces: Option<Vec<Option<String>>> = if namespaces.selects_all() {
+            None
+        } else {
+            let names = list_names(conn, &served, "", "Namespace").await?;
+            Some(
+                names
+                    .into_iter()
+                    .filter(|n| namespaces.matches(n))
+                    .map(Some)
+                    .collect(),
+            )
+        };
+        let custom_groups: BTreeSet<String> = list_all(
+            conn,
+            &served,
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+        )
+        .await?
+        .iter()
+        .filter_map(|crd| crd.pointer("/spec/group").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+        let mut types = Vec::new();
+        for s in &served {
+            let rt = &s.rtype;
+            if !s.listable || !resources.matches(rt) {
+                continue;
+            }
+            if !defaults.matches(rt) && !resources.includes_explicitly(rt) {
+                continue;
+            }
+            let is_namespace = rt.group.is_empty() && rt.kind == "Namespace";
+            let scope = if rt.namespaced {
+                match &selected_namespaces {
+                    None => Some(vec![None]),
+                    Some(list) if list.is_empty() => None,
+                    Some(list) => Some(list.clone()),
+                }
+            } else if take_cluster || is_namespace || rt.is_crd() {
+                Some(vec![None])
+            } else {
+                None
+            };
+            let Some(namespaces_to_read) = scope else {
+                continue;
+            };
+            // The Namespace objects of explicitly selected namespaces come whatever
+            // their labels: they hold what is restored into them.
+            let label_selector = if is_namespace && selected_namespaces.is_some() {
+                None
+            } else {
+                filters.label_selector.clone()
+            };
+            types.push(TypeScope {
+                rtype: rt.clone(),
+                namespaces: namespaces_to_read,
+                label_selector,
+            });
+        }
+        Ok(Selection {
+            types,
+            cluster_resources: take_cluster,
+            namespaces,
+            custom_groups,
+        })
+    }
+
+    /// Whether an object listed for `rtype` belongs in the backup.
+    pub fn keeps(&self, rtype: &ResourceType, object: &Value) -> bool {
+        if rtype.group.is_empty() && rtype.kind == "Namespace" {
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            return self.namespaces.matches(name);
+        }
+        true
+    }
+
+    /// Whether `group` is served by a CRD.
+    pub fn is_custom(&self, group: &str) -> bool {
+        self.custom_groups.contains(group)
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// Every object of a kind (all pages), or none when the cluster does not serve it.
+async fn list_all(
+    conn: &ClusterConn,
+    served: &[ServedType],
+    group: &str,
+    kind: &str,
+) -> Result<Vec<Value>, ActionError> {
+    let Some(s) = served
+        .iter()
+        .find(|s| s.rtype.group == group && s.rtype.kind == kind)
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = objects::list_page(conn, &s.rtype, None, None, 500, token).await?;
+        out.extend(page.items);
+        token = page.continue_token;
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+async fn list_names(
+    conn: &ClusterConn,
+    served: &[ServedType],
+    group: &str,
+    kind: &str,
+) -> Result<Vec<String>, ActionError> {
+    Ok(list_all(conn, served, group, kind)
+        .await?
+        .iter()
+        .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect())
+}

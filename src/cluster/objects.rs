@@ -1,0 +1,219 @@
+//! Objects as raw JSON: paged lists, get, create and server-side apply against any
+//! resource type. Objects are kept exactly as the API server sent them (the backup
+//! stores them so); list items get the `apiVersion` and `kind` a list leaves out.
+
+use kube::api::{GetParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::Request;
+use serde_json::Value;
+
+use super::{ClusterConn, KubeError, ResourceType};
+
+/// The field manager lifeboat's writes are recorded under.
+pub const FIELD_MANAGER: &str = "lifeboat";
+
+/// One page of a list.
+#[derive(Debug)]
+pub struct Page {
+    pub items: Vec<Value>,
+    /// Where the next page starts; `None` on the last page.
+    pub continue_token: Option<String>,
+}
+
+/// Reads one page of `rtype` (in `namespace`, or across all namespaces).
+pub async fn list_page(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    label_selector: Option<&str>,
+    limit: u32,
+    continue_token: Option<String>,
+) -> Result<Page, KubeError> {
+    let what = || describe(conn, rtype, namespace);
+    let params = ListParams {
+        label_selector: label_selector.map(str::to_string),
+        limit: Some(limit),
+        continue_token,
+        ..ListParams::default()
+    };
+    let request = Request::new(rtype.collection_path(namespace))
+        .list(&params)
+        .map_err(|e| transport("list", what(), e))?;
+    let mut list: Value = conn
+        .client
+        .request(request)
+        .await
+        .map_err(|e| KubeError::from_kube("list", what(), e))?;
+    let continue_token = list
+        .pointer("/metadata/continue")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let mut items = match list.get_mut("items").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        Some(Value::Null) | None => Vec::new(),
+        Some(_) => {
+            return Err(KubeError::Transport {
+                op: "list",
+                what: what(),
+                message: "the list's `items` is not an array".into(),
+            });
+        }
+    };
+    let api_version = rtype.api_version();
+    for item in &mut items {
+        if let Some(map) = item.as_object_mut() {
+            // Insert at the front, where kubectl shows them.
+            if !map.contains_key("apiVersion") || !map.contains_key("kind") {
+                let mut fixed = serde_json::Map::with_capacity(map.len() + 2);
+                fixed.insert("apiVersion".into(), Value::String(api_version.clone()));
+                fixed.insert("kind".into(), Value::String(rtype.kind.clone()));
+                for (k, v) in std::mem::take(map) {
+                    if k != "apiVersion" && k != "kind" {
+                        fixed.insert(k, v);
+                    }
+                }
+                *map = fixed;
+            }
+        }
+    }
+    Ok(Page {
+        items,
+        continue_token,
+    })
+}
+
+/// The object `name`, or `None` when it does not exist.
+pub async fn get(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Option<Value>, KubeError> {
+    let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
+    let request = Request::new(rtype.collection_path(namespace))
+        .get(name, &GetParams::default())
+        .map_err(|e| transport("get", what(), e))?;
+    match conn.client.request::<Value>(request).await {
+        Ok(v) => Ok(Some(v)),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(KubeError::from_kube("get", what(), e)),
+    }
+}
+
+/// Creates `body`; with `dry_run` the API server validates it and stores nothing.
+pub async fn create(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    body: &Value,
+    dry_run: bool,
+) -> Result<Value, KubeError> {
+    let name = body
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
+    let bytes = serde_json::to_vec(body).map_err(|e| KubeError::Transport {
+        op: "create",
+        what: what(),
+        message: e.to_string(),
+    })?;
+    let params = PostParams {
+        dry_run,
+        field_manager: Some(FIELD_MANAGER.into()),
+    };
+    let request = Request::new(rtype.collection_path(namespace))
+        .create(&params, bytes)
+        .map_err(|e| transport("create", what(), e))?;
+    conn.client
+        .request::<Value>(request)
+        .await
+        .map_err(|e| KubeError::from_kube("create", what(), e))
+}
+
+/// Server-side applies `body` as lifeboat's field manager, taking over conflicting
+/// fields when `force` is set.
+pub async fn apply(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    body: &Value,
+    force: bool,
+    dry_run: bool,
+) -> Result<Value, KubeError> {
+    let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
+    let params = PatchParams {
+        dry_run,
+        force,
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    let request = Request::new(rtype.collection_path(namespace))
+        .patch(name, &params, &Patch::Apply(body))
+        .map_err(|e| transport("apply", what(), e))?;
+    conn.client
+        .request::<Value>(request)
+        .await
+        .map_err(|e| KubeError::from_kube("apply", what(), e))
+}
+
+/// `ns/name`, or `name` for cluster-scoped objects.
+pub fn object_name(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    }
+}
+
+fn describe(conn: &ClusterConn, rtype: &ResourceType, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) if rtype.namespaced => {
+            format!(
+                "{} in namespace {ns} of {}",
+                rtype.qualified(),
+                conn.describe()
+            )
+        }
+        _ => format!("{} of {}", rtype.qualified(), conn.describe()),
+    }
+}
+
+fn transport(op: &'static str, what: String, e: kube::core::request::Error) -> KubeError {
+    KubeError::Transport {
+        op,
+        what,
+        message: e.to_string(),
+    }
+}
+
+/// Merges `status` into the object's `/status` subresource.
+pub async fn patch_status(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    status: &Value,
+    dry_run: bool,
+) -> Result<Value, KubeError> {
+    let what = || {
+        format!(
+            "the status of {} {}",
+            rtype.kind,
+            object_name(namespace, name)
+        )
+    };
+    let params = PatchParams {
+        dry_run,
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    let body = serde_json::json!({ "status": status });
+    let request = Request::new(rtype.collection_path(namespace))
+        .patch_subresource("status", name, &params, &Patch::Merge(&body))
+        .map_err(|e| transport("patch", what(), e))?;
+    conn.client
+        .request::<Value>(request)
+        .await
+        .map_err(|e| KubeError::from_kube("patch", what(), e))
+}

@@ -1,0 +1,200 @@
+//! What a running step can reach: the run's facts (id, runbook, dry-run), its
+//! clusters and stores (connected or opened on first use, once per run), and the event
+//! stream for progress.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::Mutex;
+
+use super::events::{Event, EventSink};
+use crate::actions::ActionError;
+use crate::archive::crypt::{Identities, Recipients};
+use crate::cluster::ClusterConn;
+use crate::runbook::Loaded;
+use crate::runbook::model::{ChecksumMode, Store as StoreModel};
+use crate::store::{S3Config, Store, StoreConfig};
+
+/// One run's shared state.
+pub struct RunContext<'a> {
+    pub loaded: &'a Loaded,
+    /// The runbook's folder: relative paths in it start here.
+    pub base: PathBuf,
+    pub run_id: String,
+    pub dry_run: bool,
+    /// `--yes`: approvals and confirmations are answered yes.
+    pub yes: bool,
+    pub sink: Arc<dyn EventSink>,
+    clusters: Mutex<HashMap<String, ClusterConn>>,
+    stores: Mutex<HashMap<String, Store>>,
+}
+
+impl<'a> RunContext<'a> {
+    pub fn new(
+        loaded: &'a Loaded,
+        run_id: String,
+        dry_run: bool,
+        yes: bool,
+        sink: Arc<dyn EventSink>,
+    ) -> Self {
+        let base = loaded
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        RunContext {
+            loaded,
+            base,
+            run_id,
+            dry_run,
+            yes,
+            sink,
+            clusters: Mutex::new(HashMap::new()),
+            stores: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn runbook_name(&self) -> &str {
+        &self.loaded.runbook.metadata.name.value.0
+    }
+
+    /// The cluster `name`, connected on first use.
+    pub async fn cluster(&self, name: &str) -> Result<ClusterConn, ActionError> {
+        let mut clusters = self.clusters.lock().await;
+        if let Some(c) = clusters.get(name) {
+            return Ok(c.clone());
+        }
+        let model =
+            self.loaded.runbook.clusters.get(name).ok_or_else(|| {
+                ActionError::Failed(format!("the runbook has no cluster `{name}`"))
+            })?;
+        let conn = ClusterConn::connect(name, model, &self.base).await?;
+        clusters.insert(name.to_string(), conn.clone());
+        Ok(conn)
+    }
+
+    /// The store `name`, opened on first use.
+    pub async fn store(&self, name: &str) -> Result<Store, ActionError> {
+        let mut stores = self.stores.lock().await;
+        if let Some(s) = stores.get(name) {
+            return Ok(s.clone());
+        }
+        let model = self
+            .loaded
+            .runbook
+            .stores
+            .get(name)
+            .ok_or_else(|| ActionError::Failed(format!("the runbook has no store `{name}`")))?;
+        let store = Store::open(&store_config(model, &self.base)?).await?;
+        stores.insert(name.to_string(), store.clone());
+        Ok(store)
+    }
+}
+
+impl RunContext<'_> {
+    /// The age recipients backups to store `name` are encrypted to, if any.
+    pub fn recipients(&self, name: &str) -> Result<Option<Recipients>, ActionError> {
+        let Some(enc) = self.encryption(name) else {
+            return Ok(None);
+        };
+        let keys: Vec<String> = enc.age_recipients.iter().map(|k| k.value.clone()).collect();
+        Recipients::parse(&keys)
+            .map(Some)
+            .map_err(|e| ActionError::Inputs(format!("store `{name}`: {e}")))
+    }
+
+    /// The age identities to decrypt backups of store `name`: its `identity_file`,
+    /// else `LIFEBOAT_AGE_IDENTITY`, else none.
+    pub fn identities(&self, name: &str) -> Result<Option<Identities>, ActionError> {
+        let file = self
+            .encryption(name)
+            .and_then(|e| e.identity_file.as_ref())
+            .map(|f| self.base.join(f));
+        Identities::find(file.as_deref()).map_err(ActionError::Failed)
+    }
+
+    fn encryption(&self, name: &str) -> Option<&crate::runbook::model::Encryption> {
+        self.loaded.runbook.stores.get(name)?.encryption.as_ref()
+    }
+}
+
+/// How to reach a store the runbook defines.
+pub fn store_config(model: &StoreModel, base: &Path) -> Result<StoreConfig, ActionError> {
+    match (&model.s3, &model.fs) {
+        (Some(s3), None) => {
+            let prefix = s3.prefix.clone().unwrap_or_default();
+            let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+                prefix
+            } else {
+                format!("{prefix}/")
+            };
+            Ok(StoreConfig::S3(S3Config {
+                bucket: s3.bucket.value.clone(),
+                prefix,
+                region: s3.region.clone(),
+                endpoint: s3.endpoint.clone(),
+                path_style: s3.path_style,
+                checksum_when_required: s3.checksum == Some(ChecksumMode::WhenRequired),
+            }))
+        }
+        (None, Some(fs)) => Ok(StoreConfig::Fs {
+            root: base.join(&fs.path.value),
+        }),
+        _ => Err(ActionError::Failed(
+            "a store needs exactly one of `s3` or `fs`".into(),
+        )),
+    }
+}
+
+/// What one step's action sees.
+pub struct StepCtx<'a> {
+    pub run: &'a RunContext<'a>,
+    pub step: &'a str,
+    /// The cluster the step acts on, if any.
+    pub cluster: Option<String>,
+    objects: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<'a> StepCtx<'a> {
+    pub fn new(run: &'a RunContext<'a>, step: &'a str, cluster: Option<String>) -> Self {
+        StepCtx {
+            run,
+            step,
+            cluster,
+            objects: Arc::new(AtomicU64::new(0)),
+            bytes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The step's cluster, connected.
+    pub async fn cluster(&self) -> Result<ClusterConn, ActionError> {
+        let name = self
+            .cluster
+            .as_deref()
+            .ok_or_else(|| ActionError::Failed("the step names no cluster".into()))?;
+        self.run.cluster(name).await
+    }
+
+    /// A progress callback (objects, bytes) that emits cumulative progress events.
+    pub fn progress(&self) -> Arc<dyn Fn(u64, u64) + Send + Sync> {
+        let objects = self.objects.clone();
+        let bytes = self.bytes.clone();
+        let step = self.step.to_string();
+        let sink = self.run.sink.clone();
+        // Progress is emitted at most once per 1,000 objects.
+        Arc::new(move |n, b| {
+            let before = objects.fetch_add(n, Ordering::Relaxed);
+            let total_bytes = bytes.fetch_add(b, Ordering::Relaxed) + b;
+            if (before + n) / 1000 != before / 1000 {
+                sink.emit(&Event::StepProgress {
+                    step: step.clone(),
+                    objects: before + n,
+                    bytes: total_bytes,
+                });
+            }
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! The one stream of things a run does. Every consumer (the human lines, `--output
+//! json`, and later the journal, progress bars and reports) reads these events; none
+//! of them looks inside the engine.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// A step's outputs: strings, or maps of strings (per-kind counts).
+pub type Outputs = BTreeMap<String, OutputValue>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum OutputValue {
+    Str(String),
+    Map(BTreeMap<String, String>),
+}
+
+impl OutputValue {
+    pub fn as_text(&self) -> String {
+        match self {
+            OutputValue::Str(s) => s.clone(),
+            OutputValue::Map(m) => m
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        runbook: String,
+        dry_run: bool,
+        steps: usize,
+    },
+    StepStarted {
+        step: String,
+        action: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cluster: Option<String>,
+        attempt: u32,
+    },
+    /// Work done inside a step (objects and bytes so far, cumulative).
+    StepProgress {
+        step: String,
+        objects: u64,
+        bytes: u64,
+    },
+    StepSucceeded {
+        step: String,
+        duration_ms: u64,
+        outputs: Outputs,
+    },
+    StepRetrying {
+        step: String,
+        attempt: u32,
+        error: String,
+        backoff_ms: u64,
+    },
+    StepFailed {
+        step: String,
+        duration_ms: u64,
+        error: String,
+    },
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
+    /// `on_failure: rollback` asked for a rollback this version cannot run.
+    RollbackNotRun {
+        step: String,
+        reason: String,
+    },
+    RunFinished {
+        run_id: String,
+        state: RunState,
+        duration_ms: u64,
+        succeeded: usize,
+        failed: usize,
+        skipped: usize,
+    },
+}
+
+/// Where events go.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: &Event);
+}

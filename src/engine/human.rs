@@ -1,0 +1,128 @@
+//! Event sinks for `run`: one human line per event (`--output human`), or the events
+//! themselves as JSON Lines (`--output json`).
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use super::events::{Event, EventSink, OutputValue, RunState};
+
+/// Prints one readable line per event.
+pub struct HumanLines<W: Write + Send>(pub Mutex<W>);
+
+/// Prints each event as one JSON object per line.
+pub struct JsonLines<W: Write + Send>(pub Mutex<W>);
+
+impl<W: Write + Send> EventSink for JsonLines<W> {
+    fn emit(&self, event: &Event) {
+        if let Ok(mut out) = self.0.lock()
+            && let Ok(line) = serde_json::to_string(event)
+        {
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+}
+
+impl<W: Write + Send> EventSink for HumanLines<W> {
+    fn emit(&self, event: &Event) {
+        let Some(line) = human_line(event) else {
+            return;
+        };
+        if let Ok(mut out) = self.0.lock() {
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+    }
+}
+
+/// The line for an event (`None` for events shown only by progress bars).
+pub fn human_line(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::RunStarted {
+            run_id,
+            runbook,
+            dry_run,
+            steps,
+        } => format!(
+            "run {run_id} of {runbook}: {steps} step{}{}",
+            if *steps == 1 { "" } else { "s" },
+            if *dry_run {
+                " (dry run: nothing will change)"
+            } else {
+                ""
+            }
+        ),
+        Event::StepStarted {
+            step,
+            action,
+            cluster,
+            attempt,
+        } => {
+            let on = cluster
+                .as_ref()
+                .map(|c| format!(" on {c}"))
+                .unwrap_or_default();
+            let again = if *attempt > 1 {
+                format!(" (attempt {attempt})")
+            } else {
+                String::new()
+            };
+            format!("  start {step}: {action}{on}{again}")
+        }
+        Event::StepProgress { .. } => return None,
+        Event::StepSucceeded {
+            step,
+            duration_ms,
+            outputs,
+        } => {
+            let shown: Vec<String> = outputs
+                .iter()
+                .filter(|(_, v)| matches!(v, OutputValue::Str(_)))
+                .map(|(k, v)| format!("{k}={}", v.as_text()))
+                .collect();
+            let tail = if shown.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", shown.join(" "))
+            };
+            format!("  ok    {step} in {}{tail}", seconds(*duration_ms))
+        }
+        Event::StepRetrying {
+            step,
+            attempt,
+            error,
+            backoff_ms,
+        } => format!(
+            "  retry {step}: attempt {attempt} failed ({error}); trying again in {}",
+            seconds(*backoff_ms)
+        ),
+        Event::StepFailed {
+            step,
+            duration_ms,
+            error,
+        } => format!("  FAIL  {step} after {}: {error}", seconds(*duration_ms)),
+        Event::StepSkipped { step, reason } => format!("  skip  {step}: {reason}"),
+        Event::RollbackNotRun { step, reason } => {
+            format!("  note  {step} asked for a rollback: {reason}")
+        }
+        Event::RunFinished {
+            run_id,
+            state,
+            duration_ms,
+            succeeded,
+            failed,
+            skipped,
+        } => format!(
+            "run {run_id} {} in {}: {succeeded} succeeded, {failed} failed, {skipped} skipped",
+            match state {
+                RunState::Succeeded => "succeeded",
+                RunState::Failed => "FAILED",
+            },
+            seconds(*duration_ms)
+        ),
+    })
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{:.1}s", ms as f64 / 1000.0)
+}

@@ -1,0 +1,131 @@
+//! Running one step: bind its inputs, run its action under the step's timeout, and
+//! retry with exponential backoff and jitter as its `retry` says. Every attempt and
+//! its end are events.
+
+use std::time::{Duration, Instant};
+
+use super::context::{RunContext, StepCtx};
+use super::events::{Event, Outputs};
+use super::resolve::Scope;
+use crate::actions::{self, ActionError, ActionInputs};
+use crate::runbook::model::Step;
+
+/// How a step ended.
+pub enum StepEnd {
+    Succeeded(Outputs),
+    Failed(String),
+}
+
+/// Runs `step` (its inputs bound in `scope`) to success or its last failed attempt.
+pub async fn run_step(
+    run: &RunContext<'_>,
+    step: &Step,
+    cluster: Option<String>,
+    scope: &Scope<'_>,
+    inject_failure: bool,
+) -> StepEnd {
+    let id = step.head.id.value.0.as_str();
+    let uses = step.head.uses.value.as_str();
+    let attempts = step.head.retry.as_ref().map_or(1, |r| r.attempts.value);
+    let mut backoff = step
+        .head
+        .retry
+        .as_ref()
+        .and_then(|r| r.backoff.as_ref())
+        .map_or(Duration::from_secs(1), |b| b.value.0);
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        run.sink.emit(&Event::StepStarted {
+            step: id.to_string(),
+            action: uses.to_string(),
+            cluster: cluster.clone(),
+            attempt,
+        });
+        let result = if inject_failure {
+            Err(ActionError::Failed(
+                "failure injected with --inject-failure".into(),
+            ))
+        } else {
+            attempt_once(run, step, cluster.clone(), scope).await
+        };
+        match result {
+            Ok(outputs) => {
+                run.sink.emit(&Event::StepSucceeded {
+                    step: id.to_string(),
+                    duration_ms: millis(started.elapsed()),
+                    outputs: outputs.clone(),
+                });
+                return StepEnd::Succeeded(outputs);
+            }
+            Err(e) if attempt < attempts && retryable(&e) => {
+                let wait = jitter(backoff);
+                run.sink.emit(&Event::StepRetrying {
+                    step: id.to_string(),
+                    attempt,
+                    error: e.to_string(),
+                    backoff_ms: millis(wait),
+                });
+                tokio::time::sleep(wait).await;
+                backoff = backoff.saturating_mul(2);
+                attempt += 1;
+            }
+            Err(e) => {
+                let error = e.to_string();
+                run.sink.emit(&Event::StepFailed {
+                    step: id.to_string(),
+                    duration_ms: millis(started.elapsed()),
+                    error: error.clone(),
+                });
+                return StepEnd::Failed(error);
+            }
+        }
+    }
+}
+
+async fn attempt_once(
+    run: &RunContext<'_>,
+    step: &Step,
+    cluster: Option<String>,
+    scope: &Scope<'_>,
+) -> Result<Outputs, ActionError> {
+    let bound = scope.bind(&step.with_node).map_err(ActionError::Inputs)?;
+    let spec = actions::find(&step.head.uses.value)
+        .ok_or_else(|| ActionError::Inputs(format!("unknown action `{}`", step.head.uses.value)))?;
+    let inputs: ActionInputs = spec.parse_inputs(&bound).map_err(|errors| {
+        ActionError::Inputs(
+            errors
+                .into_iter()
+                .map(|e| e.message)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    let ctx = StepCtx::new(run, &step.head.id.value.0, cluster);
+    let action = actions::execute(&inputs, &ctx);
+    match &step.head.timeout {
+        Some(t) => tokio::time::timeout(t.value.0, action)
+            .await
+            .map_err(|_| ActionError::Failed(format!("timed out after {}", t.value)))?,
+        None => action.await,
+    }
+}
+
+/// Wrong inputs and missing features do not get better by trying again.
+fn retryable(e: &ActionError) -> bool {
+    !matches!(e, ActionError::Inputs(_) | ActionError::NotBuilt { .. })
+}
+
+/// Between 50% and 100% of `d`, so that many runs retrying at once spread out.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|t| t.subsec_nanos())
+        .unwrap_or(0);
+    let fraction = 0.5 + f64::from(nanos % 1000) / 2000.0;
+    d.mul_f64(fraction)
+}
+
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

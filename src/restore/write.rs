@@ -1,0 +1,234 @@
+//! Writing one object into the target cluster and deciding its outcome: create; when
+//! it exists, skip, fail, or server-side apply with force (`existing: update`) and
+//! compare to tell updated from unchanged. A missing namespace is created once. In
+//! dry-run every write carries `dryRun=All`; an object whose namespace or CRD only
+//! this restore would create cannot be checked by the API server and is reported as
+//! created, unchecked.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use super::outcome::Outcome;
+use super::{Prepared, RestoreRequest, name_of, namespace_of};
+use crate::actions::ActionError;
+use crate::actions::restore::Existing;
+use crate::cluster::discovery::{self, ServedType};
+use crate::cluster::objects;
+use crate::cluster::{ClusterConn, KubeError, ResourceType};
+
+/// How long to wait for restored CRDs to be Established.
+const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Writer<'a> {
+    conn: &'a ClusterConn,
+    existing: Existing,
+    dry_run: bool,
+    restore_status: bool,
+    pub fail_fast: bool,
+    /// Namespaces known to exist (or, in dry-run, to be created by this restore).
+    namespaces: Mutex<HashSet<String>>,
+    /// Objects counted as created without an API check (dry-run only).
+    pub unchecked: std::sync::atomic::AtomicU64,
+}
+
+impl<'a> Writer<'a> {
+    pub fn new(req: &RestoreRequest<'a>) -> Writer<'a> {
+        Writer {
+            conn: req.conn,
+            existing: req.existing,
+            dry_run: req.dry_run,
+            restore_status: req.restore_status,
+            fail_fast: req.fail_fast,
+            namespaces: Mutex::new(HashSet::new()),
+            unchecked: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Restores one object.
+    pub async fn write(&self, p: Prepared, custom_groups: &BTreeSet<String>) -> Outcome {
+        let ns = p
+            .rtype
+            .namespaced
+            .then(|| namespace_of(&p.object).to_string());
+        let ns = ns.as_deref();
+        let name = name_of(&p.object).to_string();
+        let mut tried_namespace = false;
+        loop {
+            match objects::create(self.conn, &p.rtype, ns, &p.object, self.dry_run).await {
+                Ok(_) => return self.after_create(&p, ns, &name).await,
+                Err(e) if e.code() == Some(409) && e.reason() == Some("AlreadyExists") => {
+                    return self.when_existing(&p, ns, &name).await;
+                }
+                Err(e) if e.code() == Some(404) => {
+                    if let Some(missing) = missing_namespace(&e, ns) {
+                        if self.dry_run {
+                            if self.namespaces.lock().await.contains(&missing) {
+                                return self.unchecked();
+                            }
+                            return Outcome::Failed(format!(
+                                "namespace {missing} does not exist and the restore does not create it"
+                            ));
+                        }
+                        if !tried_namespace {
+                            tried_namespace = true;
+                            if let Err(e) = self.ensure_namespace(&missing).await {
+                                return Outcome::Failed(e.api_message());
+                            }
+                            continue;
+                        }
+                    }
+                    if self.dry_run && custom_groups.contains(&p.rtype.group) {
+                        // Its CRD is in this restore; a dry run did not create it.
+                        return self.unchecked();
+                    }
+                    return Outcome::Failed(e.api_message());
+                }
+                Err(e) => return Outcome::Failed(e.api_message()),
+            }
+        }
+    }
+
+    /// Records a namespace the restore creates (also in dry-run, where later objects
+    /// in it cannot be checked).
+    async fn after_create(&self, p: &Prepared, ns: Option<&str>, name: &str) -> Outcome {
+        if p.qualified == "namespaces" {
+            self.namespaces.lock().await.insert(name.to_string());
+        }
+        if self.restore_status
+            && let Some(status) = &p.status
+            && let Err(e) =
+                objects::patch_status(self.conn, &p.rtype, ns, name, status, self.dry_run).await
+        {
+            return Outcome::Failed(format!(
+                "created, but its status was not restored: {}",
+                e.api_message()
+            ));
+        }
+        Outcome::Created
+    }
+
+    async fn when_existing(&self, p: &Prepared, ns: Option<&str>, name: &str) -> Outcome {
+        if p.qualified == "namespaces" {
+            self.namespaces.lock().await.insert(name.to_string());
+        }
+        match self.existing {
+            Existing::Skip => Outcome::Skipped("already exists (existing: skip)".into()),
+            Existing::Fail => Outcome::Failed("already exists (existing: fail)".into()),
+            Existing::Update => {
+                let current = match objects::get(self.conn, &p.rtype, ns, name).await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => {
+                        return Outcome::Failed(
+                            "it existed, then disappeared during the restore".into(),
+                        );
+                    }
+                    Err(e) => return Outcome::Failed(e.api_message()),
+                };
+                match objects::apply(self.conn, &p.rtype, ns, name, &p.object, true, self.dry_run)
+                    .await
+                {
+                    Ok(applied) if comparable(&applied) == comparable(&current) => {
+                        Outcome::Unchanged
+                    }
+                    Ok(_) => Outcome::Updated,
+                    Err(e) => Outcome::Failed(e.api_message()),
+                }
+            }
+        }
+    }
+
+    fn unchecked(&self) -> Outcome {
+        self.unchecked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Outcome::Created
+    }
+
+    async fn ensure_namespace(&self, name: &str) -> Result<(), KubeError> {
+        let mut known = self.namespaces.lock().await;
+        if known.contains(name) {
+            return Ok(());
+        }
+        let rtype = ResourceType {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "namespaces".into(),
+            kind: "Namespace".into(),
+            namespaced: false,
+        };
+        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        match objects::create(self.conn, &rtype, None, &body, self.dry_run).await {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(409) => {}
+            Err(e) => return Err(e),
+        }
+        known.insert(name.to_string());
+        Ok(())
+    }
+}
+
+/// The namespace a 404 says is missing (`namespaces "shop" not found`).
+fn missing_namespace(e: &KubeError, ns: Option<&str>) -> Option<String> {
+    let ns = ns?;
+    let KubeError::Api { message, .. } = e else {
+        return None;
+    };
+    message
+        .contains(&format!("namespaces \"{ns}\" not found"))
+        .then(|| ns.to_string())
+}
+
+/// An object without what every write changes, for telling updated from unchanged.
+fn comparable(object: &Value) -> Value {
+    let mut o = object.clone();
+    if let Some(Value::Object(meta)) = o.get_mut("metadata") {
+        for f in ["resourceVersion", "managedFields", "generation"] {
+            meta.remove(f);
+        }
+    }
+    o
+}
+
+/// Waits until every restored CRD reports `Established`.
+pub async fn wait_established(
+    conn: &ClusterConn,
+    served: &[ServedType],
+    names: &BTreeSet<String>,
+) -> Result<(), ActionError> {
+    let Some(crd) = discovery::find(
+        served,
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+    ) else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    for name in names {
+        loop {
+            let established = objects::get(conn, &crd.rtype, None, name)
+                .await?
+                .and_then(|c| c.pointer("/status/conditions").cloned())
+                .and_then(|c| c.as_array().cloned())
+                .is_some_and(|conds| {
+                    conds.iter().any(|c| {
+                        c.get("type").and_then(Value::as_str) == Some("Established")
+                            && c.get("status").and_then(Value::as_str) == Some("True")
+                    })
+                });
+            if established {
+                break;
+            }
+            if started.elapsed() > ESTABLISH_TIMEOUT {
+                return Err(ActionError::Failed(format!(
+                    "CRD {name} was restored but did not become Established within {}s; its custom resources cannot be restored",
+                    ESTABLISH_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}

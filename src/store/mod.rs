@@ -1,0 +1,231 @@
+//! Object storage: where backups, journals and locks live. One `Store` type with two
+//! backends, an S3-compatible bucket (`s3`, through aws-sdk-s3) and a local folder
+//! (`fs`), behind the same small set of operations. Keys are relative to the store's
+//! root (its bucket prefix or folder) and always use `/`.
+//!
+//! Small objects (manifests, journal events, locks) go through `put`/`get` as bytes.
+//! Large ones (backup parts) go through `put_file`/`get_to_file`, which stream between
+//! a local file and the store, so memory stays bounded whatever the size.
+
+pub mod fs;
+pub mod s3;
+mod url;
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+pub use url::parse_store_url;
+
+/// Where a store is and how to reach it: read from a runbook's `stores:` entry or a
+/// `--store`/`--state` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// A local folder (created when missing).
+    Fs { root: PathBuf },
+    /// An S3 bucket, with everything under `prefix` (empty, or ending in `/`).
+    S3(S3Config),
+}
+
+/// How to reach an S3-compatible bucket. What is `None` comes from the standard AWS
+/// environment and config files (`AWS_REGION`, `AWS_ENDPOINT_URL`, `AWS_PROFILE`, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Config {
+    pub bucket: String,
+    /// Key prefix: empty, or ending in `/`.
+    pub prefix: String,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub path_style: bool,
+    /// `true`: send request checksums only when an operation requires them (for
+    /// S3-compatible stores that reject the SDK's default CRC headers).
+    pub checksum_when_required: bool,
+}
+
+/// Whether a write may replace an existing object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PutMode {
+    /// Replace whatever is there.
+    Overwrite,
+    /// Create only when nothing is at the key (`If-None-Match: *`); otherwise fail with
+    /// `StoreError::AlreadyExists` and leave the existing object untouched.
+    CreateNew,
+}
+
+/// One stored object, as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Key relative to the store's root.
+    pub key: String,
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{key} does not exist in {store}")]
+    NotFound { store: String, key: String },
+    #[error("{key} already exists in {store}")]
+    AlreadyExists { store: String, key: String },
+    #[error("failed to {op} {key} in {store}: {source}")]
+    Io {
+        store: String,
+        op: &'static str,
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An error the remote store returned (or a transport failure reaching it).
+    #[error("failed to {op} {key} in {store}: {message}")]
+    Remote {
+        store: String,
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+    /// The store's configuration cannot be used (bad URL, bad key, ...).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// An open store.
+#[derive(Clone, Debug)]
+pub enum Store {
+    Fs(fs::FsStore),
+    S3(s3::S3Store),
+}
+
+impl Store {
+    /// Opens a store. Opening does not touch the network or the disk beyond building a
+    /// client; `check` does.
+    pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        Ok(match config {
+            StoreConfig::Fs { root } => Store::Fs(fs::FsStore::new(root.clone())),
+            StoreConfig::S3(c) => Store::S3(s3::S3Store::open(c).await?),
+        })
+    }
+
+    /// `file:///path` or `s3://bucket/prefix`: how the store is named in messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Fs(s) => s.describe(),
+            Store::S3(s) => s.describe(),
+        }
+    }
+
+    /// Writes `body` at `key`.
+    pub async fn put(&self, key: &str, body: Vec<u8>, mode: PutMode) -> Result<(), StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.put(key, body, mode).await,
+            Store::S3(s) => s.put(key, body, mode).await,
+        }
+    }
+
+    /// Streams the local file at `path` to `key` (multipart upload when large; aborted
+    /// on failure so no half-written object remains). Returns the bytes written.
+    pub async fn put_file(&self, key: &str, path: &Path, mode: PutMode) -> Result<u64, StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.put_file(key, path, mode).await,
+            Store::S3(s) => s.put_file(key, path, mode).await,
+        }
+    }
+
+    /// Reads a (small) object whole.
+    pub async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.get(key).await,
+            Store::S3(s) => s.get(key).await,
+        }
+    }
+
+    /// Streams the object at `key` into a new local file at `path`. Returns its size.
+    pub async fn get_to_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.get_to_file(key, path).await,
+            Store::S3(s) => s.get_to_file(key, path).await,
+        }
+    }
+
+    /// The object at `key`, or `None`.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.head(key).await,
+            Store::S3(s) => s.head(key).await,
+        }
+    }
+
+    /// Every object whose key starts with `prefix` (recursively), sorted by key.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        match self {
+            Store::Fs(s) => s.list(prefix).await,
+            Store::S3(s) => s.list(prefix).await,
+        }
+    }
+
+    /// Removes the object at `key`; a missing object is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.delete(key).await,
+            Store::S3(s) => s.delete(key).await,
+        }
+    }
+
+    /// Checks that the store is reachable and honours conditional creates (writes,
+    /// re-writes with `CreateNew` expecting a refusal, and removes a probe object under
+    /// `.lifeboat-probe/`). Run before trusting the store with locks or journals.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        let key = format!(".lifeboat-probe/{}-{}", std::process::id(), nanos());
+        self.put(&key, b"probe".to_vec(), PutMode::CreateNew)
+            .await?;
+        let second = self.put(&key, b"again".to_vec(), PutMode::CreateNew).await;
+        let kept = self.get(&key).await;
+        self.delete(&key).await?;
+        match second {
+            Err(StoreError::AlreadyExists { .. }) => {}
+            Ok(()) => {
+                return Err(StoreError::Config(format!(
+                    "{} does not honour conditional writes (If-None-Match: *): a second create of the same key succeeded; use a store that supports them",
+                    self.describe()
+                )));
+            }
+            Err(e) => return Err(e),
+        }
+        match kept {
+            Ok(body) if body == b"probe" => Ok(()),
+            Ok(_) => Err(StoreError::Config(format!(
+                "{} overwrote an object on a conditional create; use a store that supports If-None-Match",
+                self.describe()
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// Keys are relative, `/`-separated, and never climb out of the store's root.
+fn check_key(key: &str) -> Result<(), StoreError> {
+    let bad = key.is_empty()
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key.contains('\0')
+        || key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
+    if bad {
+        return Err(StoreError::Config(format!(
+            "invalid object key `{key}`: keys are relative, `/`-separated paths without empty, `.` or `..` segments"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,631 @@
+//! The S3 backend of `Store`, through aws-sdk-s3: an S3 bucket or an S3-compatible
+//! store, with every key under the store's prefix. Credentials come from the standard
+//! AWS chain. The client gets explicit timeouts and retries (the SDK sets no timeouts),
+//! a configurable request checksum mode, and conditional creates with
+//! `If-None-Match: *`. Large files stream through multipart uploads whose parts are
+//! read one at a time, and a failed or cancelled upload is aborted so no parts linger.
+
+use std::error::Error;
+use std::io;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use aws_config::BehaviorVersion;
+use aws_config::meta::region::RegionProviderChain;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::fs::{TMP_PREFIX, check_prefix, with_path};
+use super::{ObjectMeta, PutMode, S3Config, StoreError};
+
+/// Files below this go up in one PutObject; larger ones by multipart upload in parts of
+/// this size (larger when the file would need more than `MAX_PARTS` parts).
+const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// S3's limit on the parts of one multipart upload.
+const MAX_PARTS: u64 = 10_000;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(300);
+const MAX_ATTEMPTS: u32 = 5;
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// A store in an S3 bucket, under a key prefix.
+#[derive(Clone, Debug)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    /// Empty, or ending in `/`.
+    prefix: String,
+}
+
+impl S3Store {
+    /// Builds a client for the bucket; nothing is sent until the first operation.
+    /// The region is the configured one, else the AWS environment's, else `us-east-1`.
+    /// Request checksums are sent only when required if `checksum_when_required` is set;
+    /// otherwise the SDK's setting applies (`WhenSupported`, unless the AWS environment
+    /// says otherwise with `AWS_REQUEST_CHECKSUM_CALCULATION`).
+    pub async fn open(c: &S3Config) -> Result<S3Store, StoreError> {
+        if c.bucket.is_empty() {
+            return Err(StoreError::Config("the s3 store has no bucket".to_string()));
+        }
+        if !c.prefix.is_empty() && !c.prefix.ends_with('/') {
+            return Err(StoreError::Config(format!(
+                "invalid s3 prefix `{}`: a prefix is empty or ends with `/`",
+                c.prefix
+            )));
+        }
+        let region = RegionProviderChain::first_try(c.region.clone().map(Region::new))
+            .or_default_provider()
+            .or_else(Region::from_static(DEFAULT_REGION));
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .load()
+            .await;
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(c.path_style)
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        if c.checksum_when_required {
+            config = config
+                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        }
+        if let Some(endpoint) = &c.endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        Ok(S3Store {
+            client: Client::from_conf(config.build()),
+            bucket: c.bucket.clone(),
+            prefix: c.prefix.clone(),
+        })
+    }
+
+    /// `s3://bucket/prefix`.
+    pub fn describe(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+
+    /// Writes `body` at `key`, with `If-None-Match: *` for `CreateNew`. A `CreateNew`
+    /// retried after its first attempt landed but its answer was lost reports
+    /// `AlreadyExists` for the object it wrote itself.
+    pub async fn put(&self, key: &str, body: Vec<u8>, mode: PutMode) -> Result<(), StoreError> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .body(ByteStream::from(body));
+        if mode == PutMode::CreateNew {
+            request = request.if_none_match("*");
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| self.write_error("write", key, e))?;
+        Ok(())
+    }
+
+    pub async fn put_file(&self, key: &str, path: &Path, mode: PutMode) -> Result<u64, StoreError> {
+        let local = |e| self.io_error("upload", key, with_path(path, e));
+        let mut file = tokio::fs::File::open(path).await.map_err(local)?;
+        let len = file.metadata().await.map_err(local)?.len();
+        if len < PART_SIZE {
+            let body = read_chunk(&mut file, PART_SIZE).await.map_err(local)?;
+            if body.len() as u64 != len {
+                return Err(local(changed_size(len, body.len() as u64)));
+            }
+            self.put(key, body, mode).await?;
+            return Ok(len);
+        }
+        let full_key = self.full_key(key);
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&full_key)
+            .send()
+            .await
+            .map_err(|e| self.remote("upload", key, &e))?;
+        let Some(upload_id) = created.upload_id() else {
+            return Err(self.remote_message(
+                "upload",
+                key,
+                "the store returned no upload id".to_string(),
+            ));
+        };
+        let pending = PendingUpload {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: full_key,
+            upload_id: upload_id.to_string(),
+            open: true,
+        };
+        let source = Source { path, file, len };
+        match self.upload_parts(key, &pending, source, mode).await {
+            Ok(()) => {
+                pending.completed();
+                Ok(len)
+            }
+            Err(error) => match pending.abort().await {
+                Ok(()) => Err(error),
+                Err(abort) => Err(with_note(
+                    error,
+                    &format!(
+                        "the multipart upload could not be aborted either ({}); its parts stay in the bucket until a lifecycle rule removes them",
+                        describe_sdk_error(&abort)
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// Sends the file's parts one at a time, then completes the upload (conditionally for
+    /// `CreateNew`).
+    async fn upload_parts(
+        &self,
+        key: &str,
+        pending: &PendingUpload,
+        source: Source<'_>,
+        mode: PutMode,
+    ) -> Result<(), StoreError> {
+        let Source {
+            path,
+            mut file,
+            len,
+        } = source;
+        let local = |e| self.io_error("upload", key, with_path(path, e));
+        let part_size = PART_SIZE.max(len.div_ceil(MAX_PARTS));
+        let mut parts = Vec::new();
+        let mut sent = 0u64;
+        loop {
+            let chunk = read_chunk(&mut file, part_size).await.map_err(local)?;
+            if chunk.is_empty() {
+                break;
+            }
+            sent += chunk.len() as u64;
+            if sent > len {
+                return Err(local(changed_size(len, sent)));
+            }
+            let number = i32::try_from(parts.len() + 1)
+                .map_err(|_| self.remote_message("upload", key, "too many parts".to_string()))?;
+            let uploaded = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(&pending.key)
+                .upload_id(&pending.upload_id)
+                .part_number(number)
+                .body(ByteStream::from(chunk))
+                .send()
+                .await
+                .map_err(|e| self.remote("upload", key, &e))?;
+            let Some(e_tag) = uploaded.e_tag() else {
+                return Err(self.remote_message(
+                    "upload",
+                    key,
+                    format!("the store returned no etag for part {number}"),
+                ));
+            };
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .e_tag(e_tag)
+                    .build(),
+            );
+        }
+        if sent != len {
+            return Err(local(changed_size(len, sent)));
+        }
+        let mut request = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&pending.key)
+            .upload_id(&pending.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            );
+        if mode == PutMode::CreateNew {
+            request = request.if_none_match("*");
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| self.write_error("upload", key, e))?;
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| self.read_error("read", key, e))?;
+        let body = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.remote_message("read", key, error_chain(&e)))?;
+        Ok(body.to_vec())
+    }
+
+    pub async fn get_to_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| self.read_error("download", key, e))?;
+        let expected = object.content_length().and_then(|n| u64::try_from(n).ok());
+        let mut body = object.body;
+        let local = |e| self.io_error("download", key, with_path(path, e));
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        tokio::fs::create_dir_all(dir).await.map_err(local)?;
+        let (file, tmp_path) = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .tempfile_in(dir)
+            .map_err(local)?
+            .into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut written = 0u64;
+        loop {
+            let chunk = body
+                .try_next()
+                .await
+                .map_err(|e| self.remote_message("download", key, error_chain(&e)))?;
+            let Some(chunk) = chunk else { break };
+            file.write_all(&chunk).await.map_err(local)?;
+            written += chunk.len() as u64;
+        }
+        if let Some(expected) = expected
+            && expected != written
+        {
+            return Err(self.remote_message(
+                "download",
+                key,
+                format!("the store announced {expected} bytes but sent {written}"),
+            ));
+        }
+        file.flush().await.map_err(local)?;
+        file.sync_all().await.map_err(local)?;
+        drop(file);
+        tmp_path.persist(path).map_err(|e| local(e.error))?;
+        tokio::fs::File::open(dir)
+            .await
+            .map_err(local)?
+            .sync_all()
+            .await
+            .map_err(local)?;
+        Ok(written)
+    }
+
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await;
+        match result {
+            Ok(object) => Ok(Some(ObjectMeta {
+                key: key.to_string(),
+                size: object
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                modified: object
+                    .last_modified()
+                    .and_then(|t| SystemTime::try_from(*t).ok()),
+            })),
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(self.remote("inspect", key, &e)),
+        }
+    }
+
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        check_prefix(prefix)?;
+        let what = if prefix.is_empty() { "objects" } else { prefix };
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(self.full_key(prefix))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.remote("list", what, &e))?;
+            for object in page.contents() {
+                let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) else {
+                    continue;
+                };
+                objects.push(ObjectMeta {
+                    key: key.to_string(),
+                    size: object
+                        .size()
+                        .and_then(|n| u64::try_from(n).ok())
+                        .unwrap_or(0),
+                    modified: object
+                        .last_modified()
+                        .and_then(|t| SystemTime::try_from(*t).ok()),
+                });
+            }
+            match (page.is_truncated(), page.next_continuation_token()) {
+                (Some(true), Some(next)) => token = Some(next.to_string()),
+                (Some(true), None) => {
+                    return Err(self.remote_message(
+                        "list",
+                        what,
+                        "the store said the listing continues but gave no continuation token"
+                            .to_string(),
+                    ));
+                }
+                _ => break,
+            }
+        }
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_missing(&e) => Ok(()),
+            Err(e) => Err(self.remote("delete", key, &e)),
+        }
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// A failed read: a missing object is `NotFound`.
+    fn read_error<E>(&self, op: &'static str, key: &str, e: SdkError<E>) -> StoreError
+    where
+        E: ProvideErrorMetadata + Error + 'static,
+    {
+        if is_missing(&e) {
+            return StoreError::NotFound {
+                store: self.describe(),
+                key: key.to_string(),
+            };
+        }
+        self.remote(op, key, &e)
+    }
+
+    /// A failed write: a refused `If-None-Match: *` is `AlreadyExists`.
+    fn write_error<E>(&self, op: &'static str, key: &str, e: SdkError<E>) -> StoreError
+    where
+        E: ProvideErrorMetadata + Error + 'static,
+    {
+        let refused = match status(&e) {
+            Some(412) => true,
+            Some(409) => e.code() == Some("ConditionalRequestConflict"),
+            _ => e.code() == Some("PreconditionFailed"),
+        };
+        if refused {
+            return StoreError::AlreadyExists {
+                store: self.describe(),
+                key: key.to_string(),
+            };
+        }
+        self.remote(op, key, &e)
+    }
+
+    fn remote<E>(&self, op: &'static str, key: &str, e: &SdkError<E>) -> StoreError
+    where
+        E: ProvideErrorMetadata + Error + 'static,
+    {
+        self.remote_message(op, key, describe_sdk_error(e))
+    }
+
+    fn remote_message(&self, op: &'static str, key: &str, message: String) -> StoreError {
+        StoreError::Remote {
+            store: self.describe(),
+            op,
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    fn io_error(&self, op: &'static str, key: &str, source: io::Error) -> StoreError {
+        StoreError::Io {
+            store: self.describe(),
+            op,
+            key: key.to_string(),
+            source,
+        }
+    }
+}
+
+/// The local file a multipart upload reads, with the size it had when it was opened.
+struct Source<'a> {
+    path: &'a Path,
+    file: tokio::fs::File,
+    len: u64,
+}
+
+/// An open multipart upload. Dropped while still open (the upload was cancelled), it
+/// sends AbortMultipartUpload in the background.
+struct PendingUpload {
+    client: Client,
+    bucket: String,
+    /// The full key, prefix included.
+    key: String,
+    upload_id: String,
+    open: bool,
+}
+
+impl PendingUpload {
+    fn completed(mut self) {
+        self.open = false;
+    }
+
+    async fn abort(
+        mut self,
+    ) -> Result<
+        (),
+        SdkError<aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError>,
+    > {
+        self.open = false;
+        self.request().send().await.map(|_| ())
+    }
+
+    fn request(
+        &self,
+    ) -> aws_sdk_s3::operation::abort_multipart_upload::builders::AbortMultipartUploadFluentBuilder
+    {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+    }
+}
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let request = self.request();
+            runtime.spawn(async move {
+                // Best effort: nobody is left to report a failure to.
+                let _ = request.send().await;
+            });
+        }
+    }
+}
+
+/// Reads up to `limit` bytes (fewer only at the end of the file).
+async fn read_chunk(reader: &mut (impl AsyncRead + Unpin), limit: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(usize::try_from(limit).unwrap_or(usize::MAX).min(64 << 20));
+    reader.take(limit).read_to_end(&mut buf).await?;
+    Ok(buf)
+}
+
+fn changed_size(expected: u64, read: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the file changed while it was uploaded (it had {expected} bytes, {read} were read)"
+        ),
+    )
+}
+
+fn status<E>(e: &SdkError<E>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// No object at the key (`NoSuchKey`, or a bare 404 as HEAD answers); a missing bucket
+/// is an error, not a missing object.
+fn is_missing<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
+    match e.code() {
+        Some("NoSuchKey") => true,
+        Some("NoSuchBucket") => false,
+        _ => status(e) == Some(404),
+    }
+}
+
+/// The S3 error code, HTTP status and message of a service error, or the chain of causes
+/// of a transport failure. Never includes request headers (so never credentials).
+fn describe_sdk_error<E>(e: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + Error + 'static,
+{
+    match e {
+        SdkError::ServiceError(_) => {
+            let head = match (e.code(), status(e)) {
+                (Some(code), Some(status)) => format!("{code} (http {status})"),
+                (Some(code), None) => code.to_string(),
+                (None, Some(status)) => format!("http {status}"),
+                (None, None) => "service error".to_string(),
+            };
+            match e.message() {
+                Some(message) if !message.is_empty() => format!("{head}: {message}"),
+                _ => head,
+            }
+        }
+        _ => error_chain(e),
+    }
+}
+
+/// An error and its causes, joined with `: `.
+fn error_chain(e: &dyn Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Adds a note to an error's message where it has one to add to.
+fn with_note(error: StoreError, note: &str) -> StoreError {
+    match error {
+        StoreError::Remote {
+            store,
+            op,
+            key,
+            message,
+        } => StoreError::Remote {
+            store,
+            op,
+            key,
+            message: format!("{message}; {note}"),
+        },
+        StoreError::Io {
+            store,
+            op,
+            key,
+            source,
+        } => StoreError::Io {
+            store,
+            op,
+            key,
+            source: io::Error::new(source.kind(), format!("{source}; {note}")),
+        },
+        other => other,
+    }
+}

@@ -1,0 +1,232 @@
+//! Restore's options through `lifeboat run`: namespace mapping, what happens to objects
+//! that exist (skip, update, fail), CRDs with their custom resources, one namespace
+//! out of a cluster backup, label selection, dry-run, and a stored version-1 backup.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::backup_restore::{
+    Bucket, all_objects, app_cluster, back_up, failure, outputs, restore_runbook, run_json,
+};
+use crate::harness::path;
+use crate::sandbox_kubectl::Served;
+
+fn count(outputs: &Value, name: &str) -> u64 {
+    outputs[name]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {outputs}"))
+}
+
+fn data(cluster: &Served, ns: &str, cm: &str, key: &str) -> String {
+    cluster.ok(&[
+        "get",
+        "configmap",
+        "-n",
+        ns,
+        cm,
+        "-o",
+        &format!("jsonpath={{.data.{key}}}"),
+    ])
+}
+
+#[test]
+fn namespace_mapping_restores_beside_the_original() {
+    let a = app_cluster();
+    let bucket = Bucket::new("mapping");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let id = back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
+    let rb = restore_runbook(
+        dir.path(),
+        &a,
+        &bucket,
+        &id,
+        ", namespaces: [ app ], namespace_mapping: { app: app-copy }",
+    );
+    let restored = outputs(&run_json(&rb, &[], 0), "restore");
+    assert_eq!(count(&restored, "failed"), 0);
+    assert!(count(&restored, "created") >= 10, "{restored}");
+    assert_eq!(data(&a, "app-copy", "settings", "LOG_LEVEL"), "info");
+    let subject = a.ok(&[
+        "get",
+        "rolebinding",
+        "-n",
+        "app-copy",
+        "web-reads-config",
+        "-o",
+        "jsonpath={.subjects[0].namespace}",
+    ]);
+    assert_eq!(subject, "app-copy");
+    a.ok(&["get", "namespace", "app-copy"]);
+    a.ok(&["get", "backupschedule", "-n", "app-copy", "nightly"]);
+    // The original is untouched.
+    assert_eq!(data(&a, "app", "settings", "LOG_LEVEL"), "info");
+}
+
+#[test]
+fn existing_objects_are_skipped_updated_or_failed_as_asked() {
+    let a = app_cluster();
+    let bucket = Bucket::new("existing");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let id = back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
+    a.ok(&[
+        "patch",
+        "configmap",
+        "-n",
+        "app",
+        "settings",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"LOG_LEVEL":"debug"}}"#,
+    ]);
+
+    let skip = restore_runbook(dir.path(), &a, &bucket, &id, ", existing: skip");
+    let skipped = outputs(&run_json(&skip, &[], 0), "restore");
+    assert_eq!(count(&skipped, "created"), 0, "{skipped}");
+    assert!(count(&skipped, "skipped") >= 10, "{skipped}");
+    assert_eq!(data(&a, "app", "settings", "LOG_LEVEL"), "debug");
+
+    let fail = restore_runbook(dir.path(), &a, &bucket, &id, ", existing: fail");
+    let events = run_json(&fail, &[], 1);
+    assert!(
+        failure(&events, "restore").contains("already exists (existing: fail)"),
+        "{events:#?}"
+    );
+    assert_eq!(data(&a, "app", "settings", "LOG_LEVEL"), "debug");
+
+    let update = restore_runbook(dir.path(), &a, &bucket, &id, ", existing: update");
+    let updated = outputs(&run_json(&update, &[], 0), "restore");
+    assert!(count(&updated, "updated") >= 1, "{updated}");
+    assert!(count(&updated, "unchanged") >= 1, "{updated}");
+    assert_eq!(data(&a, "app", "settings", "LOG_LEVEL"), "info");
+    // A second update finds nothing to change (the three ConfigMaps include kube-root-ca.crt).
+    let again = outputs(&run_json(&update, &[], 0), "restore");
+    assert_eq!(again["kinds"]["ConfigMap"], "3", "{again}");
+    assert_eq!(count(&again, "updated"), 0, "{again}");
+    assert_eq!(count(&again, "failed"), 0);
+}
+
+#[test]
+fn one_namespace_restores_out_of_a_cluster_backup_with_its_crds() {
+    let a = Served::start(&[
+        &path("tests/fixtures/sandbox/app"),
+        &path("tests/fixtures/sandbox/extras"),
+        &path("tests/fixtures/sandbox/custom"),
+    ]);
+    a.ok(&[
+        "create",
+        "configmap",
+        "-n",
+        "default",
+        "elsewhere",
+        "--from-literal=a=b",
+    ]);
+    let bucket = Bucket::new("onens");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let id = back_up(dir.path(), &a, &bucket, "");
+    let b = Served::start(&[]);
+    let rb = restore_runbook(dir.path(), &b, &bucket, &id, ", namespaces: [ app ]");
+    let restored = outputs(&run_json(&rb, &[], 0), "restore");
+    assert_eq!(count(&restored, "failed"), 0);
+    // The CRD came first, then its custom resource.
+    b.ok(&["get", "crd", "backupschedules.lifeboat.dev"]);
+    let schedule = b.ok(&[
+        "get",
+        "backupschedule",
+        "-n",
+        "app",
+        "nightly",
+        "-o",
+        "jsonpath={.spec.schedule}",
+    ]);
+    assert_eq!(schedule, "0 3 * * *");
+    b.ok(&["get", "statefulset", "-n", "app", "db"]);
+    assert!(
+        b.fails(&["get", "configmap", "-n", "default", "elsewhere"])
+            .contains("NotFound")
+    );
+}
+
+#[test]
+fn a_label_selector_restores_only_matching_objects() {
+    let a = app_cluster();
+    let bucket = Bucket::new("labels");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let id = back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
+    let b = Served::start(&[]);
+    let rb = restore_runbook(
+        dir.path(),
+        &b,
+        &bucket,
+        &id,
+        ", label_selector: \"tier=web\"",
+    );
+    let restored = outputs(&run_json(&rb, &[], 0), "restore");
+    assert_eq!(count(&restored, "failed"), 0);
+    for (kind, name) in [
+        ("configmap", "settings"),
+        ("secret", "api-token"),
+        ("service", "web"),
+        ("deployment", "web"),
+    ] {
+        b.ok(&["get", kind, "-n", "app", name]);
+    }
+    for (kind, name) in [
+        ("configmap", "batch-settings"),
+        ("cronjob", "report"),
+        ("statefulset", "db"),
+        ("pvc", "reports"),
+    ] {
+        assert!(
+            b.fails(&["get", kind, "-n", "app", name])
+                .contains("NotFound"),
+            "{kind}/{name} was restored"
+        );
+    }
+}
+
+#[test]
+fn a_dry_run_restore_changes_nothing_and_says_what_it_would_do() {
+    let a = app_cluster();
+    let bucket = Bucket::new("dryrun");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let id = back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
+    let b = Served::start(&[]);
+    let before = all_objects(&b);
+    let keys_before = bucket.keys();
+    let rb = restore_runbook(dir.path(), &b, &bucket, &id, "");
+    let events = run_json(&rb, &["--dry-run"], 0);
+    assert_eq!(events[0]["dry_run"], true);
+    let would = outputs(&events, "restore");
+    assert!(count(&would, "created") >= 10, "{would}");
+    assert_eq!(count(&would, "failed"), 0, "{would}");
+    let after = all_objects(&b);
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(bucket.keys(), keys_before, "a dry run wrote to the store");
+}
+
+#[test]
+fn a_version_1_backup_restores_forever() {
+    let store = path("tests/fixtures/backups-v1");
+    let b = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = dir.path().join("v1.yaml");
+    std::fs::write(
+        &rb,
+        format!(
+            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: v1 }}\nclusters:\n  b: {{ kubeconfig: \"{}\" }}\nstores:\n  old: {{ fs: {{ path: \"{}\" }} }}\nsteps:\n  - {{ id: restore, uses: restore, with: {{ store: old, backup: shop-v1 }} }}\n",
+            b.kubeconfig.display(),
+            store.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let restored = outputs(&run_json(Path::new(&rb), &[], 0), "restore");
+    assert_eq!(count(&restored, "failed"), 0);
+    assert!(count(&restored, "created") >= 5, "{restored}");
+    b.ok(&["get", "deployment", "-n", "shop", "frontend", "cart"]);
+}
