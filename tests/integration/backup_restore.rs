@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::harness::{Test, path};
-use crate::s3_server::endpoint;
+use crate::s3_server::{aws, endpoint};
 use crate::sandbox_kubectl::{Served, shared};
 
 /// A fresh bucket on the test S3 server.
@@ -61,21 +61,24 @@ impl Bucket {
     }
 }
 
-/// Runs the aws CLI against the test S3 server.
-pub fn aws(args: &[&str]) -> std::process::Output {
-    Command::new("aws")
-        .args(["--endpoint-url", &endpoint()])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the aws CLI: {e}"))
-}
-
-/// Writes a runbook with these clusters (name → kubeconfig) and steps.
+/// Writes a runbook with these clusters (name → kubeconfig), the bucket as store
+/// `vault`, and these steps.
 pub fn runbook(
     dir: &Path,
     name: &str,
     clusters: &[(&str, &Path)],
     bucket: &Bucket,
+    steps: &str,
+) -> PathBuf {
+    runbook_with_store(dir, name, clusters, &bucket.store_yaml(), steps)
+}
+
+/// Writes a runbook with these clusters, `store` as store `vault`, and these steps.
+pub fn runbook_with_store(
+    dir: &Path,
+    name: &str,
+    clusters: &[(&str, &Path)],
+    store: &str,
     steps: &str,
 ) -> PathBuf {
     let mut text = format!(
@@ -84,10 +87,7 @@ pub fn runbook(
     for (c, kc) in clusters {
         text.push_str(&format!("  {c}: {{ kubeconfig: \"{}\" }}\n", kc.display()));
     }
-    text.push_str(&format!(
-        "stores:\n  vault: {}\nsteps:\n{steps}",
-        bucket.store_yaml()
-    ));
+    text.push_str(&format!("stores:\n  vault: {store}\nsteps:\n{steps}"));
     let p = dir.join(format!("{name}.yaml"));
     std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
     p
@@ -609,16 +609,13 @@ fn an_encrypted_backup_hides_secrets_and_restores_only_with_the_identity() {
         1,
     );
     let write = |name: &str, cluster: &Path, step: &str, store: &str| {
-        let p = dir.path().join(format!("{name}.yaml"));
-        std::fs::write(
-            &p,
-            format!(
-                "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {name} }}\nclusters:\n  c: {{ kubeconfig: \"{}\" }}\nstores:\n  vault: {store}\nsteps:\n  - {step}\n",
-                cluster.display()
-            ),
+        runbook_with_store(
+            dir.path(),
+            name,
+            &[("c", cluster)],
+            store,
+            &format!("  - {step}\n"),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
-        p
     };
     let rb = write(
         "sealed",

@@ -2,12 +2,11 @@
 //! that exist (skip, update, fail), CRDs with their custom resources, one namespace
 //! out of a cluster backup, label selection, dry-run, and a stored version-1 backup.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use crate::backup_restore::{
     Bucket, all_objects, app_cluster, back_up, failure, outputs, restore_runbook, run_json,
+    runbook_with_store,
 };
 use crate::harness::path;
 use crate::sandbox_kubectl::Served;
@@ -215,17 +214,14 @@ fn a_version_1_backup_restores_forever() {
     let store = path("tests/fixtures/backups-v1");
     let b = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let rb = dir.path().join("v1.yaml");
-    std::fs::write(
-        &rb,
-        format!(
-            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: v1 }}\nclusters:\n  b: {{ kubeconfig: \"{}\" }}\nstores:\n  old: {{ fs: {{ path: \"{}\" }} }}\nsteps:\n  - {{ id: restore, uses: restore, with: {{ store: old, backup: shop-v1 }} }}\n",
-            b.kubeconfig.display(),
-            store.display()
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let restored = outputs(&run_json(Path::new(&rb), &[], 0), "restore");
+    let rb = runbook_with_store(
+        dir.path(),
+        "v1",
+        &[("b", &b.kubeconfig)],
+        &format!("{{ fs: {{ path: \"{}\" }} }}", store.display()),
+        "  - { id: restore, uses: restore, with: { store: vault, backup: shop-v1 } }\n",
+    );
+    let restored = outputs(&run_json(&rb, &[], 0), "restore");
     assert_eq!(count(&restored, "failed"), 0);
     assert!(count(&restored, "created") >= 5, "{restored}");
     b.ok(&["get", "deployment", "-n", "shop", "frontend", "cart"]);

@@ -13,7 +13,8 @@ pub fn endpoint() -> String {
     })
 }
 
-fn aws(args: &[&str]) -> std::process::Output {
+/// Runs the aws CLI against the test S3 server.
+pub fn aws(args: &[&str]) -> std::process::Output {
     Command::new("aws")
         .args(["--endpoint-url", &endpoint()])
         .args(args)
