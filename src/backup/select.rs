@@ -15,6 +15,10 @@ use crate::cluster::filter::{NamespaceFilter, ResourceFilter};
 use crate::cluster::objects;
 use crate::cluster::{ClusterConn, ResourceType};
 
+/// Up to this many selected namespaces are listed one by one; more are read with one
+/// list across all namespaces, filtered here (fewer requests per resource type).
+const PER_NAMESPACE_LISTS: usize = 4;
+
 /// Left out unless named in `include_resources`: they describe the past, not the
 /// state to restore.
 const EXCLUDED_BY_DEFAULT: &[&str] = &["events", "events.events.k8s.io"];
@@ -91,6 +95,7 @@ impl Selection {
                 match &selected_namespaces {
                     None => Some(vec![None]),
                     Some(list) if list.is_empty() => None,
+                    Some(list) if list.len() > PER_NAMESPACE_LISTS => Some(vec![None]),
                     Some(list) => Some(list.clone()),
                 }
             } else if take_cluster || is_namespace || rt.is_crd() {
@@ -122,16 +127,18 @@ impl Selection {
         })
     }
 
-    /// Whether an object listed for `rtype` belongs in the backup.
+    /// Whether an object listed for `rtype` belongs in the backup (a list across all
+    /// namespaces also returns the namespaces that are not selected).
     pub fn keeps(&self, rtype: &ResourceType, object: &Value) -> bool {
-        if rtype.group.is_empty() && rtype.kind == "Namespace" {
-            let name = object
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            return self.namespaces.matches(name);
-        }
-        true
+        let field = if rtype.namespaced {
+            "/metadata/namespace"
+        } else if rtype.group.is_empty() && rtype.kind == "Namespace" {
+            "/metadata/name"
+        } else {
+            return true;
+        };
+        let namespace = object.pointer(field).and_then(Value::as_str).unwrap_or("");
+        self.namespaces.matches(namespace)
     }
 
     /// Whether `group` is served by a CRD.
