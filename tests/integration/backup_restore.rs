@@ -764,24 +764,49 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn namespace_globs_select_what_a_backup_takes_however_many_match() {
     let a = Served::start(&[]);
-    for ns in ["team-1", "team-2", "team-3", "team-4", "team-5", "team-6", "other"] {
+    for ns in [
+        "team-1", "team-2", "team-3", "team-4", "team-5", "team-6", "other",
+    ] {
         a.ok(&["create", "namespace", ns]);
-        a.ok(&["create", "configmap", "-n", ns, "settings", "--from-literal=owner=me"]);
+        a.ok(&[
+            "create",
+            "configmap",
+            "-n",
+            ns,
+            "settings",
+            "--from-literal=owner=me",
+        ]);
     }
     let bucket = Bucket::new("globs");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     // Six namespaces match (read with one list across all namespaces), one is excluded.
-    let many = back_up(dir.path(), &a, &bucket, ", namespaces: [ \"team-*\" ], exclude_namespaces: [ team-3 ]");
+    let many = back_up(
+        dir.path(),
+        &a,
+        &bucket,
+        ", namespaces: [ \"team-*\" ], exclude_namespaces: [ team-3 ]",
+    );
     // Two match (read namespace by namespace).
     let few = back_up(dir.path(), &a, &bucket, ", namespaces: [ team-1, other ]");
     for (id, want) in [
-        (&many, vec!["team-1", "team-2", "team-4", "team-5", "team-6"]),
+        (
+            &many,
+            vec!["team-1", "team-2", "team-4", "team-5", "team-6"],
+        ),
         (&few, vec!["other", "team-1"]),
     ] {
         let b = Served::start(&[]);
         let rb = restore_runbook(dir.path(), &b, &bucket, id, "");
         assert_eq!(outputs(&run_json(&rb, &[], 0), "restore")["failed"], "0");
-        let got = b.ok(&["get", "configmaps", "-A", "--field-selector", "metadata.name=settings", "-o", "jsonpath={.items[*].metadata.namespace}"]);
+        let got = b.ok(&[
+            "get",
+            "configmaps",
+            "-A",
+            "--field-selector",
+            "metadata.name=settings",
+            "-o",
+            "jsonpath={.items[*].metadata.namespace}",
+        ]);
         let mut got: Vec<&str> = got.split_whitespace().collect();
         got.sort_unstable();
         assert_eq!(got, want, "backup {id}");
