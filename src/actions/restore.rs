@@ -129,6 +129,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         identities: ctx.run.identities(&i.store.value)?,
         dry_run: ctx.run.dry_run,
         progress: ctx.progress(),
+        on_object: ctx.object_results(),
     })
     .await?;
     let t = &summary.tally;

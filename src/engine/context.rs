@@ -13,6 +13,7 @@ use super::events::{Event, EventSink};
 use crate::actions::ActionError;
 use crate::archive::crypt::{Identities, Recipients};
 use crate::cluster::ClusterConn;
+use crate::restore::Outcome;
 use crate::runbook::Loaded;
 use crate::runbook::model::{ChecksumMode, Store as StoreModel};
 use crate::store::{S3Config, Store, StoreConfig};
@@ -176,6 +177,33 @@ impl<'a> StepCtx<'a> {
             .as_deref()
             .ok_or_else(|| ActionError::Failed("the step names no cluster".into()))?;
         self.run.cluster(name).await
+    }
+
+    /// A callback for restore's per-object outcomes: every object in a dry run, failed
+    /// ones otherwise, each as an `ObjectResult` event.
+    pub fn object_results(&self) -> Arc<dyn Fn(&str, &str, &Outcome) + Send + Sync> {
+        let step = self.step.to_string();
+        let sink = self.run.sink.clone();
+        let dry_run = self.run.dry_run;
+        Arc::new(move |kind, name, outcome| {
+            let (result, reason) = match outcome {
+                Outcome::Created => ("created", None),
+                Outcome::Updated => ("updated", None),
+                Outcome::Unchanged => ("unchanged", None),
+                Outcome::Skipped(why) => ("skipped", Some(why.clone())),
+                Outcome::Failed(why) => ("failed", Some(why.clone())),
+            };
+            if dry_run || result == "failed" {
+                sink.emit(&Event::ObjectResult {
+                    step: step.clone(),
+                    kind: kind.to_string(),
+                    name: name.to_string(),
+                    result: result.to_string(),
+                    reason,
+                    dry_run,
+                });
+            }
+        })
     }
 
     /// A progress callback (objects, bytes) that emits cumulative progress events.

@@ -64,6 +64,19 @@ pub enum Event {
         duration_ms: u64,
         outputs: Outputs,
     },
+    /// What restore did (or, in a dry run, would do) with one object. Sent for every
+    /// object in a dry run, and for objects that failed otherwise.
+    ObjectResult {
+        step: String,
+        kind: String,
+        /// `namespace/name`, or `name` for cluster-scoped objects.
+        name: String,
+        /// `created`, `updated`, `unchanged`, `skipped` or `failed`.
+        result: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        dry_run: bool,
+    },
     StepRetrying {
         step: String,
         attempt: u32,

@@ -70,6 +70,29 @@ pub fn human_line(event: &Event) -> Option<String> {
             format!("  start {step}: {action}{on}{again}")
         }
         Event::StepProgress { .. } => return None,
+        Event::ObjectResult {
+            kind,
+            name,
+            result,
+            reason,
+            dry_run,
+            ..
+        } => {
+            let why = reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            let verb = match (result.as_str(), dry_run) {
+                ("failed", true) => return Some(format!("        rejected: {kind} {name}{why}")),
+                ("failed", false) => return Some(format!("        failed: {kind} {name}{why}")),
+                ("created", true) => "would create",
+                ("updated", true) => "would update",
+                ("unchanged", true) => "would leave unchanged",
+                ("skipped", true) => "would skip",
+                (other, _) => other,
+            };
+            format!("        {verb} {kind} {name}{why}")
+        }
         Event::StepSucceeded {
             step,
             duration_ms,

@@ -61,6 +61,8 @@ pub struct RestoreRequest<'a> {
     pub identities: Option<Identities>,
     /// Called with (objects done, 0) as objects are restored.
     pub progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+    /// Told each object's outcome (kind, `namespace/name`, outcome).
+    pub on_object: Arc<dyn Fn(&str, &str, &Outcome) + Send + Sync>,
 }
 
 /// What a restore did.
@@ -148,7 +150,9 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
                         ) {
                             Decision::Leave => {}
                             Decision::Skip(kind, name, why) => {
-                                tt.record(&kind, &name, &Outcome::Skipped(why));
+                                let outcome = Outcome::Skipped(why);
+                                (req.on_object)(&kind, &name, &outcome);
+                                tt.record(&kind, &name, &outcome);
                                 (req.progress)(1, 0);
                             }
                             Decision::Write(p) => prepared.push(p),
@@ -201,6 +205,7 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
                     {
                         restored_crds.insert(name.clone());
                     }
+                    (req.on_object)(kind, name, outcome);
                     tt.record(kind, name, outcome);
                 }
                 (req.progress)(results.len() as u64, 0);

@@ -192,15 +192,57 @@ fn a_dry_run_restore_changes_nothing_and_says_what_it_would_do() {
     let bucket = Bucket::new("dryrun");
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let id = back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
+    // A dry-run backup lists and counts, and writes nothing to the store.
+    let keys_before = bucket.keys();
+    let backup_rb = runbook_with_store(
+        dir.path(),
+        "dry-backup",
+        &[("a", &a.kubeconfig)],
+        &bucket.store_yaml(),
+        "  - { id: backup, uses: backup, with: { store: vault, namespaces: [ app ] } }\n",
+    );
+    let counted = outputs(&run_json(&backup_rb, &["--dry-run"], 0), "backup");
+    assert!(count(&counted, "objects") >= 10, "{counted}");
+    assert_eq!(
+        bucket.keys(),
+        keys_before,
+        "a dry-run backup wrote to the store"
+    );
     let b = Served::start(&[]);
     let before = all_objects(&b);
-    let keys_before = bucket.keys();
     let rb = restore_runbook(dir.path(), &b, &bucket, &id, "");
     let events = run_json(&rb, &["--dry-run"], 0);
     assert_eq!(events[0]["dry_run"], true);
     let would = outputs(&events, "restore");
     assert!(count(&would, "created") >= 10, "{would}");
     assert_eq!(count(&would, "failed"), 0, "{would}");
+    // Every object is reported: what it would do, and why when it would skip.
+    let per_object: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "object_result")
+        .collect();
+    let created = per_object
+        .iter()
+        .filter(|e| e["result"] == "created")
+        .count() as u64;
+    assert_eq!(created, count(&would, "created"));
+    assert!(per_object.iter().all(|e| e["dry_run"] == true));
+    assert!(
+        per_object.iter().any(|e| e["kind"] == "ConfigMap"
+            && e["name"] == "app/settings"
+            && e["result"] == "created"),
+        "{per_object:#?}"
+    );
+    let human = crate::harness::Test::new()
+        .arg("run")
+        .arg(&rb)
+        .arg("--dry-run")
+        .run();
+    assert!(
+        human.stdout.contains("would create ConfigMap app/settings"),
+        "{}",
+        human.stdout
+    );
     let after = all_objects(&b);
     assert_eq!(
         after.keys().collect::<Vec<_>>(),
