@@ -103,7 +103,6 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         cluster_resources: i.cluster_resources,
         parallelism: usize::try_from(parallelism).unwrap_or(4),
         recipients: ctx.run.recipients(&i.store.value)?,
-        dry_run: ctx.run.dry_run,
         progress: ctx.progress(),
     })
     .await?;

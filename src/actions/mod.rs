@@ -164,11 +164,11 @@ pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs
         ActionInputs::Restore(i) => restore::execute(i, ctx).await,
         ActionInputs::Approve(i) => approve::execute(i, ctx).await,
         ActionInputs::Sleep(i) => sleep::execute(i, ctx).await,
-        ActionInputs::Scale(_) => not_built(scale::NAME),
-        ActionInputs::Patch(_) => not_built(patch::NAME),
+        ActionInputs::Scale(i) => scale::execute(i, ctx).await,
+        ActionInputs::Patch(i) => patch::execute(i, ctx).await,
         ActionInputs::Apply(_) => not_built(apply::NAME),
         ActionInputs::Delete(_) => not_built(delete::NAME),
-        ActionInputs::Wait(_) => not_built(wait::NAME),
+        ActionInputs::Wait(i) => wait::execute(i, ctx).await,
         ActionInputs::HttpCheck(_) => not_built(http_check::NAME),
         ActionInputs::Job(_) => not_built(job::NAME),
         ActionInputs::Snapshot(_) => not_built(snapshot::NAME),
@@ -181,10 +181,28 @@ pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs
     }
 }
 
+/// Runs an action's own undo (`undo: {}`), from the step's bound inputs, its outputs
+/// and what it recorded.
+pub async fn undo_own(
+    inputs: &ActionInputs,
+    outputs: &Outputs,
+    state: Option<&serde_json::Value>,
+    ctx: &StepCtx<'_>,
+) -> Result<Outputs, ActionError> {
+    match inputs {
+        ActionInputs::Scale(i) => scale::undo(i, outputs, ctx).await,
+        ActionInputs::Patch(i) => patch::undo(i, state, ctx).await,
+        _ => Err(ActionError::NotBuilt {
+            action: "undo",
+            missing: "this action has no undo of its own",
+        }),
+    }
+}
+
 fn not_built(action: &'static str) -> Result<Outputs, ActionError> {
     Err(ActionError::NotBuilt {
         action,
-        missing: "only backup, restore, approve and sleep run in this version (see the README)",
+        missing: "only backup, restore, scale, patch, wait, approve and sleep run in this version (see the README)",
     })
 }
 

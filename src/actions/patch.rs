@@ -1,12 +1,18 @@
 //! `patch`: changes one object with a JSON merge patch or a JSON patch; undo re-applies
 //! the object as it was.
 
+use kube::api::Patch;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::Value;
 
-use super::{CheckInputs, Output, exactly_one_of, out};
+use super::{ActionError, CheckInputs, Output, exactly_one_of, out};
 use crate::runbook::de::DeError;
 use crate::runbook::node::Node;
+
+use crate::cluster::{ResourceType, discovery, objects};
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 
 pub const NAME: &str = "patch";
 pub const SUMMARY: &str = "Patch one object (JSON merge patch or JSON patch).";
@@ -64,5 +70,93 @@ impl CheckInputs for Inputs {
         exactly_one_of(with, &["merge", "json"])
             .into_iter()
             .collect()
+    }
+}
+
+/// Patches the object and records it as it was, for undo.
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    let conn = ctx.cluster().await?;
+    let rtype = discovery::resolve(&conn, &i.kind, i.api_version.as_deref()).await?;
+    let ns = namespace(i, &rtype)?;
+    let before = objects::get(&conn, &rtype, ns, &i.name)
+        .await?
+        .ok_or_else(|| {
+            ActionError::Failed(format!(
+                "{} {} does not exist on {}",
+                rtype.kind,
+                objects::object_name(ns, &i.name),
+                conn.describe()
+            ))
+        })?;
+    let patch = match (&i.merge, &i.json) {
+        (Some(m), _) => Patch::Merge(m.clone()),
+        (None, Some(ops)) => Patch::Json(
+            serde_json::from_value(
+                serde_json::to_value(ops).map_err(|e| ActionError::Inputs(e.to_string()))?,
+            )
+            .map_err(|e| ActionError::Inputs(format!("`json`: {e}")))?,
+        ),
+        (None, None) => {
+            return Err(ActionError::Inputs(
+                "one of `merge` or `json` is required".into(),
+            ));
+        }
+    };
+    let after = objects::patch(&conn, &rtype, ns, &i.name, None, &patch, ctx.run.dry_run).await?;
+    ctx.set_undo_state(before);
+    let mut outputs = Outputs::new();
+    let rv = after
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    outputs.insert("resource_version".into(), OutputValue::Str(rv.to_string()));
+    Ok(outputs)
+}
+
+/// Undo: puts the object back as it was before the patch (a replace carrying the
+/// current resourceVersion, so a change made since is not silently overwritten twice).
+pub async fn undo(
+    i: &Inputs,
+    before: Option<&Value>,
+    ctx: &StepCtx<'_>,
+) -> Result<Outputs, ActionError> {
+    let before = before.ok_or_else(|| {
+        ActionError::Failed("the step recorded no earlier version of the object to put back".into())
+    })?;
+    let conn = ctx.cluster().await?;
+    let rtype = discovery::resolve(&conn, &i.kind, i.api_version.as_deref()).await?;
+    let ns = namespace(i, &rtype)?;
+    let current = objects::get(&conn, &rtype, ns, &i.name)
+        .await?
+        .ok_or_else(|| {
+            ActionError::Failed(format!(
+                "{} {} no longer exists",
+                rtype.kind,
+                objects::object_name(ns, &i.name)
+            ))
+        })?;
+    let mut body = before.clone();
+    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+        meta.insert(
+            "resourceVersion".into(),
+            current
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+    }
+    objects::replace(&conn, &rtype, ns, &i.name, &body, ctx.run.dry_run).await?;
+    Ok(Outputs::new())
+}
+
+fn namespace<'a>(i: &'a Inputs, rtype: &ResourceType) -> Result<Option<&'a str>, ActionError> {
+    match (rtype.namespaced, i.namespace.as_deref()) {
+        (true, Some(ns)) => Ok(Some(ns)),
+        (true, None) => Err(ActionError::Inputs(format!(
+            "{} is namespaced: give `namespace`",
+            rtype.kind
+        ))),
+        (false, _) => Ok(None),
     }
 }

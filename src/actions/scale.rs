@@ -1,10 +1,17 @@
 //! `scale`: sets the replicas of workloads; records the previous counts so undo can put
 //! them back.
 
+use std::collections::BTreeMap;
+
+use kube::api::Patch;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::{CheckInputs, IntOrExpr, Output, exactly_one_of, located, map_out};
+use super::{ActionError, CheckInputs, IntOrExpr, Output, exactly_one_of, located, map_out};
+use crate::cluster::{ClusterConn, ResourceType, discovery, objects};
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::DeError;
 use crate::runbook::node::Node;
 
@@ -59,5 +66,117 @@ impl CheckInputs for Inputs {
             ));
         }
         problems
+    }
+}
+
+/// Sets the replicas through each workload's `/scale` subresource and records what
+/// they were.
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    let conn = ctx.cluster().await?;
+    let replicas = i.replicas.value("replicas")?;
+    let rtype = discovery::resolve(&conn, i.kind.as_str(), None).await?;
+    let workloads = select(&conn, &rtype, i).await?;
+    let mut previous = BTreeMap::new();
+    for w in &workloads {
+        let name = w
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let before = w
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        set_replicas(&conn, &rtype, &i.namespace, name, replicas, ctx.run.dry_run).await?;
+        previous.insert(name.to_string(), before.to_string());
+    }
+    let mut outputs = Outputs::new();
+    outputs.insert("previous".into(), OutputValue::Map(previous));
+    Ok(outputs)
+}
+
+/// Undo: sets every workload of the step's `previous` output back.
+pub async fn undo(
+    i: &Inputs,
+    outputs: &Outputs,
+    ctx: &StepCtx<'_>,
+) -> Result<Outputs, ActionError> {
+    let conn = ctx.cluster().await?;
+    let rtype = discovery::resolve(&conn, i.kind.as_str(), None).await?;
+    let Some(OutputValue::Map(previous)) = outputs.get("previous") else {
+        return Err(ActionError::Failed(
+            "the step recorded no previous replicas to restore".into(),
+        ));
+    };
+    for (name, replicas) in previous {
+        let replicas: i64 = replicas.parse().map_err(|_| {
+            ActionError::Failed(format!(
+                "recorded replicas `{replicas}` of {name} is not a number"
+            ))
+        })?;
+        set_replicas(&conn, &rtype, &i.namespace, name, replicas, ctx.run.dry_run).await?;
+    }
+    Ok(Outputs::new())
+}
+
+/// The workloads named, or matching the selector; none is an error (a scale that
+/// silently does nothing would hide a typo at the worst moment).
+async fn select(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    i: &Inputs,
+) -> Result<Vec<Value>, ActionError> {
+    let ns = Some(i.namespace.as_str());
+    let found = match (&i.name, &i.selector) {
+        (Some(name), _) => objects::get(conn, rtype, ns, name)
+            .await?
+            .into_iter()
+            .collect(),
+        (None, Some(sel)) => objects::list_all(conn, rtype, ns, Some(sel)).await?,
+        (None, None) => Vec::new(),
+    };
+    if found.is_empty() {
+        let what = match (&i.name, &i.selector) {
+            (Some(name), _) => format!("{} {name}", i.kind.as_str()),
+            (None, Some(sel)) => format!("{} matching `{sel}`", i.kind.as_str()),
+            (None, None) => i.kind.as_str().to_string(),
+        };
+        return Err(ActionError::Failed(format!(
+            "no {what} in namespace {} on {}",
+            i.namespace,
+            conn.describe()
+        )));
+    }
+    Ok(found)
+}
+
+async fn set_replicas(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: &str,
+    name: &str,
+    replicas: i64,
+    dry_run: bool,
+) -> Result<(), ActionError> {
+    let body = json!({ "spec": { "replicas": replicas } });
+    objects::patch(
+        conn,
+        rtype,
+        Some(namespace),
+        name,
+        Some("scale"),
+        &Patch::Merge(body),
+        dry_run,
+    )
+    .await?;
+    Ok(())
+}
+
+impl WorkloadKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+        }
     }
 }

@@ -3,8 +3,12 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::Value;
 
-use super::{CheckInputs, Output, exactly_one_of, located, out};
+use super::{ActionError, CheckInputs, Output, exactly_one_of, located, out};
+use crate::cluster::{ClusterConn, ResourceType, discovery, jsonpath, objects};
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::model::Duration;
 use crate::runbook::node::Node;
@@ -15,7 +19,13 @@ pub const SUMMARY: &str =
 pub const ON_CLUSTER: bool = true;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "checks the objects once and reports whether they already match";
-pub const OUTPUTS: &[Output] = &[out("waited", "how long the wait took")];
+pub const OUTPUTS: &[Output] = &[
+    out("waited", "how long the wait took"),
+    out(
+        "matched",
+        "dry run only: whether the objects already matched (and if not, why)",
+    ),
+];
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,5 +101,154 @@ impl CheckInputs for Inputs {
             }
         }
         problems
+    }
+}
+
+/// How often the objects are read again while waiting.
+const POLL: std::time::Duration = std::time::Duration::from_millis(250);
+/// The default `timeout`.
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Waits until every selected object is ready as asked, or fails at the timeout
+/// naming what was not. A dry run looks once and reports.
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    let conn = ctx.cluster().await?;
+    let rtype = discovery::resolve(&conn, &i.kind, i.api_version.as_deref()).await?;
+    let timeout = i.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
+    let started = std::time::Instant::now();
+    loop {
+        let objects = select(&conn, &rtype, i).await?;
+        let pending = pending(&objects, i)?;
+        let waited = crate::runbook::model::Duration(std::time::Duration::from_secs(
+            started.elapsed().as_secs(),
+        ));
+        if objects.is_empty() || !pending.is_empty() {
+            let what = if objects.is_empty() {
+                format!("no {} found yet", rtype.kind)
+            } else {
+                format!("not yet: {}", pending.join(", "))
+            };
+            if ctx.run.dry_run {
+                let mut outputs = Outputs::new();
+                outputs.insert("waited".into(), OutputValue::Str("0s".into()));
+                outputs.insert(
+                    "matched".into(),
+                    OutputValue::Str(format!("false ({what})")),
+                );
+                return Ok(outputs);
+            }
+            if started.elapsed() >= timeout {
+                return Err(ActionError::Failed(format!(
+                    "timed out after {}: {what}",
+                    crate::runbook::model::Duration(timeout)
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+            continue;
+        }
+        let mut outputs = Outputs::new();
+        outputs.insert("waited".into(), OutputValue::Str(waited.to_string()));
+        if ctx.run.dry_run {
+            outputs.insert("matched".into(), OutputValue::Str("true".into()));
+        }
+        return Ok(outputs);
+    }
+}
+
+async fn select(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    i: &Inputs,
+) -> Result<Vec<Value>, ActionError> {
+    let ns = if rtype.namespaced {
+        Some(i.namespace.as_deref().ok_or_else(|| {
+            ActionError::Inputs(format!("{} is namespaced: give `namespace`", rtype.kind))
+        })?)
+    } else {
+        None
+    };
+    Ok(match (&i.name, &i.selector) {
+        (Some(name), _) => objects::get(conn, rtype, ns, name)
+            .await?
+            .into_iter()
+            .collect(),
+        (None, Some(sel)) => objects::list_all(conn, rtype, ns, Some(sel)).await?,
+        (None, None) => objects::list_all(conn, rtype, ns, None).await?,
+    })
+}
+
+/// The objects not yet as asked, each with why.
+fn pending(objects: &[Value], i: &Inputs) -> Result<Vec<String>, ActionError> {
+    let mut out = Vec::new();
+    for o in objects {
+        let name = o
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        let why = if let Some(cond) = &i.condition {
+            condition_pending(o, cond, i.status.as_deref().unwrap_or("True"))
+        } else if i.rollout == Some(true) {
+            rollout_pending(o)
+        } else if let (Some(path), Some(want)) = (&i.jsonpath, &i.value) {
+            let got = jsonpath::eval(o, path).map_err(ActionError::Inputs)?;
+            (got.as_deref() != Some(want.as_str())).then(|| {
+                format!(
+                    "{path} is {}",
+                    got.map_or("absent".to_string(), |g| format!("`{g}`"))
+                )
+            })
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            out.push(format!("{name} ({why})"));
+        }
+    }
+    Ok(out)
+}
+
+fn condition_pending(o: &Value, condition: &str, status: &str) -> Option<String> {
+    let conditions = o.pointer("/status/conditions").and_then(Value::as_array);
+    let found = conditions.and_then(|cs| {
+        cs.iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(condition))
+    });
+    match found.and_then(|c| c.get("status")).and_then(Value::as_str) {
+        Some(s) if s == status => None,
+        Some(s) => Some(format!("{condition} is {s}")),
+        None => Some(format!("no {condition} condition")),
+    }
+}
+
+/// Whether a Deployment, StatefulSet or DaemonSet has rolled out its current spec.
+fn rollout_pending(o: &Value) -> Option<String> {
+    let int = |p: &str| o.pointer(p).and_then(Value::as_i64);
+    let generation = int("/metadata/generation").unwrap_or(0);
+    if int("/status/observedGeneration").unwrap_or(0) < generation {
+        return Some("the controller has not seen the latest spec".into());
+    }
+    match o.get("kind").and_then(Value::as_str) {
+        Some("DaemonSet") => {
+            let desired = int("/status/desiredNumberScheduled").unwrap_or(0);
+            let updated = int("/status/updatedNumberScheduled").unwrap_or(0);
+            let ready = int("/status/numberAvailable").unwrap_or(0);
+            (updated < desired || ready < desired)
+                .then(|| format!("{ready} of {desired} available"))
+        }
+        Some("StatefulSet") => {
+            let want = int("/spec/replicas").unwrap_or(1);
+            let updated = int("/status/updatedReplicas").unwrap_or(0);
+            let ready = int("/status/readyReplicas").unwrap_or(0);
+            (updated < want || ready < want)
+                .then(|| format!("{ready} of {want} ready, {updated} updated"))
+        }
+        _ => {
+            let want = int("/spec/replicas").unwrap_or(1);
+            let updated = int("/status/updatedReplicas").unwrap_or(0);
+            let available = int("/status/availableReplicas").unwrap_or(0);
+            let total = int("/status/replicas").unwrap_or(0);
+            (updated < want || available < want || total > want)
+                .then(|| format!("{available} of {want} available, {updated} updated"))
+        }
     }
 }

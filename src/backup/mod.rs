@@ -47,8 +47,6 @@ pub struct BackupRequest<'a> {
     pub parallelism: usize,
     /// Encrypt parts to these age recipients.
     pub recipients: Option<Recipients>,
-    /// List and count only; write nothing to the store.
-    pub dry_run: bool,
     /// Called with (objects, bytes) as parts are written.
     pub progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
 }
@@ -152,15 +150,13 @@ pub async fn run(req: BackupRequest<'_>) -> Result<BackupSummary, ActionError> {
         bytes: parts.iter().map(|p| p.bytes).sum(),
         parts,
     };
-    if !req.dry_run {
-        req.store
-            .put(
-                &layout::manifest_key(&req.backup_id),
-                manifest.to_json(),
-                PutMode::CreateNew,
-            )
-            .await?;
-    }
+    req.store
+        .put(
+            &layout::manifest_key(&req.backup_id),
+            manifest.to_json(),
+            PutMode::CreateNew,
+        )
+        .await?;
     Ok(BackupSummary::of(&manifest))
 }
 
@@ -267,7 +263,7 @@ impl TypeJob<'_> {
         Ok(out)
     }
 
-    /// Finishes a part file and uploads it (in dry-run, only measures it).
+    /// Finishes a part file and uploads it.
     async fn commit_part(
         &self,
         rtype: &ResourceType,
@@ -284,16 +280,14 @@ impl TypeJob<'_> {
             })?;
         let encrypted = self.req.recipients.is_some();
         let key = layout::part_relative_key(rtype, index, encrypted);
-        if !self.req.dry_run {
-            self.req
-                .store
-                .put_file(
-                    &layout::part_key(&self.req.backup_id, &key),
-                    &part.path,
-                    PutMode::Overwrite,
-                )
-                .await?;
-        }
+        self.req
+            .store
+            .put_file(
+                &layout::part_key(&self.req.backup_id, &key),
+                &part.path,
+                PutMode::Overwrite,
+            )
+            .await?;
         let _ = std::fs::remove_file(&part.path);
         Ok(PartManifest {
             key,

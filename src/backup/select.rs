@@ -57,7 +57,7 @@ impl Selection {
             ClusterResources::Exclude => false,
             ClusterResources::Auto => namespaces.selects_all(),
         };
-        let served = discovery::discover(conn).await?;
+        let served = discovery::served(conn, true).await?;
         let selected_namespaces: Option<Vec<Option<String>>> = if namespaces.selects_all() {
             None
         } else {
@@ -82,7 +82,7 @@ impl Selection {
         .map(str::to_string)
         .collect();
         let mut types = Vec::new();
-        for s in &served {
+        for s in served.iter() {
             let rt = &s.rtype;
             if !s.listable || !resources.matches(rt) {
                 continue;
@@ -158,21 +158,12 @@ async fn list_all(
     group: &str,
     kind: &str,
 ) -> Result<Vec<Value>, ActionError> {
-    let Some(s) = served
+    match served
         .iter()
         .find(|s| s.rtype.group == group && s.rtype.kind == kind)
-    else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = objects::list_page(conn, &s.rtype, None, None, 500, token).await?;
-        out.extend(page.items);
-        token = page.continue_token;
-        if token.is_none() {
-            return Ok(out);
-        }
+    {
+        Some(s) => Ok(objects::list_all(conn, &s.rtype, None, None).await?),
+        None => Ok(Vec::new()),
     }
 }
 

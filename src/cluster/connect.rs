@@ -21,6 +21,8 @@ pub struct ClusterConn {
     pub context: String,
     /// Keeps an in-process sandbox serving as long as the connection lives.
     sandbox: Option<Arc<Sandbox>>,
+    /// Resource types found by the last discovery (see `discovery::served`).
+    pub(super) served: Arc<tokio::sync::Mutex<Option<Arc<Vec<super::discovery::ServedType>>>>>,
 }
 
 impl std::fmt::Debug for ClusterConn {
@@ -58,6 +60,7 @@ impl ClusterConn {
                 client,
                 context: "sandbox".to_string(),
                 sandbox: Some(Arc::new(started)),
+                served: Arc::default(),
             });
         }
         let options = KubeConfigOptions {
@@ -90,6 +93,7 @@ impl ClusterConn {
             client,
             context,
             sandbox: None,
+            served: Arc::default(),
         })
     }
 
@@ -100,6 +104,7 @@ impl ClusterConn {
             client,
             context: context.to_string(),
             sandbox: None,
+            served: Arc::default(),
         }
     }
 

@@ -2,6 +2,8 @@
 //! scope and whether it can be listed. Backup walks these; restore maps a backed-up
 //! type to what the target cluster serves.
 
+use std::sync::Arc;
+
 use kube::discovery::{Discovery, Scope, verbs};
 use serde::{Deserialize, Serialize};
 
@@ -104,4 +106,64 @@ pub fn find<'a>(
         .filter(same)
         .find(|s| s.rtype.version == version)
         .or_else(|| served.iter().find(same))
+}
+
+/// The cluster's resource types, discovered once per connection (or again with
+/// `refresh`, after CRDs were created).
+pub async fn served(conn: &ClusterConn, refresh: bool) -> Result<Arc<Vec<ServedType>>, KubeError> {
+    let mut cache = conn.served.lock().await;
+    if !refresh && let Some(s) = cache.as_ref() {
+        return Ok(s.clone());
+    }
+    let fresh = Arc::new(discover(conn).await?);
+    *cache = Some(fresh.clone());
+    Ok(fresh)
+}
+
+/// The resource type a user means by `kind` (a kind such as `Deployment`, or a plural
+/// or singular resource name, any case), optionally pinned to `api_version`.
+/// Built-in groups win over custom ones when a name is ambiguous.
+pub async fn resolve(
+    conn: &ClusterConn,
+    kind: &str,
+    api_version: Option<&str>,
+) -> Result<ResourceType, KubeError> {
+    let served = served(conn, false).await?;
+    if let Some(t) = pick(&served, kind, api_version) {
+        return Ok(t);
+    }
+    // A CRD created since the last discovery.
+    let served = self::served(conn, true).await?;
+    pick(&served, kind, api_version).ok_or_else(|| KubeError::Api {
+        op: "find",
+        what: format!("the resource type `{kind}` on {}", conn.describe()),
+        code: 404,
+        reason: "NotFound".into(),
+        message: match api_version {
+            Some(v) => format!("the cluster serves no kind or resource `{kind}` in `{v}`"),
+            None => format!("the cluster serves no kind or resource `{kind}`; check the spelling, or give `api_version` for a custom resource"),
+        },
+    })
+}
+
+fn pick(served: &[ServedType], kind: &str, api_version: Option<&str>) -> Option<ResourceType> {
+    let wanted = kind.to_ascii_lowercase();
+    let matches = |s: &&ServedType| {
+        let t = &s.rtype;
+        let named = t.kind.to_ascii_lowercase() == wanted
+            || t.resource == wanted
+            || t.resource.strip_suffix('s') == Some(wanted.as_str())
+            || t.qualified() == wanted;
+        named && api_version.is_none_or(|v| t.api_version() == v || t.group == v)
+    };
+    let mut found: Vec<&ServedType> = served.iter().filter(matches).collect();
+    found.sort_by_key(|s| (!is_builtin_group(&s.rtype.group), s.rtype.group.clone()));
+    found.first().map(|s| s.rtype.clone())
+}
+
+/// Groups served by the API server itself rather than by CRDs.
+fn is_builtin_group(group: &str) -> bool {
+    group.is_empty()
+        || !group.contains('.')
+        || group.ends_with(".k8s.io") && !group.starts_with("snapshot.")
 }

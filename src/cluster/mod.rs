@@ -5,6 +5,7 @@
 pub mod connect;
 pub mod discovery;
 pub mod filter;
+pub mod jsonpath;
 pub mod objects;
 
 pub use connect::ClusterConn;

@@ -217,3 +217,80 @@ pub async fn patch_status(
         .await
         .map_err(|e| KubeError::from_kube("patch", what(), e))
 }
+
+/// Every object of `rtype` (all pages), in `namespace` or across all namespaces.
+pub async fn list_all(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    label_selector: Option<&str>,
+) -> Result<Vec<Value>, KubeError> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = list_page(conn, rtype, namespace, label_selector, 500, token).await?;
+        out.extend(page.items);
+        token = page.continue_token;
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// Applies a JSON merge patch or JSON patch to the object `name` (or its
+/// `subresource`, such as `scale`).
+pub async fn patch(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    subresource: Option<&str>,
+    patch: &Patch<Value>,
+    dry_run: bool,
+) -> Result<Value, KubeError> {
+    let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
+    let params = PatchParams {
+        dry_run,
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    let request = Request::new(rtype.collection_path(namespace));
+    let request = match subresource {
+        Some(sub) => request.patch_subresource(sub, name, &params, patch),
+        None => request.patch(name, &params, patch),
+    }
+    .map_err(|e| transport("patch", what(), e))?;
+    conn.client
+        .request::<Value>(request)
+        .await
+        .map_err(|e| KubeError::from_kube("patch", what(), e))
+}
+
+/// Replaces the object `name` with `body` (which carries the resourceVersion it
+/// expects: a concurrent change makes this a 409 Conflict).
+pub async fn replace(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    body: &Value,
+    dry_run: bool,
+) -> Result<Value, KubeError> {
+    let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
+    let bytes = serde_json::to_vec(body).map_err(|e| KubeError::Transport {
+        op: "replace",
+        what: what(),
+        message: e.to_string(),
+    })?;
+    let params = PostParams {
+        dry_run,
+        field_manager: Some(FIELD_MANAGER.into()),
+    };
+    let request = Request::new(rtype.collection_path(namespace))
+        .replace(name, &params, bytes)
+        .map_err(|e| transport("replace", what(), e))?;
+    conn.client
+        .request::<Value>(request)
+        .await
+        .map_err(|e| KubeError::from_kube("replace", what(), e))
+}

@@ -13,7 +13,7 @@ use super::events::{Event, EventSink};
 use crate::actions::ActionError;
 use crate::archive::crypt::{Identities, Recipients};
 use crate::cluster::ClusterConn;
-use crate::restore::Outcome;
+use crate::restore::{ObjectReport, Outcome};
 use crate::runbook::Loaded;
 use crate::runbook::model::{ChecksumMode, Store as StoreModel};
 use crate::store::{S3Config, Store, StoreConfig};
@@ -30,6 +30,8 @@ pub struct RunContext<'a> {
     pub sink: Arc<dyn EventSink>,
     clusters: Mutex<HashMap<String, ClusterConn>>,
     stores: Mutex<HashMap<String, Store>>,
+    /// A dry run's scratch folder: its stores write here instead (removed at the end).
+    scratch: Option<tempfile::TempDir>,
 }
 
 impl<'a> RunContext<'a> {
@@ -54,6 +56,14 @@ impl<'a> RunContext<'a> {
             sink,
             clusters: Mutex::new(HashMap::new()),
             stores: Mutex::new(HashMap::new()),
+            scratch: dry_run
+                .then(|| {
+                    tempfile::Builder::new()
+                        .prefix("lifeboat-dry-run-")
+                        .tempdir()
+                        .ok()
+                })
+                .flatten(),
         }
     }
 
@@ -88,7 +98,14 @@ impl<'a> RunContext<'a> {
             .stores
             .get(name)
             .ok_or_else(|| ActionError::Failed(format!("the runbook has no store `{name}`")))?;
-        let store = Store::open(&store_config(model, &self.base)?).await?;
+        let mut store = Store::open(&store_config(model, &self.base)?).await?;
+        if self.dry_run {
+            // Writes of a dry run land in a scratch folder; the real store never changes.
+            let scratch = self.scratch.as_ref().ok_or_else(|| {
+                ActionError::Failed("cannot create the dry run's scratch folder".into())
+            })?;
+            store = store.dry_run(&scratch.path().join(name));
+        }
         stores.insert(name.to_string(), store.clone());
         Ok(store)
     }
@@ -157,6 +174,8 @@ pub struct StepCtx<'a> {
     pub cluster: Option<String>,
     objects: Arc<AtomicU64>,
     bytes: Arc<AtomicU64>,
+    /// What the action recorded for its own undo (kept with the step's outputs).
+    undo_state: std::sync::Mutex<Option<serde_json::Value>>,
 }
 
 impl<'a> StepCtx<'a> {
@@ -167,7 +186,20 @@ impl<'a> StepCtx<'a> {
             cluster,
             objects: Arc::new(AtomicU64::new(0)),
             bytes: Arc::new(AtomicU64::new(0)),
+            undo_state: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Records what the action's own undo needs (the object before a patch, ...).
+    pub fn set_undo_state(&self, state: serde_json::Value) {
+        if let Ok(mut s) = self.undo_state.lock() {
+            *s = Some(state);
+        }
+    }
+
+    /// What the action recorded for its undo.
+    pub fn take_undo_state(&self) -> Option<serde_json::Value> {
+        self.undo_state.lock().ok().and_then(|mut s| s.take())
     }
 
     /// The step's cluster, connected.
@@ -181,7 +213,7 @@ impl<'a> StepCtx<'a> {
 
     /// A callback for restore's per-object outcomes: every object in a dry run, failed
     /// ones otherwise, each as an `ObjectResult` event.
-    pub fn object_results(&self) -> Arc<dyn Fn(&str, &str, &Outcome) + Send + Sync> {
+    pub fn object_results(&self) -> ObjectReport {
         let step = self.step.to_string();
         let sink = self.run.sink.clone();
         let dry_run = self.run.dry_run;

@@ -92,10 +92,21 @@ pub enum Event {
         step: String,
         reason: String,
     },
-    /// `on_failure: rollback` asked for a rollback this version cannot run.
-    RollbackNotRun {
+    /// A rollback starts, because `step` failed with `on_failure: rollback`.
+    RollbackStarted {
         step: String,
-        reason: String,
+        undos: usize,
+    },
+    UndoStarted {
+        step: String,
+        action: String,
+    },
+    /// The undo of `step` ran (`error` when it failed).
+    StepUndone {
+        step: String,
+        duration_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     RunFinished {
         run_id: String,

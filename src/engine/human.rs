@@ -125,9 +125,21 @@ pub fn human_line(event: &Event) -> Option<String> {
             error,
         } => format!("  FAIL  {step} after {}: {error}", seconds(*duration_ms)),
         Event::StepSkipped { step, reason } => format!("  skip  {step}: {reason}"),
-        Event::RollbackNotRun { step, reason } => {
-            format!("  note  {step} asked for a rollback: {reason}")
-        }
+        Event::RollbackStarted { step, undos } => format!(
+            "  rollback: {step} failed; undoing {undos} completed step{}, newest first",
+            if *undos == 1 { "" } else { "s" }
+        ),
+        Event::UndoStarted { step, action } => format!("  undo  {step}: {action}"),
+        Event::StepUndone {
+            step,
+            duration_ms,
+            error: None,
+        } => format!("  undone {step} in {}", seconds(*duration_ms)),
+        Event::StepUndone {
+            step,
+            error: Some(e),
+            ..
+        } => format!("  FAIL  undo of {step}: {e}"),
         Event::RunFinished {
             run_id,
             state,

@@ -7,6 +7,7 @@ pub mod context;
 pub mod events;
 pub mod human;
 pub mod resolve;
+pub mod rollback;
 pub mod step;
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +17,7 @@ use std::time::Instant;
 use context::RunContext;
 use events::{Event, EventSink, Outputs, RunState};
 use resolve::Scope;
+use rollback::{Completed, roll_back};
 use step::{StepEnd, millis, run_step};
 
 use crate::runbook::Loaded;
@@ -53,6 +55,24 @@ pub fn new_run_id() -> String {
     format!("{date}-{time}-{salt:04x}")
 }
 
+/// The steps in file order, each moved after what it needs (a stable topological
+/// order: among the steps that are ready, the first in the file runs first).
+fn file_order(deps: &[Vec<usize>]) -> Vec<usize> {
+    let n = deps.len();
+    let mut placed = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let next = (0..n).find(|&i| !placed[i] && deps[i].iter().all(|&d| placed[d]));
+        // A cycle cannot get past `validate`; fall back to file order if one did.
+        let Some(i) = next.or_else(|| (0..n).find(|&i| !placed[i])) else {
+            break;
+        };
+        placed[i] = true;
+        order.push(i);
+    }
+    order
+}
+
 /// Runs the runbook to its end.
 pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>) -> RunReport {
     let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
@@ -72,16 +92,15 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
         dry_run: options.dry_run,
         steps: steps.len(),
     });
-    let order: Vec<usize> = loaded
-        .graph
-        .waves()
-        .map(|w| w.into_iter().flatten().collect())
-        .unwrap_or_else(|| (0..steps.len()).collect());
+    let order = file_order(&loaded.graph.deps);
     let mut outputs: HashMap<String, Outputs> = HashMap::new();
+    let mut completed: Vec<Completed> = Vec::new();
+    let mut rollback_from: Option<usize> = None;
     let mut failed: HashSet<usize> = HashSet::new();
     let mut not_run: HashSet<usize> = HashSet::new();
     let (mut n_ok, mut n_failed, mut n_skipped) = (0, 0, 0);
-    let mut aborted = false;
+    // The step whose failure stopped the run.
+    let mut aborted: Option<String> = None;
     for i in order {
         let step = &steps[i];
         let id = step.head.id.value.0.clone();
@@ -89,7 +108,9 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
             step: id.clone(),
             reason,
         };
-        if aborted {
+        if let Some(by) = &aborted {
+            sink.emit(&skip(format!("the run stopped when `{by}` failed")));
+            n_skipped += 1;
             continue;
         }
         if let Some(&d) = loaded.graph.deps[i]
@@ -119,8 +140,8 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
             match scope.condition(&condition.value) {
                 Ok(true) => {}
                 Ok(false) => {
+                    // Nothing to do is not a failure: the steps after it still run.
                     sink.emit(&skip(format!("`if: {}` is false", condition.value)));
-                    not_run.insert(i);
                     n_skipped += 1;
                     continue;
                 }
@@ -132,30 +153,54 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
                     });
                     failed.insert(i);
                     n_failed += 1;
-                    aborted = step.head.on_failure != OnFailure::Continue;
+                    if step.head.on_failure != OnFailure::Continue {
+                        aborted = Some(id.clone());
+                    }
                     continue;
                 }
             }
         }
         let cluster = plan.steps[i].cluster.clone();
         let inject = options.inject_failure.contains(&id);
-        match run_step(&run, step, cluster, &scope, inject).await {
-            StepEnd::Succeeded(out) => {
+        match run_step(&run, step, cluster.clone(), &scope, inject).await {
+            StepEnd::Succeeded(out, undo_state) => {
+                completed.push(Completed {
+                    index: i,
+                    outputs: out.clone(),
+                    undo_state,
+                    cluster,
+                });
                 outputs.insert(id, out);
                 n_ok += 1;
             }
             StepEnd::Failed(_) => {
                 failed.insert(i);
                 n_failed += 1;
-                aborted = step.head.on_failure != OnFailure::Continue;
+                if step.head.on_failure != OnFailure::Continue {
+                    aborted = Some(id.clone());
+                }
                 if step.head.on_failure == OnFailure::Rollback {
-                    sink.emit(&Event::RollbackNotRun {
-                        step: id,
-                        reason: "rollback is not built yet: no undo was run; completed steps stay as they are".into(),
-                    });
+                    rollback_from = Some(i);
                 }
             }
         }
+    }
+    if let Some(i) = rollback_from {
+        let undos = completed
+            .iter()
+            .filter(|c| steps[c.index].undo.is_some())
+            .count();
+        sink.emit(&Event::RollbackStarted {
+            step: steps[i].head.id.value.0.clone(),
+            undos,
+        });
+        let scope = Scope {
+            loaded,
+            run_id: &run_id,
+            dry_run: options.dry_run,
+            outputs: &outputs,
+        };
+        roll_back(&run, steps, &completed, &scope).await;
     }
     let state = if n_failed == 0 {
         RunState::Succeeded

@@ -12,7 +12,8 @@ use crate::runbook::model::Step;
 
 /// How a step ended.
 pub enum StepEnd {
-    Succeeded(Outputs),
+    /// The outputs, and what the action recorded for its own undo.
+    Succeeded(Outputs, Option<serde_json::Value>),
     Failed(String),
 }
 
@@ -50,13 +51,13 @@ pub async fn run_step(
             attempt_once(run, step, cluster.clone(), scope).await
         };
         match result {
-            Ok(outputs) => {
+            Ok((outputs, undo_state)) => {
                 run.sink.emit(&Event::StepSucceeded {
                     step: id.to_string(),
                     duration_ms: millis(started.elapsed()),
                     outputs: outputs.clone(),
                 });
-                return StepEnd::Succeeded(outputs);
+                return StepEnd::Succeeded(outputs, undo_state);
             }
             Err(e) if attempt < attempts && retryable(&e) => {
                 let wait = jitter(backoff);
@@ -88,11 +89,29 @@ async fn attempt_once(
     step: &Step,
     cluster: Option<String>,
     scope: &Scope<'_>,
-) -> Result<Outputs, ActionError> {
-    let bound = scope.bind(&step.with_node).map_err(ActionError::Inputs)?;
-    let spec = actions::find(&step.head.uses.value)
-        .ok_or_else(|| ActionError::Inputs(format!("unknown action `{}`", step.head.uses.value)))?;
-    let inputs: ActionInputs = spec.parse_inputs(&bound).map_err(|errors| {
+) -> Result<(Outputs, Option<serde_json::Value>), ActionError> {
+    let inputs = bind_inputs(&step.head.uses.value, &step.with_node, scope)?;
+    let ctx = StepCtx::new(run, &step.head.id.value.0, cluster);
+    let action = actions::execute(&inputs, &ctx);
+    let outputs = match &step.head.timeout {
+        Some(t) => tokio::time::timeout(t.value.0, action)
+            .await
+            .map_err(|_| ActionError::Failed(format!("timed out after {}", t.value)))?,
+        None => action.await,
+    }?;
+    Ok((outputs, ctx.take_undo_state()))
+}
+
+/// Binds a `with:` mapping and reads it as action `uses`'s inputs.
+pub fn bind_inputs(
+    uses: &str,
+    with: &crate::runbook::node::Node,
+    scope: &Scope<'_>,
+) -> Result<ActionInputs, ActionError> {
+    let bound = scope.bind(with).map_err(ActionError::Inputs)?;
+    let spec = actions::find(uses)
+        .ok_or_else(|| ActionError::Inputs(format!("unknown action `{uses}`")))?;
+    spec.parse_inputs(&bound).map_err(|errors| {
         ActionError::Inputs(
             errors
                 .into_iter()
@@ -100,15 +119,7 @@ async fn attempt_once(
                 .collect::<Vec<_>>()
                 .join("; "),
         )
-    })?;
-    let ctx = StepCtx::new(run, &step.head.id.value.0, cluster);
-    let action = actions::execute(&inputs, &ctx);
-    match &step.head.timeout {
-        Some(t) => tokio::time::timeout(t.value.0, action)
-            .await
-            .map_err(|_| ActionError::Failed(format!("timed out after {}", t.value)))?,
-        None => action.await,
-    }
+    })
 }
 
 /// Wrong inputs and missing features do not get better by trying again.

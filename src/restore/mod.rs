@@ -39,6 +39,9 @@ const BATCH: usize = 500;
 /// Parts downloaded and verified at once.
 const DOWNLOADS: usize = 4;
 
+/// Told each object's outcome: kind, `namespace/name`, outcome.
+pub type ObjectReport = Arc<dyn Fn(&str, &str, &Outcome) + Send + Sync>;
+
 /// What to restore, from where, into where.
 pub struct RestoreRequest<'a> {
     pub conn: &'a ClusterConn,
@@ -62,7 +65,7 @@ pub struct RestoreRequest<'a> {
     /// Called with (objects done, 0) as objects are restored.
     pub progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
     /// Told each object's outcome (kind, `namespace/name`, outcome).
-    pub on_object: Arc<dyn Fn(&str, &str, &Outcome) + Send + Sync>,
+    pub on_object: ObjectReport,
 }
 
 /// What a restore did.
@@ -98,7 +101,7 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
     let ids = req.identities.as_ref();
     let spooled = verify::download_verified(req.store, &manifest, DOWNLOADS, ids).await?;
     let custom_groups = crd_groups(&spooled.manifest, &spooled.files, ids).await?;
-    let mut served = discovery::discover(req.conn).await?;
+    let mut served = discovery::served(req.conn, false).await?;
     let ctx = write::Writer::new(&req);
     let filter = Filter {
         namespaces: NamespaceFilter::new(&req.namespaces, &req.exclude_namespaces),
@@ -220,7 +223,7 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
             if !req.dry_run {
                 write::wait_established(req.conn, &served, &restored_crds).await?;
             }
-            served = discovery::discover(req.conn).await?;
+            served = discovery::served(req.conn, true).await?;
         }
     }
     tally.unchecked = ctx.unchecked.load(Ordering::Relaxed);

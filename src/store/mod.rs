@@ -8,6 +8,7 @@
 //! a local file and the store, so memory stays bounded whatever the size.
 
 pub mod fs;
+pub mod overlay;
 pub mod s3;
 mod url;
 
@@ -92,6 +93,8 @@ pub enum StoreError {
 pub enum Store {
     Fs(fs::FsStore),
     S3(s3::S3Store),
+    /// A dry run's view: writes go to a scratch folder (see `overlay`).
+    DryRun(overlay::OverlayStore),
 }
 
 impl Store {
@@ -104,11 +107,18 @@ impl Store {
         })
     }
 
+    /// The same store as a dry run sees it: reads fall through to it, writes go to
+    /// `scratch` only.
+    pub fn dry_run(self, scratch: &std::path::Path) -> Store {
+        Store::DryRun(overlay::OverlayStore::new(self, scratch))
+    }
+
     /// `file:///path` or `s3://bucket/prefix`: how the store is named in messages.
     pub fn describe(&self) -> String {
         match self {
             Store::Fs(s) => s.describe(),
             Store::S3(s) => s.describe(),
+            Store::DryRun(s) => s.describe(),
         }
     }
 
@@ -118,6 +128,7 @@ impl Store {
         match self {
             Store::Fs(s) => s.put(key, body, mode).await,
             Store::S3(s) => s.put(key, body, mode).await,
+            Store::DryRun(s) => Box::pin(s.put(key, body, mode)).await,
         }
     }
 
@@ -128,6 +139,7 @@ impl Store {
         match self {
             Store::Fs(s) => s.put_file(key, path, mode).await,
             Store::S3(s) => s.put_file(key, path, mode).await,
+            Store::DryRun(s) => Box::pin(s.put_file(key, path, mode)).await,
         }
     }
 
@@ -137,6 +149,7 @@ impl Store {
         match self {
             Store::Fs(s) => s.get(key).await,
             Store::S3(s) => s.get(key).await,
+            Store::DryRun(s) => Box::pin(s.get(key)).await,
         }
     }
 
@@ -146,6 +159,7 @@ impl Store {
         match self {
             Store::Fs(s) => s.get_to_file(key, path).await,
             Store::S3(s) => s.get_to_file(key, path).await,
+            Store::DryRun(s) => Box::pin(s.get_to_file(key, path)).await,
         }
     }
 
@@ -155,6 +169,7 @@ impl Store {
         match self {
             Store::Fs(s) => s.head(key).await,
             Store::S3(s) => s.head(key).await,
+            Store::DryRun(s) => Box::pin(s.head(key)).await,
         }
     }
 
@@ -163,6 +178,7 @@ impl Store {
         match self {
             Store::Fs(s) => s.list(prefix).await,
             Store::S3(s) => s.list(prefix).await,
+            Store::DryRun(s) => Box::pin(s.list(prefix)).await,
         }
     }
 
@@ -172,6 +188,7 @@ impl Store {
         match self {
             Store::Fs(s) => s.delete(key).await,
             Store::S3(s) => s.delete(key).await,
+            Store::DryRun(s) => Box::pin(s.delete(key)).await,
         }
     }
 

@@ -4,6 +4,7 @@
 mod backup_restore;
 mod cli;
 mod docs;
+mod engine;
 mod harness;
 mod hostile;
 mod invalid;

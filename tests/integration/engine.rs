@@ -1,0 +1,239 @@
+//! The executor through `lifeboat run`: the README's demo end to end, step order,
+//! `if:`, outputs passed between steps, `on_failure` (continue, abort, rollback with
+//! the undo of scale and patch proven with kubectl), `--only`, `--inject-failure`,
+//! `--dry-run` leaving clusters as they were, and the `scale`, `patch` and `wait`
+//! actions.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::backup_restore::{failure, outputs, run_json};
+use crate::harness::{Test, path};
+use crate::sandbox_kubectl::Served;
+
+/// Writes a runbook acting on one served cluster `c` (no stores).
+fn runbook(dir: &Path, name: &str, cluster: Option<&Path>, steps: &str) -> PathBuf {
+    let clusters = match cluster {
+        Some(kc) => format!("clusters:\n  c: {{ kubeconfig: \"{}\" }}\n", kc.display()),
+        None => String::new(),
+    };
+    let p = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &p,
+        format!("apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {name} }}\n{clusters}steps:\n{steps}"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    p
+}
+
+fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == kind).collect()
+}
+
+#[test]
+fn the_readme_demo_drill_runs_end_to_end() {
+    let out = Test::new()
+        .args(["run", "runbooks/demo.yaml"])
+        .stdout_contains("ok    backup")
+        .stdout_contains("ok    restore")
+        .stdout_contains("ok    ready")
+        .stdout_contains("ok    freeze")
+        .stdout_contains("ok    switch")
+        .stdout_contains("ok    check")
+        .run();
+    assert!(out.stdout.contains("succeeded in"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("6 succeeded, 0 failed, 0 skipped"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_failed_check_rolls_back_the_scale_and_the_patch() {
+    let c = Served::start(&[
+        &path("runbooks/fixtures/shop"),
+        &path("runbooks/fixtures/edge"),
+    ]);
+    c.ok(&[
+        "rollout",
+        "status",
+        "-n",
+        "shop",
+        "deployment/frontend",
+        "--timeout=30s",
+    ]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "failover",
+        Some(&c.kubeconfig),
+        "  - id: freeze\n    uses: scale\n    with: { namespace: shop, kind: Deployment, selector: \"tier=web\", replicas: 0 }\n    undo: {}\n\
+         \x20 - id: switch\n    uses: patch\n    with: { kind: ConfigMap, namespace: edge, name: routing, merge: { data: { active: standby } } }\n    undo: {}\n\
+         \x20 - id: check\n    uses: wait\n    with: { kind: ConfigMap, namespace: edge, name: routing, jsonpath: \"{.data.active}\", value: never, timeout: 1s }\n    on_failure: rollback\n",
+    );
+    let before = c.ok(&[
+        "get",
+        "deployment",
+        "-n",
+        "shop",
+        "frontend",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ]);
+    let events = run_json(&rb, &[], 1);
+    assert_eq!(
+        outputs(&events, "freeze")["previous"]["frontend"],
+        before.as_str()
+    );
+    assert!(
+        failure(&events, "check").contains("timed out after 1s"),
+        "{events:#?}"
+    );
+    assert!(
+        failure(&events, "check").contains("{.data.active} is `standby`"),
+        "{events:#?}"
+    );
+    let undone: Vec<&str> = events_of(&events, "step_undone")
+        .iter()
+        .map(|e| e["step"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(undone, ["switch", "freeze"], "undo runs newest first");
+    assert!(
+        events_of(&events, "step_undone")
+            .iter()
+            .all(|e| e.get("error").is_none()),
+        "{events:#?}"
+    );
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "deployment",
+            "-n",
+            "shop",
+            "frontend",
+            "-o",
+            "jsonpath={.spec.replicas}"
+        ]),
+        before
+    );
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "configmap",
+            "-n",
+            "edge",
+            "routing",
+            "-o",
+            "jsonpath={.data.active}"
+        ]),
+        "primary"
+    );
+}
+
+#[test]
+fn a_dry_run_leaves_the_cluster_as_it_was() {
+    let c = Served::start(&[
+        &path("runbooks/fixtures/shop"),
+        &path("runbooks/fixtures/edge"),
+    ]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "dry",
+        Some(&c.kubeconfig),
+        "  - { id: freeze, uses: scale, with: { namespace: shop, kind: Deployment, name: frontend, replicas: 0 } }\n\
+         \x20 - { id: switch, uses: patch, with: { kind: ConfigMap, namespace: edge, name: routing, merge: { data: { active: standby } } } }\n\
+         \x20 - { id: check, uses: wait, with: { kind: ConfigMap, namespace: edge, name: routing, jsonpath: \"{.data.active}\", value: standby, timeout: 5s } }\n",
+    );
+    for d in ["frontend", "cart"] {
+        c.ok(&[
+            "rollout",
+            "status",
+            "-n",
+            "shop",
+            &format!("deployment/{d}"),
+            "--timeout=30s",
+        ]);
+    }
+    let before = c.ok(&["get", "deployment,configmap", "-A", "-o", "json"]);
+    let events = run_json(&rb, &["--dry-run"], 0);
+    assert!(
+        outputs(&events, "check")["matched"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("false"),
+        "{events:#?}"
+    );
+    let after = c.ok(&["get", "deployment,configmap", "-A", "-o", "json"]);
+    assert_eq!(before, after, "a dry run changed the cluster");
+}
+
+#[test]
+fn scale_fails_when_its_selector_matches_nothing() {
+    let c = Served::start(&[&path("runbooks/fixtures/shop")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "typo",
+        Some(&c.kubeconfig),
+        "  - { id: freeze, uses: scale, with: { namespace: shop, kind: Deployment, selector: \"tier=wbe\", replicas: 0 } }\n",
+    );
+    let events = run_json(&rb, &[], 1);
+    assert!(
+        failure(&events, "freeze").contains("no Deployment matching `tier=wbe` in namespace shop"),
+        "{events:#?}"
+    );
+}
+
+#[test]
+fn steps_pass_outputs_honour_if_and_on_failure_continue() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "flow",
+        None,
+        "  - { id: first, uses: approve, with: { message: \"go?\" } }\n\
+         \x20 - { id: echo, uses: approve, with: { message: \"approved by ${{ steps.first.outputs.approved_by }}\" } }\n\
+         \x20 - { id: never, uses: sleep, if: \"${{ run.dry_run }}\", with: { duration: 1s } }\n\
+         \x20 - { id: broken, uses: sleep, with: { duration: 1ms }, on_failure: continue }\n\
+         \x20 - { id: after-broken, uses: sleep, needs: [ broken ], with: { duration: 1ms } }\n\
+         \x20 - { id: independent, uses: sleep, needs: [ first ], with: { duration: 1ms } }\n",
+    );
+    let events = run_json(&rb, &["--yes", "--inject-failure", "broken"], 1);
+    assert_eq!(outputs(&events, "first")["approved_by"], "--yes");
+    let skipped: Vec<(&str, &str)> = events_of(&events, "step_skipped")
+        .iter()
+        .map(|e| {
+            (
+                e["step"].as_str().unwrap_or(""),
+                e["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        skipped
+            .iter()
+            .any(|(s, r)| *s == "never" && r.contains("is false")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|(s, r)| *s == "after-broken" && r.contains("needs `broken`")),
+        "{skipped:?}"
+    );
+    outputs(&events, "independent");
+    assert!(failure(&events, "broken").contains("injected"));
+    let finished = events_of(&events, "run_finished");
+    assert_eq!(finished[0]["state"], "failed");
+
+    // Without --yes and without a terminal, an approval fails and says what to do.
+    let events = run_json(&rb, &["--only", "first"], 1);
+    assert!(
+        failure(&events, "first").contains("run with --yes"),
+        "{events:#?}"
+    );
+    assert_eq!(events_of(&events, "step_skipped").len(), 5);
+}
