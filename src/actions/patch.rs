@@ -18,7 +18,8 @@ pub const NAME: &str = "patch";
 pub const SUMMARY: &str = "Patch one object (JSON merge patch or JSON patch).";
 pub const ON_CLUSTER: bool = true;
 pub const SELF_UNDO: Option<&str> = Some("re-applies the object as it was before the patch");
-pub const DRY_RUN: &str = "sends the patch with dryRun=All and shows the fields that would change";
+pub const DRY_RUN: &str =
+    "sends the patch with dryRun=All: the API server checks it, nothing changes";
 pub const OUTPUTS: &[Output] = &[out("resource_version", "resourceVersion after the patch")];
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
