@@ -268,3 +268,81 @@ fn a_version_1_backup_restores_forever() {
     assert!(count(&restored, "created") >= 5, "{restored}");
     b.ok(&["get", "deployment", "-n", "shop", "frontend", "cart"]);
 }
+
+#[test]
+fn restore_status_writes_the_backed_up_status_and_fail_fast_stops_at_the_first_failure() {
+    let a = app_cluster();
+    a.ok(&[
+        "patch",
+        "backupschedule",
+        "-n",
+        "app",
+        "nightly",
+        "--subresource=status",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"status":{"lastBackup":"2026-11-27T03:00:00Z"}}"#,
+    ]);
+    let bucket = Bucket::new("status");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let id = back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
+
+    let b = Served::start(&[]);
+    let with_status = restore_runbook(dir.path(), &b, &bucket, &id, ", restore_status: true");
+    assert_eq!(
+        count(
+            &outputs(&run_json(&with_status, &[], 0), "restore"),
+            "failed"
+        ),
+        0
+    );
+    let last = b.ok(&[
+        "get",
+        "backupschedule",
+        "-n",
+        "app",
+        "nightly",
+        "-o",
+        "jsonpath={.status.lastBackup}",
+    ]);
+    assert_eq!(last, "2026-11-27T03:00:00Z");
+
+    let c = Served::start(&[]);
+    let without = restore_runbook(dir.path(), &c, &bucket, &id, "");
+    run_json(&without, &[], 0);
+    let none = c.ok(&[
+        "get",
+        "backupschedule",
+        "-n",
+        "app",
+        "nightly",
+        "-o",
+        "jsonpath={.status}",
+    ]);
+    assert_eq!(none, "", "status was restored without restore_status");
+
+    // Everything exists in the source: with existing: fail each object fails;
+    // fail_fast stops after the first ones instead of trying them all.
+    let all = restore_runbook(dir.path(), &a, &bucket, &id, ", existing: fail");
+    let slow = failure(&run_json(&all, &[], 1), "restore");
+    let fast = restore_runbook(
+        dir.path(),
+        &a,
+        &bucket,
+        &id,
+        ", existing: fail, fail_fast: true, parallelism: 1",
+    );
+    let quick = failure(&run_json(&fast, &[], 1), "restore");
+    assert!(quick.contains("fail_fast stopped the restore"), "{quick}");
+    let failed = |msg: &str| -> u64 {
+        msg.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{msg}"))
+    };
+    assert!(
+        failed(&quick) < failed(&slow),
+        "fail_fast: {quick}\nwithout: {slow}"
+    );
+}
