@@ -40,6 +40,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Usage(String),
+    /// Another run holds the runbook's lock.
+    #[error("{0}")]
+    Locked(String),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("failed to write {what}: {source}")]
@@ -54,6 +57,7 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::InvalidRunbook(_) | Error::NotBuilt { .. } | Error::Usage(_) => ExitCode::Usage,
+            Error::Locked(_) => ExitCode::Locked,
             // A seed that cannot be read or a port that cannot be had: fix the input.
             Error::Sandbox(_) => ExitCode::Usage,
             Error::Write { .. } => ExitCode::StepFailed,

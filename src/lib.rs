@@ -10,6 +10,7 @@ pub mod cli;
 pub mod cluster;
 pub mod engine;
 pub mod error;
+pub mod journal;
 pub mod plan;
 pub mod restore;
 pub mod runbook;

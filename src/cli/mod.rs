@@ -8,6 +8,9 @@ mod plan;
 mod run;
 mod sandbox;
 mod schema;
+mod state;
+mod status;
+mod table;
 mod validate;
 
 use std::ffi::OsString;
@@ -168,16 +171,28 @@ pub struct RunArgs {
     /// Make this step fail (to exercise failure paths in drills).
     #[arg(long, value_name = "STEP")]
     pub inject_failure: Vec<String>,
+    /// Take over a stale lock left by a run that died.
+    #[arg(long)]
+    pub steal_lock: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ResumeArgs {
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
+    /// Where the run's journal is (default: ./.lifeboat).
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     pub state: Option<String>,
     #[arg(long)]
     pub yes: bool,
+    /// Resume even though the runbook changed since the run started.
+    #[arg(long)]
+    pub allow_changed: bool,
+    /// Values of secret params (never stored in the journal, so given again).
+    #[arg(long = "set", value_name = "K=V", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -297,8 +312,8 @@ fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         Command::Schema => schema::run(out),
         Command::Completions(args) => completions::run(&args, out),
         Command::Run(args) => run::run(&args),
-        Command::Resume(_) => not_built::resume(),
-        Command::Status(_) => not_built::status(),
+        Command::Resume(args) => run::resume(&args),
+        Command::Status(args) => status::run(&args, out),
         Command::Backups(args) => backups::run(&args.command, out),
         Command::Sandbox(SandboxArgs {
             command:

@@ -3,22 +3,6 @@
 
 use crate::error::{Error, ExitCode};
 
-pub fn resume() -> anyhow::Result<ExitCode> {
-    Err(Error::NotBuilt {
-        command: "resume",
-        missing: "the run journal is not built yet",
-    }
-    .into())
-}
-
-pub fn status() -> anyhow::Result<ExitCode> {
-    Err(Error::NotBuilt {
-        command: "status",
-        missing: "the run journal is not built yet",
-    }
-    .into())
-}
-
 pub fn rbac() -> anyhow::Result<ExitCode> {
     Err(Error::NotBuilt {
         command: "rbac",

@@ -1,19 +1,263 @@
-//! `lifeboat run`: loads and checks the runbook, runs it, and prints one line per event
-//! (or JSON Lines with `--output json`). Exit 0 when every step succeeded, 1 when a
-//! step failed.
+//! `lifeboat run` and `lifeboat resume`: load the runbook, take the run lock, open the
+//! journal, run (or continue) the steps with every event shown (one line each, or JSON
+//! Lines) and journaled, handle Ctrl-C, release the lock. Exit 0 when every step
+//! succeeded, 1 when one failed, 4 when another run holds the lock, 130 when
+//! interrupted (the printed `resume` command continues it).
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{OutputFormat, RunArgs};
-use crate::engine::events::{EventSink, RunState};
+use super::{OutputFormat, ResumeArgs, RunArgs, state};
+use crate::archive::part::hex;
+use crate::engine::events::{Event, EventSink, FanOut, RunState};
 use crate::engine::human::{HumanLines, JsonLines};
-use crate::engine::{self, RunOptions};
+use crate::engine::{self, Interrupt, RunOptions};
 use crate::error::{Error, ExitCode};
-use crate::runbook;
+use crate::journal::{
+    Journal, JournalEvent, JournalSink, Lock, LockError, Replay, RunState as JournalState,
+    StateLocation, hostname,
+};
+use crate::plan::MASK;
+use crate::runbook::{self, Loaded};
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = runbook::load(&args.runbook, &args.sets).map_err(Error::InvalidRunbook)?;
     refuse_unbuilt_flags(args)?;
+    check_step_names(&loaded, args)?;
+    let options = RunOptions {
+        run_id: Some(args.run_id.clone().unwrap_or_else(engine::new_run_id)),
+        dry_run: args.dry_run,
+        yes: args.yes,
+        only: args.only.clone(),
+        inject_failure: args.inject_failure.clone(),
+        resume: None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        // A dry run's journal goes to a scratch folder; it takes no lock.
+        let scratch = tempfile::Builder::new()
+            .prefix("lifeboat-dry-run-journal-")
+            .tempdir()?;
+        let location = if args.dry_run {
+            StateLocation::Local(scratch.path().to_path_buf())
+        } else {
+            state::for_runbook(args.state.as_deref(), &loaded).await?
+        };
+        execute(&loaded, location, options, args.output, args.steal_lock).await
+    })
+}
+
+pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let location = state::from_flag(args.state.as_deref()).await?;
+        let records = location.read(&args.run_id).await?;
+        let replay = Replay::from_records(&args.run_id, &records)
+            .map_err(|e| Error::Usage(format!("run {}: {e}", args.run_id)))?;
+        match replay.finished {
+            Some(JournalState::Succeeded) => {
+                println!("run {} already succeeded; there is nothing to resume", replay.run_id);
+                return Ok(ExitCode::Success);
+            }
+            Some(JournalState::RolledBack) => {
+                return Err(Error::Usage(format!(
+                    "run {} failed and was rolled back; start a new run instead of resuming it",
+                    replay.run_id
+                ))
+                .into());
+            }
+            _ if replay.dry_run => {
+                return Err(Error::Usage(format!(
+                    "run {} was a dry run; run it again instead",
+                    replay.run_id
+                ))
+                .into());
+            }
+            _ => {}
+        }
+        let sets = resumed_params(&replay, &args.sets)?;
+        let path = Path::new(&replay.path);
+        let loaded = runbook::load(path, &sets).map_err(Error::InvalidRunbook)?;
+        let digest = digest(&loaded);
+        if digest != replay.digest && !args.allow_changed {
+            return Err(Error::Usage(format!(
+                "the runbook {} changed since run {} started; resuming could run steps that differ from the ones already done. Check the change, then resume with --allow-changed",
+                path.display(),
+                replay.run_id
+            ))
+            .into());
+        }
+        let options = RunOptions {
+            run_id: Some(replay.run_id.clone()),
+            dry_run: false,
+            yes: args.yes,
+            only: Vec::new(),
+            inject_failure: Vec::new(),
+            resume: Some(replay),
+        };
+        execute(&loaded, location, options, args.output, false).await
+    })
+}
+
+/// The params of a resumed run: as recorded, with secret ones given again.
+fn resumed_params(
+    replay: &Replay,
+    sets: &[(String, String)],
+) -> Result<Vec<(String, String)>, Error> {
+    let mut out: Vec<(String, String)> = replay
+        .params
+        .iter()
+        .filter(|(_, v)| v.as_str() != MASK)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, value) in &replay.params {
+        if value == MASK && !sets.iter().any(|(k, _)| k == name) {
+            return Err(Error::Usage(format!(
+                "param `{name}` is secret, so the journal does not hold it: give it again with --set {name}=..."
+            )));
+        }
+    }
+    out.extend(sets.iter().cloned());
+    Ok(out)
+}
+
+async fn execute(
+    loaded: &Loaded,
+    location: StateLocation,
+    options: RunOptions,
+    output: OutputFormat,
+    steal_lock: bool,
+) -> anyhow::Result<ExitCode> {
+    let run_id = options.run_id.clone().unwrap_or_else(engine::new_run_id);
+    let name = loaded.runbook.metadata.name.value.0.clone();
+    let lock = if options.dry_run {
+        None
+    } else {
+        Some(
+            Lock::acquire(&location.lock_store(), &name, &run_id, steal_lock)
+                .await
+                .map_err(|e| match e {
+                    LockError::Held { .. } | LockError::Stale { .. } => {
+                        Error::Locked(e.to_string())
+                    }
+                    other => Error::Usage(other.to_string()),
+                })?,
+        )
+    };
+    let resume_hint = format!("lifeboat resume {run_id}{}", state::flag_for(&location));
+    let existing = options.resume.as_ref().map_or(0, |r| r.records);
+    let journal = Arc::new(JournalSink::new(Journal::open(
+        location, &run_id, existing,
+    )?));
+    journal.record(match &options.resume {
+        None => JournalEvent::RunStarted {
+            run_id: run_id.clone(),
+            runbook: name.clone(),
+            path: std::path::absolute(&loaded.path)
+                .unwrap_or_else(|_| loaded.path.clone())
+                .display()
+                .to_string(),
+            digest: digest(loaded),
+            params: masked_params(loaded),
+            dry_run: options.dry_run,
+            host: hostname(),
+            pid: std::process::id(),
+        },
+        Some(_) => JournalEvent::RunResumed {
+            host: hostname(),
+            pid: std::process::id(),
+            digest: digest(loaded),
+        },
+    });
+    if let Some(e) = journal.failure() {
+        if let Some(lock) = lock {
+            let _ = lock.release().await;
+        }
+        return Err(Error::Usage(format!("the run cannot start: {e}")).into());
+    }
+    let display: Arc<dyn EventSink> = match output {
+        OutputFormat::Human => Arc::new(HumanLines(Mutex::new(std::io::stdout()))),
+        OutputFormat::Json => Arc::new(JsonLines(Mutex::new(std::io::stdout()))),
+    };
+    let sink: Arc<dyn EventSink> = Arc::new(FanOut(vec![display.clone(), journal.clone()]));
+    let lock = Arc::new(tokio::sync::Mutex::new(lock));
+    let renewal = tokio::spawn(renew(lock.clone()));
+    let interrupt: Interrupt = Arc::new(tokio::sync::Notify::new());
+    let signals = tokio::spawn(watch_ctrl_c(interrupt.clone()));
+    let options = RunOptions {
+        run_id: Some(run_id.clone()),
+        ..options
+    };
+    let failure = || journal.failure();
+    let report = engine::run(loaded, &options, sink, interrupt, &failure).await;
+    renewal.abort();
+    signals.abort();
+    if let Some(lock) = lock.lock().await.take() {
+        let _ = lock.release().await;
+    }
+    Ok(match report.state {
+        RunState::Succeeded => ExitCode::Success,
+        RunState::Failed | RunState::RolledBack => ExitCode::StepFailed,
+        RunState::Interrupted => {
+            display.emit(&Event::RunInterrupted {
+                run_id,
+                resume: resume_hint,
+            });
+            ExitCode::Interrupted
+        }
+    })
+}
+
+/// Renews the run lock while the run lives.
+async fn renew(lock: Arc<tokio::sync::Mutex<Option<Lock>>>) {
+    loop {
+        tokio::time::sleep(crate::journal::RENEW_EVERY).await;
+        if let Some(l) = lock.lock().await.as_mut() {
+            let _ = l.renew().await;
+        }
+    }
+}
+
+/// The first Ctrl-C asks the run to stop (it records where it stopped); a second
+/// one exits at once: every journal record already written is complete.
+async fn watch_ctrl_c(interrupt: Interrupt) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    eprintln!("stopping after recording where the run is (press Ctrl-C again to quit at once)");
+    interrupt.notify_one();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("quitting now; the journal is consistent");
+        std::process::exit(ExitCode::Interrupted as i32);
+    }
+}
+
+fn digest(loaded: &Loaded) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(loaded.source.as_bytes()))
+}
+
+fn masked_params(loaded: &Loaded) -> BTreeMap<String, String> {
+    loaded
+        .params
+        .iter()
+        .map(|p| {
+            let v = if p.secret {
+                MASK.to_string()
+            } else {
+                p.value.clone()
+            };
+            (p.name.clone(), v)
+        })
+        .collect()
+}
+
+fn check_step_names(loaded: &Loaded, args: &RunArgs) -> Result<(), Error> {
     let ids: Vec<&str> = loaded
         .runbook
         .steps
@@ -28,35 +272,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             return Err(Error::Usage(format!(
                 "{flag} {unknown}: the runbook has no step `{unknown}` (its steps: {})",
                 ids.join(", ")
-            ))
-            .into());
+            )));
         }
     }
-    let options = RunOptions {
-        run_id: args.run_id.clone(),
-        dry_run: args.dry_run,
-        yes: args.yes,
-        only: args.only.clone(),
-        inject_failure: args.inject_failure.clone(),
-    };
-    let sink: Arc<dyn EventSink> = match args.output {
-        OutputFormat::Human => Arc::new(HumanLines(Mutex::new(std::io::stdout()))),
-        OutputFormat::Json => Arc::new(JsonLines(Mutex::new(std::io::stdout()))),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(engine::run(&loaded, &options, sink));
-    Ok(match report.state {
-        RunState::Succeeded => ExitCode::Success,
-        RunState::Failed => ExitCode::StepFailed,
-    })
+    Ok(())
 }
 
 /// Flags whose machinery is not built yet are refused, not ignored.
 fn refuse_unbuilt_flags(args: &RunArgs) -> Result<(), Error> {
     let unbuilt = [
-        ("--state", args.state.is_some(), "the run journal"),
         ("--report", args.report.is_some(), "the HTML report"),
         ("--junit", args.junit.is_some(), "JUnit output"),
     ];

@@ -176,6 +176,8 @@ pub struct StepCtx<'a> {
     bytes: Arc<AtomicU64>,
     /// What the action recorded for its own undo (kept with the step's outputs).
     undo_state: std::sync::Mutex<Option<serde_json::Value>>,
+    /// Checkpoints recorded by this step before a resume.
+    checkpoints: Vec<serde_json::Value>,
 }
 
 impl<'a> StepCtx<'a> {
@@ -187,6 +189,7 @@ impl<'a> StepCtx<'a> {
             objects: Arc::new(AtomicU64::new(0)),
             bytes: Arc::new(AtomicU64::new(0)),
             undo_state: std::sync::Mutex::new(None),
+            checkpoints: Vec::new(),
         }
     }
 
@@ -195,6 +198,25 @@ impl<'a> StepCtx<'a> {
         if let Ok(mut s) = self.undo_state.lock() {
             *s = Some(state);
         }
+    }
+
+    /// Continues from checkpoints a previous attempt (before a resume) recorded.
+    pub fn resuming(mut self, checkpoints: Vec<serde_json::Value>) -> Self {
+        self.checkpoints = checkpoints;
+        self
+    }
+
+    /// The checkpoints recorded by this step before the run was resumed.
+    pub fn checkpoints(&self) -> &[serde_json::Value] {
+        &self.checkpoints
+    }
+
+    /// Records progress a resume continues from (durable before this returns).
+    pub fn checkpoint(&self, data: serde_json::Value) {
+        self.run.sink.emit(&Event::Checkpoint {
+            step: self.step.to_string(),
+            data,
+        });
     }
 
     /// What the action recorded for its undo.

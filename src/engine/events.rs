@@ -9,7 +9,7 @@ use serde::Serialize;
 /// A step's outputs: strings, or maps of strings (per-kind counts).
 pub type Outputs = BTreeMap<String, OutputValue>;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum OutputValue {
     Str(String),
@@ -35,6 +35,10 @@ impl OutputValue {
 pub enum RunState {
     Succeeded,
     Failed,
+    /// Failed, then rolled back.
+    RolledBack,
+    /// Stopped by Ctrl-C; resumable.
+    Interrupted,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -63,6 +67,25 @@ pub enum Event {
         step: String,
         duration_ms: u64,
         outputs: Outputs,
+        /// What the action's own undo needs: for the journal, not for display.
+        #[serde(skip)]
+        undo_state: Option<serde_json::Value>,
+    },
+    /// A step that succeeded before a resume: its outputs come from the journal.
+    StepResumed {
+        step: String,
+        outputs: Outputs,
+    },
+    /// Progress inside a long step that a resume continues from (per resource type
+    /// of a backup, per tier of a restore).
+    Checkpoint {
+        step: String,
+        data: serde_json::Value,
+    },
+    /// The run stopped on Ctrl-C; `resume` continues it.
+    RunInterrupted {
+        run_id: String,
+        resume: String,
     },
     /// What restore did (or, in a dry run, would do) with one object. Sent for every
     /// object in a dry run, and for objects that failed otherwise.
@@ -121,4 +144,15 @@ pub enum Event {
 /// Where events go.
 pub trait EventSink: Send + Sync {
     fn emit(&self, event: &Event);
+}
+
+/// Several consumers of one stream, each told every event in order.
+pub struct FanOut(pub Vec<std::sync::Arc<dyn EventSink>>);
+
+impl EventSink for FanOut {
+    fn emit(&self, event: &Event) {
+        for sink in &self.0 {
+            sink.emit(event);
+        }
+    }
 }

@@ -69,7 +69,13 @@ pub fn human_line(event: &Event) -> Option<String> {
             };
             format!("  start {step}: {action}{on}{again}")
         }
-        Event::StepProgress { .. } => return None,
+        Event::StepProgress { .. } | Event::Checkpoint { .. } => return None,
+        Event::StepResumed { step, .. } => {
+            format!("  done  {step} (succeeded before; outputs from the journal)")
+        }
+        Event::RunInterrupted { run_id, resume } => format!(
+            "run {run_id} interrupted; the journal is complete. continue it with:\n  {resume}"
+        ),
         Event::ObjectResult {
             kind,
             name,
@@ -97,6 +103,7 @@ pub fn human_line(event: &Event) -> Option<String> {
             step,
             duration_ms,
             outputs,
+            ..
         } => {
             let shown: Vec<String> = outputs
                 .iter()
@@ -152,6 +159,8 @@ pub fn human_line(event: &Event) -> Option<String> {
             match state {
                 RunState::Succeeded => "succeeded",
                 RunState::Failed => "FAILED",
+                RunState::RolledBack => "FAILED and was rolled back",
+                RunState::Interrupted => "was interrupted",
             },
             seconds(*duration_ms)
         ),

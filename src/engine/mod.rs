@@ -1,7 +1,10 @@
 //! The executor: runs a loaded runbook's steps in order (a step waits for what it
 //! `needs`, or for the step before it), evaluates `if:`, passes outputs from step to
-//! step through `${{ }}`, applies `on_failure`, and reports everything as events.
-//! Journal, resume, locks, parallel branches and rollback build on this core.
+//! step through `${{ }}`, applies `on_failure` (abort, continue, rollback), and reports
+//! everything as events. The journal is one consumer of those events; a resumed run
+//! replays it (succeeded steps keep their recorded outputs; the step that was in
+//! flight runs again). Ctrl-C stops the run between or inside steps with the journal
+//! complete.
 
 pub mod context;
 pub mod events;
@@ -20,6 +23,7 @@ use resolve::Scope;
 use rollback::{Completed, roll_back};
 use step::{StepEnd, millis, run_step};
 
+use crate::journal::Replay;
 use crate::runbook::Loaded;
 use crate::runbook::model::OnFailure;
 
@@ -33,6 +37,8 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Make these steps fail.
     pub inject_failure: Vec<String>,
+    /// The journal of the run being resumed.
+    pub resume: Option<Replay>,
 }
 
 /// What a run did.
@@ -42,6 +48,9 @@ pub struct RunReport {
     pub state: RunState,
     pub outputs: HashMap<String, Outputs>,
 }
+
+/// Fires when the user asks the run to stop (the first Ctrl-C).
+pub type Interrupt = Arc<tokio::sync::Notify>;
 
 /// A new run id: UTC time and a random suffix (`20261128-091500-7f3a`).
 pub fn new_run_id() -> String {
@@ -73,8 +82,23 @@ fn file_order(deps: &[Vec<usize>]) -> Vec<usize> {
     order
 }
 
-/// Runs the runbook to its end.
-pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>) -> RunReport {
+/// Counts for the end of the run.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+/// Runs the runbook to its end (or until `interrupt` fires). `journal_failure` tells
+/// whether the journal could not be written (the run then stops before its next step).
+pub async fn run(
+    loaded: &Loaded,
+    options: &RunOptions,
+    sink: Arc<dyn EventSink>,
+    interrupt: Interrupt,
+    journal_failure: &(dyn Fn() -> Option<String> + Sync),
+) -> RunReport {
     let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
     let plan = crate::plan::build(loaded);
     let run = RunContext::new(
@@ -92,25 +116,54 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
         dry_run: options.dry_run,
         steps: steps.len(),
     });
-    let order = file_order(&loaded.graph.deps);
     let mut outputs: HashMap<String, Outputs> = HashMap::new();
     let mut completed: Vec<Completed> = Vec::new();
     let mut rollback_from: Option<usize> = None;
     let mut failed: HashSet<usize> = HashSet::new();
     let mut not_run: HashSet<usize> = HashSet::new();
-    let (mut n_ok, mut n_failed, mut n_skipped) = (0, 0, 0);
-    // The step whose failure stopped the run.
-    let mut aborted: Option<String> = None;
-    for i in order {
+    let mut tally = Tally::default();
+    // Why the run stopped early, if it did.
+    let mut stopped: Option<String> = None;
+    let mut interrupted = false;
+    for i in file_order(&loaded.graph.deps) {
         let step = &steps[i];
         let id = step.head.id.value.0.clone();
         let skip = |reason: String| Event::StepSkipped {
             step: id.clone(),
             reason,
         };
-        if let Some(by) = &aborted {
-            sink.emit(&skip(format!("the run stopped when `{by}` failed")));
-            n_skipped += 1;
+        if stopped.is_none()
+            && let Some(e) = journal_failure()
+        {
+            stopped = Some(format!("the journal cannot be written ({e})"));
+        }
+        if let Some(why) = &stopped {
+            if !interrupted {
+                sink.emit(&skip(why.clone()));
+                tally.skipped += 1;
+            }
+            continue;
+        }
+        // Succeeded before a resume: keep what it recorded.
+        if let Some(done) = options
+            .resume
+            .as_ref()
+            .and_then(|r| r.steps.get(&id))
+            .filter(|s| s.state == "succeeded")
+        {
+            let recorded = done.outputs.clone().unwrap_or_default();
+            sink.emit(&Event::StepResumed {
+                step: id.clone(),
+                outputs: recorded.clone(),
+            });
+            completed.push(Completed {
+                index: i,
+                outputs: recorded.clone(),
+                undo_state: done.undo_state.clone(),
+                cluster: plan.steps[i].cluster.clone(),
+            });
+            outputs.insert(id, recorded);
+            tally.ok += 1;
             continue;
         }
         if let Some(&d) = loaded.graph.deps[i]
@@ -122,12 +175,12 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
                 steps[d].head.id.value.0
             )));
             not_run.insert(i);
-            n_skipped += 1;
+            tally.skipped += 1;
             continue;
         }
         if !options.only.is_empty() && !options.only.contains(&id) {
             sink.emit(&skip("not named by --only".into()));
-            n_skipped += 1;
+            tally.skipped += 1;
             continue;
         }
         let scope = Scope {
@@ -142,7 +195,7 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
                 Ok(false) => {
                     // Nothing to do is not a failure: the steps after it still run.
                     sink.emit(&skip(format!("`if: {}` is false", condition.value)));
-                    n_skipped += 1;
+                    tally.skipped += 1;
                     continue;
                 }
                 Err(e) => {
@@ -152,9 +205,9 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
                         error: format!("cannot evaluate `if`: {e}"),
                     });
                     failed.insert(i);
-                    n_failed += 1;
+                    tally.failed += 1;
                     if step.head.on_failure != OnFailure::Continue {
-                        aborted = Some(id.clone());
+                        stopped = Some(format!("the run stopped when `{id}` failed"));
                     }
                     continue;
                 }
@@ -162,7 +215,17 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
         }
         let cluster = plan.steps[i].cluster.clone();
         let inject = options.inject_failure.contains(&id);
-        match run_step(&run, step, cluster.clone(), &scope, inject).await {
+        let checkpoints = options
+            .resume
+            .as_ref()
+            .and_then(|r| r.steps.get(&id))
+            .map(|s| s.checkpoints.clone())
+            .unwrap_or_default();
+        let end = tokio::select! {
+            end = run_step(&run, step, cluster.clone(), &scope, inject, checkpoints) => end,
+            () = interrupt.notified() => StepEnd::Interrupted,
+        };
+        match end {
             StepEnd::Succeeded(out, undo_state) => {
                 completed.push(Completed {
                     index: i,
@@ -171,21 +234,32 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
                     cluster,
                 });
                 outputs.insert(id, out);
-                n_ok += 1;
+                tally.ok += 1;
             }
             StepEnd::Failed(_) => {
                 failed.insert(i);
-                n_failed += 1;
+                tally.failed += 1;
                 if step.head.on_failure != OnFailure::Continue {
-                    aborted = Some(id.clone());
+                    stopped = Some(format!("the run stopped when `{id}` failed"));
                 }
                 if step.head.on_failure == OnFailure::Rollback {
                     rollback_from = Some(i);
                 }
             }
+            StepEnd::Interrupted => {
+                interrupted = true;
+                stopped = Some("interrupted".into());
+            }
         }
     }
-    if let Some(i) = rollback_from {
+    let mut state = if interrupted {
+        RunState::Interrupted
+    } else if tally.failed == 0 && journal_failure().is_none() {
+        RunState::Succeeded
+    } else {
+        RunState::Failed
+    };
+    if let Some(i) = rollback_from.filter(|_| !interrupted) {
         let undos = completed
             .iter()
             .filter(|c| steps[c.index].undo.is_some())
@@ -201,19 +275,15 @@ pub async fn run(loaded: &Loaded, options: &RunOptions, sink: Arc<dyn EventSink>
             outputs: &outputs,
         };
         roll_back(&run, steps, &completed, &scope).await;
+        state = RunState::RolledBack;
     }
-    let state = if n_failed == 0 {
-        RunState::Succeeded
-    } else {
-        RunState::Failed
-    };
     sink.emit(&Event::RunFinished {
         run_id: run_id.clone(),
         state,
         duration_ms: millis(started.elapsed()),
-        succeeded: n_ok,
-        failed: n_failed,
-        skipped: n_skipped,
+        succeeded: tally.ok,
+        failed: tally.failed,
+        skipped: tally.skipped,
     });
     RunReport {
         run_id,

@@ -14,6 +14,8 @@ use crate::runbook::model::Step;
 pub enum StepEnd {
     /// The outputs, and what the action recorded for its own undo.
     Succeeded(Outputs, Option<serde_json::Value>),
+    /// Ctrl-C stopped it (the engine drops the step's future).
+    Interrupted,
     Failed(String),
 }
 
@@ -24,6 +26,7 @@ pub async fn run_step(
     cluster: Option<String>,
     scope: &Scope<'_>,
     inject_failure: bool,
+    checkpoints: Vec<serde_json::Value>,
 ) -> StepEnd {
     let id = step.head.id.value.0.as_str();
     let uses = step.head.uses.value.as_str();
@@ -48,7 +51,7 @@ pub async fn run_step(
                 "failure injected with --inject-failure".into(),
             ))
         } else {
-            attempt_once(run, step, cluster.clone(), scope).await
+            attempt_once(run, step, cluster.clone(), scope, &checkpoints).await
         };
         match result {
             Ok((outputs, undo_state)) => {
@@ -56,6 +59,7 @@ pub async fn run_step(
                     step: id.to_string(),
                     duration_ms: millis(started.elapsed()),
                     outputs: outputs.clone(),
+                    undo_state: undo_state.clone(),
                 });
                 return StepEnd::Succeeded(outputs, undo_state);
             }
@@ -89,9 +93,10 @@ async fn attempt_once(
     step: &Step,
     cluster: Option<String>,
     scope: &Scope<'_>,
+    checkpoints: &[serde_json::Value],
 ) -> Result<(Outputs, Option<serde_json::Value>), ActionError> {
     let inputs = bind_inputs(&step.head.uses.value, &step.with_node, scope)?;
-    let ctx = StepCtx::new(run, &step.head.id.value.0, cluster);
+    let ctx = StepCtx::new(run, &step.head.id.value.0, cluster).resuming(checkpoints.to_vec());
     let action = actions::execute(&inputs, &ctx);
     let outputs = match &step.head.timeout {
         Some(t) => tokio::time::timeout(t.value.0, action)

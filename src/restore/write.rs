@@ -180,9 +180,14 @@ fn missing_namespace(e: &KubeError, ns: Option<&str>) -> Option<String> {
         .then(|| ns.to_string())
 }
 
-/// An object without what every write changes, for telling updated from unchanged.
+/// An object without what every write changes (and without the status, which
+/// controllers change meanwhile and restore does not apply), for telling updated from
+/// unchanged.
 fn comparable(object: &Value) -> Value {
     let mut o = object.clone();
+    if let Some(map) = o.as_object_mut() {
+        map.remove("status");
+    }
     if let Some(Value::Object(meta)) = o.get_mut("metadata") {
         for f in ["resourceVersion", "managedFields", "generation"] {
             meta.remove(f);

@@ -8,6 +8,7 @@ mod engine;
 mod harness;
 mod hostile;
 mod invalid;
+mod journal;
 mod plan;
 mod readme;
 mod restore_options;

@@ -1,0 +1,106 @@
+//! `lifeboat status [RUN_ID] [--state ...]`: the runs in a state location (id,
+//! runbook, start, state, last step), or one run's steps with attempts, durations,
+//! outputs and errors, read from its journal.
+
+use std::io::Write;
+
+use super::table::table;
+use super::{StatusArgs, emit, state};
+use crate::error::{Error, ExitCode};
+use crate::journal::Replay;
+
+pub fn run(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let location = state::from_flag(args.state.as_deref()).await?;
+        match &args.run_id {
+            None => {
+                let mut rows = Vec::new();
+                for id in location.runs().await? {
+                    let records = location.read(&id).await?;
+                    match Replay::from_records(&id, &records) {
+                        Ok(r) => {
+                            let s = r.summary();
+                            rows.push([
+                                s.run_id,
+                                s.runbook,
+                                s.started,
+                                s.state,
+                                s.last_step.unwrap_or_else(|| "-".into()),
+                            ]);
+                        }
+                        Err(e) => rows.push([
+                            id,
+                            "?".into(),
+                            "?".into(),
+                            format!("unreadable: {e}"),
+                            "-".into(),
+                        ]),
+                    }
+                }
+                if rows.is_empty() {
+                    emit(out, &format!("no runs in {}\n", location.describe()))?;
+                } else {
+                    emit(
+                        out,
+                        &table(["RUN", "RUNBOOK", "STARTED", "STATE", "LAST STEP"], &rows),
+                    )?;
+                }
+            }
+            Some(id) => {
+                let records = location.read(id).await?;
+                let r = Replay::from_records(id, &records)
+                    .map_err(|e| Error::Usage(format!("run {id}: {e}")))?;
+                let s = r.summary();
+                let mut text = format!(
+                    "run      {}\nrunbook  {} ({})\nstarted  {}\nstate    {}\n",
+                    r.run_id, r.runbook, r.path, r.started, s.state
+                );
+                if !r.params.is_empty() {
+                    let params: Vec<String> =
+                        r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    text.push_str(&format!("params   {}\n", params.join(" ")));
+                }
+                text.push('\n');
+                let rows: Vec<[String; 5]> = r
+                    .order
+                    .iter()
+                    .map(|step| {
+                        let rec = &r.steps[step];
+                        let detail = match (&rec.error, &rec.outputs, &rec.reason) {
+                            (Some(e), _, _) => e.clone(),
+                            (None, Some(o), _) => o
+                                .iter()
+                                .map(|(k, v)| format!("{k}={}", v.as_text()))
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                            (None, None, Some(why)) => why.clone(),
+                            _ => String::new(),
+                        };
+                        let undone = match &rec.undone {
+                            Some(Ok(())) => " (undone)",
+                            Some(Err(_)) => " (undo failed)",
+                            None => "",
+                        };
+                        [
+                            step.clone(),
+                            format!("{}{undone}", rec.state),
+                            rec.attempts.to_string(),
+                            rec.duration_ms
+                                .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+                            detail,
+                        ]
+                    })
+                    .collect();
+                text.push_str(&table(
+                    ["STEP", "STATE", "ATTEMPTS", "DURATION", "OUTPUTS / ERROR"],
+                    &rows,
+                ));
+                emit(out, &text)?;
+            }
+        }
+        Ok(ExitCode::Success)
+    })
+}

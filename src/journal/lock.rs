@@ -1,0 +1,201 @@
+//! The run lock: one run per runbook name and state location. A lock object at
+//! `locks/<runbook>.json`, created only when absent (an exclusive file locally, a
+//! conditional create on S3), holding who holds it and until when. The holder renews
+//! it while the run lives; a lock past its expiry is stale: it is reported with its
+//! holder and taken over only with `--steal-lock`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{PutMode, Store, StoreError};
+
+/// How long a lock lasts without renewal.
+pub const LEASE: Duration = Duration::from_secs(120);
+/// How often the holder renews it.
+pub const RENEW_EVERY: Duration = Duration::from_secs(30);
+
+/// Who holds a lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    pub runbook: String,
+    pub run_id: String,
+    pub host: String,
+    pub pid: u32,
+    /// When the lock was taken (RFC 3339).
+    pub since: String,
+    /// Seconds since the epoch after which the lock is stale.
+    pub expires: u64,
+}
+
+impl LockHolder {
+    fn describe(&self) -> String {
+        let now = crate::sandbox::time::now_secs();
+        let since = crate::sandbox::time::parse_rfc3339(&self.since).unwrap_or(now);
+        format!(
+            "run {} on host {} (pid {}), holding it for {}s",
+            self.run_id,
+            self.host,
+            self.pid,
+            now.saturating_sub(since)
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "runbook `{runbook}` is locked in {location} by {}; wait for that run to finish (`lifeboat status --state {location}`)",
+        holder.describe()
+    )]
+    Held {
+        runbook: String,
+        location: String,
+        holder: LockHolder,
+    },
+    #[error(
+        "runbook `{runbook}` has a stale lock in {location}: {} stopped renewing it {stale_for}s ago (it probably died); if that run is really gone, run again with --steal-lock, or resume it with `lifeboat resume {}`",
+        holder.describe(),
+        holder.run_id
+    )]
+    Stale {
+        runbook: String,
+        location: String,
+        holder: LockHolder,
+        stale_for: u64,
+    },
+    #[error("failed to take the lock of runbook `{runbook}` in {location}: {source}")]
+    Store {
+        runbook: String,
+        location: String,
+        #[source]
+        source: StoreError,
+    },
+}
+
+/// A held lock. Released (if still ours) by `release`.
+pub struct Lock {
+    store: Store,
+    key: String,
+    holder: LockHolder,
+}
+
+impl Lock {
+    /// Takes the lock of `runbook` for `run_id`. `steal` takes over a stale lock, or
+    /// one held by the same run id (a resume of a run that died).
+    pub async fn acquire(
+        store: &Store,
+        runbook: &str,
+        run_id: &str,
+        steal: bool,
+    ) -> Result<Lock, LockError> {
+        let key = format!("locks/{runbook}.json");
+        let holder = LockHolder {
+            runbook: runbook.to_string(),
+            run_id: run_id.to_string(),
+            host: hostname(),
+            pid: std::process::id(),
+            since: crate::sandbox::time::now_rfc3339(),
+            expires: crate::sandbox::time::now_secs() + LEASE.as_secs(),
+        };
+        let store_err = |source| LockError::Store {
+            runbook: runbook.to_string(),
+            location: store.describe(),
+            source,
+        };
+        let body = serde_json::to_vec_pretty(&holder).unwrap_or_default();
+        match store.put(&key, body.clone(), PutMode::CreateNew).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists { .. }) => {
+                let current = read_holder(store, &key).await.map_err(store_err)?;
+                let now = crate::sandbox::time::now_secs();
+                // The same run, left behind by a process that died on this machine
+                // (a resume takes it back without waiting for the lease to end).
+                let ours = current
+                    .as_ref()
+                    .is_some_and(|h| h.run_id == run_id && h.host == hostname() && !alive(h.pid));
+                match current {
+                    Some(h) if h.expires > now && !ours => {
+                        return Err(LockError::Held {
+                            runbook: runbook.to_string(),
+                            location: store.describe(),
+                            holder: h,
+                        });
+                    }
+                    Some(h) if !steal && !ours => {
+                        return Err(LockError::Stale {
+                            runbook: runbook.to_string(),
+                            location: store.describe(),
+                            stale_for: now.saturating_sub(h.expires),
+                            holder: h,
+                        });
+                    }
+                    _ => store
+                        .put(&key, body, PutMode::Overwrite)
+                        .await
+                        .map_err(store_err)?,
+                }
+            }
+            Err(e) => return Err(store_err(e)),
+        }
+        Ok(Lock {
+            store: store.clone(),
+            key,
+            holder,
+        })
+    }
+
+    /// Extends the lease (called every `RENEW_EVERY` while the run lives).
+    pub async fn renew(&mut self) -> Result<(), StoreError> {
+        self.holder.expires = crate::sandbox::time::now_secs() + LEASE.as_secs();
+        let body = serde_json::to_vec_pretty(&self.holder).unwrap_or_default();
+        self.store.put(&self.key, body, PutMode::Overwrite).await
+    }
+
+    /// Removes the lock if this run still holds it.
+    pub async fn release(self) -> Result<(), StoreError> {
+        match read_holder(&self.store, &self.key).await? {
+            Some(h) if h.run_id == self.holder.run_id && h.pid == self.holder.pid => {
+                self.store.delete(&self.key).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+async fn read_holder(store: &Store, key: &str) -> Result<Option<LockHolder>, StoreError> {
+    match store.get(key).await {
+        // An unreadable lock is treated as stale (its holder cannot be named).
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok().or_else(|| {
+            Some(LockHolder {
+                runbook: String::new(),
+                run_id: "unknown".into(),
+                host: "unknown".into(),
+                pid: 0,
+                since: crate::sandbox::time::now_rfc3339(),
+                expires: 0,
+            })
+        })),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether process `pid` of this machine still runs.
+fn alive(pid: u32) -> bool {
+    pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// This machine's name, for lock holders and journals.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into())
+}

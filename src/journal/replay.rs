@@ -1,0 +1,162 @@
+//! Reading a journal back: what a run was (runbook, digest, params), what each step
+//! did (attempts, outputs, errors, checkpoints), and how it ended. `resume` and
+//! `status` both read runs through this.
+
+use std::collections::BTreeMap;
+
+use super::record::{JournalEvent, Record, RunState};
+use crate::engine::events::Outputs;
+
+/// One step as the journal tells it.
+#[derive(Clone, Debug, Default)]
+pub struct StepRecord {
+    /// `started`, `succeeded`, `failed`, `skipped`.
+    pub state: String,
+    pub attempts: u32,
+    pub duration_ms: Option<u64>,
+    pub outputs: Option<Outputs>,
+    pub undo_state: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub reason: Option<String>,
+    /// Checkpoints recorded inside the step, oldest first.
+    pub checkpoints: Vec<serde_json::Value>,
+    pub undone: Option<Result<(), String>>,
+}
+
+/// A run, replayed.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    pub run_id: String,
+    pub runbook: String,
+    pub path: String,
+    pub digest: String,
+    pub params: BTreeMap<String, String>,
+    pub dry_run: bool,
+    pub started: String,
+    /// `None` while the run has not finished (it is running, or it died).
+    pub finished: Option<RunState>,
+    pub steps: BTreeMap<String, StepRecord>,
+    /// Step ids in the order they started.
+    pub order: Vec<String>,
+    /// Records read (the next one is this + 1).
+    pub records: u64,
+}
+
+/// A one-line view of a run for `status`.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub runbook: String,
+    pub started: String,
+    pub state: String,
+    pub last_step: Option<String>,
+}
+
+impl Replay {
+    pub fn from_records(run_id: &str, records: &[Record]) -> Result<Replay, String> {
+        let Some(first) = records.first() else {
+            return Err("the journal is empty".into());
+        };
+        let JournalEvent::RunStarted {
+            runbook,
+            path,
+            digest,
+            params,
+            dry_run,
+            ..
+        } = &first.event
+        else {
+            return Err("the journal does not start with run_started".into());
+        };
+        let mut replay = Replay {
+            run_id: run_id.to_string(),
+            runbook: runbook.clone(),
+            path: path.clone(),
+            digest: digest.clone(),
+            params: params.clone(),
+            dry_run: *dry_run,
+            started: first.time.clone(),
+            finished: None,
+            steps: BTreeMap::new(),
+            order: Vec::new(),
+            records: records.len() as u64,
+        };
+        for r in &records[1..] {
+            replay.apply(&r.event);
+        }
+        Ok(replay)
+    }
+
+    fn step(&mut self, id: &str) -> &mut StepRecord {
+        if !self.steps.contains_key(id) {
+            self.order.push(id.to_string());
+        }
+        self.steps.entry(id.to_string()).or_default()
+    }
+
+    fn apply(&mut self, event: &JournalEvent) {
+        match event {
+            JournalEvent::RunStarted { .. } => {}
+            JournalEvent::RunResumed { digest, .. } => {
+                self.finished = None;
+                self.digest = digest.clone();
+            }
+            JournalEvent::StepStarted { step, attempt } => {
+                let s = self.step(step);
+                s.state = "started".into();
+                s.attempts = s.attempts.max(*attempt);
+                s.error = None;
+            }
+            JournalEvent::StepSucceeded {
+                step,
+                duration_ms,
+                outputs,
+                undo_state,
+            } => {
+                let s = self.step(step);
+                s.state = "succeeded".into();
+                s.duration_ms = Some(*duration_ms);
+                s.outputs = Some(outputs.clone());
+                s.undo_state = undo_state.clone();
+            }
+            JournalEvent::StepFailed {
+                step,
+                duration_ms,
+                error,
+            } => {
+                let s = self.step(step);
+                s.state = "failed".into();
+                s.duration_ms = Some(*duration_ms);
+                s.error = Some(error.clone());
+            }
+            JournalEvent::StepSkipped { step, reason } => {
+                let s = self.step(step);
+                s.state = "skipped".into();
+                s.reason = Some(reason.clone());
+            }
+            JournalEvent::Checkpoint { step, data } => {
+                self.step(step).checkpoints.push(data.clone())
+            }
+            JournalEvent::StepUndone { step, error } => {
+                self.step(step).undone = Some(error.clone().map_or(Ok(()), Err));
+            }
+            JournalEvent::RunFinished { state, .. } => self.finished = Some(*state),
+        }
+    }
+
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            run_id: self.run_id.clone(),
+            runbook: self.runbook.clone(),
+            started: self.started.clone(),
+            state: match self.finished {
+                Some(RunState::Succeeded) => "succeeded".into(),
+                Some(RunState::Failed) => "failed".into(),
+                Some(RunState::RolledBack) => "rolled back".into(),
+                Some(RunState::Interrupted) => "interrupted".into(),
+                None => "running or died".into(),
+            },
+            last_step: self.order.last().cloned(),
+        }
+    }
+}
