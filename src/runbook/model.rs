@@ -41,7 +41,8 @@ pub struct Runbook {
     /// Object stores that hold backups (and optionally the run state), by name.
     #[serde(default)]
     pub stores: NamedMap<Store>,
-    /// Where the journal and the lock live; default: `./.lifeboat/` next to the runbook.
+    /// Where the journal and the lock live; default: `./.lifeboat/` in the current folder
+    /// (`run --state` overrides both).
     #[serde(default)]
     pub state: Option<StateLocation>,
     /// The steps, run top to bottom unless `needs` says otherwise.
