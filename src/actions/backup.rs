@@ -1,5 +1,7 @@
 //! `backup`: copies the selected objects of a cluster into a store as one backup.
 
+use std::sync::Arc;
+
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -104,6 +106,19 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         parallelism: usize::try_from(parallelism).unwrap_or(4),
         recipients: ctx.run.recipients(&i.store.value)?,
         progress: ctx.progress(),
+        done: ctx
+            .checkpoints()
+            .iter()
+            .filter_map(|c| serde_json::from_value(c.clone()).ok())
+            .collect(),
+        on_type_done: {
+            let checkpoint = ctx.checkpointer();
+            Arc::new(move |done| {
+                if let Ok(data) = serde_json::to_value(done) {
+                    checkpoint(data);
+                }
+            })
+        },
     })
     .await?;
     let mut outputs = Outputs::new();

@@ -130,6 +130,19 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         dry_run: ctx.run.dry_run,
         progress: ctx.progress(),
         on_object: ctx.object_results(),
+        done: ctx
+            .checkpoints()
+            .iter()
+            .rev()
+            .find_map(|c| serde_json::from_value(c.clone()).ok()),
+        on_tier_done: {
+            let checkpoint = ctx.checkpointer();
+            std::sync::Arc::new(move |done| {
+                if let Ok(data) = serde_json::to_value(done) {
+                    checkpoint(data);
+                }
+            })
+        },
     })
     .await?;
     let t = &summary.tally;

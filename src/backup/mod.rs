@@ -49,6 +49,19 @@ pub struct BackupRequest<'a> {
     pub recipients: Option<Recipients>,
     /// Called with (objects, bytes) as parts are written.
     pub progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+    /// Resource types finished by an earlier attempt of this backup (from its
+    /// checkpoints): they are not read again.
+    pub done: Vec<TypeDone>,
+    /// Told each resource type as soon as its parts are uploaded (a checkpoint).
+    pub on_type_done: Arc<dyn Fn(&TypeDone) + Send + Sync>,
+}
+
+/// One resource type backed up: its parts, uploaded.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TypeDone {
+    pub backup_id: String,
+    pub rtype: ResourceType,
+    pub parts: Vec<PartManifest>,
 }
 
 /// What a backup wrote (or, in dry-run, would write).
@@ -170,13 +183,29 @@ struct TypeJob<'a> {
 impl TypeJob<'_> {
     /// Backs up one resource type, restarting it when its continue token expires.
     async fn back_up(&self, t: &TypeScope) -> Result<Vec<PartManifest>, ActionError> {
+        if let Some(done) = self
+            .req
+            .done
+            .iter()
+            .find(|d| d.rtype == t.rtype && d.backup_id == self.req.backup_id)
+        {
+            return Ok(done.parts.clone());
+        }
         let mut attempt = 0;
         loop {
             match self.read_type(t, &|_| true).await {
                 Err(ActionError::Kube(KubeError::Api { code: 410, .. })) if attempt < RESTARTS => {
                     attempt += 1;
                 }
-                other => return other,
+                Ok(parts) => {
+                    (self.req.on_type_done)(&TypeDone {
+                        backup_id: self.req.backup_id.clone(),
+                        rtype: t.rtype.clone(),
+                        parts: parts.clone(),
+                    });
+                    return Ok(parts);
+                }
+                Err(e) => return Err(e),
             }
         }
     }

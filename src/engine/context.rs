@@ -211,12 +211,17 @@ impl<'a> StepCtx<'a> {
         &self.checkpoints
     }
 
-    /// Records progress a resume continues from (durable before this returns).
-    pub fn checkpoint(&self, data: serde_json::Value) {
-        self.run.sink.emit(&Event::Checkpoint {
-            step: self.step.to_string(),
-            data,
-        });
+    /// Records progress a resume continues from (durable before it returns), as a
+    /// function long-running work can hold.
+    pub fn checkpointer(&self) -> Arc<dyn Fn(serde_json::Value) + Send + Sync> {
+        let step = self.step.to_string();
+        let sink = self.run.sink.clone();
+        Arc::new(move |data| {
+            sink.emit(&Event::Checkpoint {
+                step: step.clone(),
+                data,
+            });
+        })
     }
 
     /// What the action recorded for its undo.

@@ -66,6 +66,20 @@ pub struct RestoreRequest<'a> {
     pub progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
     /// Told each object's outcome (kind, `namespace/name`, outcome).
     pub on_object: ObjectReport,
+    /// The last tier an earlier attempt of this restore finished (its checkpoint).
+    pub done: Option<TierDone>,
+    /// Told each tier as it finishes (a checkpoint).
+    pub on_tier_done: Arc<dyn Fn(&TierDone) + Send + Sync>,
+}
+
+/// A finished tier, with the counts of every tier up to it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TierDone {
+    pub backup_id: String,
+    pub tier: usize,
+    pub tier_name: String,
+    pub total: Counts,
+    pub kinds: BTreeMap<String, Counts>,
 }
 
 /// What a restore did.
@@ -110,7 +124,19 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
         mapping: req.namespace_mapping.clone(),
     };
     let mut tally = Tally::default();
+    // Tiers an earlier attempt finished are not written again.
+    let resume_after = req
+        .done
+        .as_ref()
+        .filter(|d| d.backup_id == manifest.backup_id)
+        .map(|d| {
+            tally.total = d.total.clone();
+            tally.kinds = d.kinds.clone();
+            d.tier
+        });
     let stop = AtomicBool::new(false);
+    // Tiers are checkpointed while every tier so far restored without a failure.
+    let mut clean = true;
     let services_with_selectors: Mutex<HashSet<(String, String)>> = Mutex::new(HashSet::new());
     let mut restored_crds: BTreeSet<String> = BTreeSet::new();
     for tier in 0..TIERS.len() {
@@ -123,11 +149,16 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
         if parts.is_empty() {
             continue;
         }
+        // A finished tier is only read for what later tiers need (Services' selectors).
+        let replay_only = resume_after.is_some_and(|done| tier <= done);
         let tier_tally = Mutex::new(Tally::default());
         for &i in &parts {
             let part = &manifest.parts[i];
             let source_type = part.resource_type();
             let qualified = source_type.qualified();
+            if replay_only && qualified != "services" {
+                continue;
+            }
             let target = discovery::find(&served, &part.group, &part.version, &part.kind).cloned();
             let mut reader = open_part(&spooled.files[i], part.encryption.is_some(), ids)?;
             loop {
@@ -152,6 +183,7 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
                             req.restore_status,
                         ) {
                             Decision::Leave => {}
+                            Decision::Skip(..) if replay_only => {}
                             Decision::Skip(kind, name, why) => {
                                 let outcome = Outcome::Skipped(why);
                                 (req.on_object)(&kind, &name, &outcome);
@@ -175,6 +207,9 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
                             ));
                         }
                     }
+                }
+                if replay_only {
+                    continue;
                 }
                 let results: Vec<(String, String, Outcome)> =
                     stream::iter(prepared.into_iter().map(|p| {
@@ -214,10 +249,24 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
                 (req.progress)(results.len() as u64, 0);
             }
         }
-        merge(&mut tally, tier_tally.into_inner());
+        if replay_only {
+            continue;
+        }
+        let tier_tally = tier_tally.into_inner();
+        clean &= tier_tally.total.failed == 0;
+        merge(&mut tally, tier_tally);
         if stop.load(Ordering::Relaxed) {
             tally.unchecked = ctx.unchecked.load(Ordering::Relaxed);
             return Ok(summary(&manifest, tally, true));
+        }
+        if clean {
+            (req.on_tier_done)(&TierDone {
+                backup_id: manifest.backup_id.clone(),
+                tier,
+                tier_name: tier_name(tier).to_string(),
+                total: tally.total.clone(),
+                kinds: tally.kinds.clone(),
+            });
         }
         if tier == 0 && !restored_crds.is_empty() {
             if !req.dry_run {

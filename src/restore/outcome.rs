@@ -15,7 +15,7 @@ pub enum Outcome {
 }
 
 /// Counts of outcomes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     pub created: u64,
     pub updated: u64,

@@ -372,3 +372,95 @@ fn a_killed_backup_run_resumes_without_redoing_the_backup() {
         .count();
     assert_eq!(manifests, 1, "one backup, not two");
 }
+
+#[test]
+fn a_resumed_restore_does_not_redo_the_tiers_it_finished() {
+    let a = crate::backup_restore::app_cluster();
+    let bucket = Bucket::new("tiers");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let id = crate::backup_restore::back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
+    let restore = |target: &Served, existing: &str| {
+        write(
+            dir.path(),
+            "tiers",
+            &format!(
+                "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: tiers }}\nclusters:\n  c: {{ kubeconfig: \"{}\" }}\nstores:\n  vault: {}\nstate: {{ path: state }}\nsteps:\n  - {{ id: restore, uses: restore, with: {{ store: vault, backup: {id}, existing: {existing} }} }}\n",
+                target.kubeconfig.display(),
+                bucket.store_yaml()
+            ),
+        )
+    };
+    let total = |o: &Value| -> u64 {
+        ["created", "updated", "unchanged", "skipped", "failed"]
+            .iter()
+            .map(|k| {
+                o[*k]
+                    .as_str()
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    // A clean restore, for the expected counts.
+    let c = Served::start(&[]);
+    let clean = outputs(&run_json(&restore(&c, "update"), &[], 0), "restore");
+
+    // B already has a Deployment `web` with another selector, which is immutable:
+    // the workloads tier fails, after the tiers before it were restored and
+    // checkpointed.
+    let b = Served::start(&[]);
+    b.ok(&["create", "namespace", "app"]);
+    let other = "apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web, namespace: app }\nspec:\n  selector: { matchLabels: { app: other } }\n  template:\n    metadata: { labels: { app: other } }\n    spec: { containers: [ { name: c, image: other:1 } ] }\n";
+    let applied = b.kubectl_in(&["apply", "-f", "-"], Some(other));
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let rb = restore(&b, "update");
+    let first = run_json(&rb, &[], 1);
+    assert!(
+        failure(&first, "restore").contains("Deployment app/web"),
+        "{first:#?}"
+    );
+    let run = run_id(&first);
+    b.ok(&["delete", "deployment", "web", "-n", "app"]);
+
+    // Resumed, the finished tiers are not written again: had they been, their objects
+    // would be counted twice (once before the resume, once after).
+    let out = Test::new()
+        .args(["resume", &run, "--output", "json", "--state"])
+        .arg(dir.path().join("state"))
+        .env("AWS_ENDPOINT_URL", crate::s3_server::endpoint())
+        .run();
+    let events: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let resumed = outputs(&events, "restore");
+    assert_eq!(
+        total(&resumed),
+        total(&clean),
+        "resumed: {resumed}\nclean: {clean}"
+    );
+    assert_eq!(resumed["failed"], "0");
+    // The counts of the finished tiers come from their checkpoints (created before the
+    // resume); a restore that redid them would find them all unchanged instead.
+    let created: u64 = resumed["created"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    assert!(created >= 10, "{resumed}");
+    b.ok(&["get", "deployment", "-n", "app", "web"]);
+    let image = b.ok(&[
+        "get",
+        "deployment",
+        "-n",
+        "app",
+        "web",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image, "registry.example/web:2.4.1");
+}
