@@ -201,6 +201,7 @@ async fn execute(
         let _ = lock.release().await;
     }
     Ok(match report.state {
+        RunState::Succeeded if report.objectives_missed => ExitCode::ObjectivesMissed,
         RunState::Succeeded => ExitCode::Success,
         RunState::Failed | RunState::RolledBack => ExitCode::StepFailed,
         RunState::Interrupted => {

@@ -131,6 +131,14 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// An objective of the runbook, measured at the end of the run: `rto` (the run's
+    /// wall time) or `rpo` (the age of the backup restored).
+    ObjectiveChecked {
+        objective: String,
+        target_ms: u64,
+        measured_ms: u64,
+        met: bool,
+    },
     RunFinished {
         run_id: String,
         state: RunState,

@@ -147,6 +147,17 @@ pub fn human_line(event: &Event) -> Option<String> {
             error: Some(e),
             ..
         } => format!("  FAIL  undo of {step}: {e}"),
+        Event::ObjectiveChecked {
+            objective,
+            target_ms,
+            measured_ms,
+            met,
+        } => format!(
+            "  objective {objective}: {} against {}: {}",
+            span(*measured_ms),
+            span(*target_ms),
+            if *met { "met" } else { "MISSED" }
+        ),
         Event::RunFinished {
             run_id,
             state,
@@ -165,6 +176,11 @@ pub fn human_line(event: &Event) -> Option<String> {
             seconds(*duration_ms)
         ),
     })
+}
+
+/// A duration as runbooks write them (`1h2m3s`, `450ms`).
+fn span(ms: u64) -> String {
+    crate::runbook::model::Duration(std::time::Duration::from_millis(ms)).to_string()
 }
 
 fn seconds(ms: u64) -> String {

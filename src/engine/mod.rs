@@ -47,6 +47,8 @@ pub struct RunReport {
     pub run_id: String,
     pub state: RunState,
     pub outputs: HashMap<String, Outputs>,
+    /// Whether an objective (RTO or RPO) was missed.
+    pub objectives_missed: bool,
 }
 
 /// Fires when the user asks the run to stop (the first Ctrl-C).
@@ -277,6 +279,11 @@ pub async fn run(
         roll_back(&run, steps, &completed, &scope).await;
         state = RunState::RolledBack;
     }
+    let objectives_missed = if interrupted {
+        false
+    } else {
+        check_objectives(loaded, &outputs, started.elapsed(), sink.as_ref())
+    };
     sink.emit(&Event::RunFinished {
         run_id: run_id.clone(),
         state,
@@ -289,5 +296,53 @@ pub async fn run(
         run_id,
         state,
         outputs,
+        objectives_missed,
     }
+}
+
+/// Measures the runbook's objectives: RTO against the run's wall time, RPO against
+/// the oldest backup a `restore` step restored (not measured when none did). Returns
+/// whether one was missed.
+fn check_objectives(
+    loaded: &Loaded,
+    outputs: &HashMap<String, Outputs>,
+    elapsed: std::time::Duration,
+    sink: &dyn EventSink,
+) -> bool {
+    let Some(objectives) = &loaded.runbook.objectives else {
+        return false;
+    };
+    let mut missed = false;
+    let mut check = |name: &str, target: std::time::Duration, measured: std::time::Duration| {
+        let met = measured <= target;
+        missed |= !met;
+        sink.emit(&Event::ObjectiveChecked {
+            objective: name.to_string(),
+            target_ms: millis(target),
+            measured_ms: millis(measured),
+            met,
+        });
+    };
+    if let Some(rto) = &objectives.rto {
+        check("rto", rto.value.0, elapsed);
+    }
+    if let Some(rpo) = &objectives.rpo {
+        let ages = loaded
+            .runbook
+            .steps
+            .iter()
+            .filter(|s| s.head.uses.value == crate::actions::restore::NAME)
+            .filter_map(|s| outputs.get(&s.head.id.value.0))
+            .filter_map(|o| match o.get("backup_age") {
+                Some(events::OutputValue::Str(age)) => {
+                    crate::runbook::model::Duration::parse(age).ok()
+                }
+                _ => None,
+            })
+            .map(|d| d.0);
+        if let Some(oldest) = ages.max() {
+            check("rpo", rpo.value.0, oldest);
+        }
+    }
+    missed
 }

@@ -237,3 +237,51 @@ fn steps_pass_outputs_honour_if_and_on_failure_continue() {
     );
     assert_eq!(events_of(&events, "step_skipped").len(), 5);
 }
+
+#[test]
+fn missed_objectives_exit_3_and_met_ones_exit_0() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let slow = dir.path().join("slow.yaml");
+    std::fs::write(
+        &slow,
+        "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: { name: slow }\nobjectives: { rto: 1ms }\nsteps:\n  - { id: nap, uses: sleep, with: { duration: 20ms } }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let events = run_json(&slow, &[], 3);
+    let rto = events
+        .iter()
+        .find(|e| e["event"] == "objective_checked" && e["objective"] == "rto")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(rto["met"], false);
+    assert!(rto["measured_ms"].as_u64().unwrap_or(0) >= 20);
+
+    // RPO is the age of the restored backup: the stored version-1 backup is older than 1s.
+    let b = Served::start(&[]);
+    let old = dir.path().join("old.yaml");
+    std::fs::write(
+        &old,
+        format!(
+            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: old }}\nobjectives: {{ rto: 1h, rpo: 1s }}\nclusters:\n  b: {{ kubeconfig: \"{}\" }}\nstores:\n  old: {{ fs: {{ path: \"{}\" }} }}\nsteps:\n  - {{ id: restore, uses: restore, with: {{ store: old, backup: shop-v1 }} }}\n",
+            b.kubeconfig.display(),
+            path("tests/fixtures/backups-v1").display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = Test::new().arg("run").arg(&old).status(3).run();
+    assert!(
+        out.stdout.contains("objective rto:") && out.stdout.contains(": met"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("objective rpo:") && out.stdout.contains("MISSED"),
+        "{}",
+        out.stdout
+    );
+    // The demo's objectives (rto 5m, rpo 1h) are met.
+    Test::new()
+        .args(["run", "runbooks/demo.yaml"])
+        .stdout_contains("objective rto:")
+        .stdout_contains("objective rpo: 0s against 1h: met")
+        .run();
+}
