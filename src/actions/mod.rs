@@ -169,7 +169,7 @@ pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs
         ActionInputs::Apply(_) => not_built(apply::NAME),
         ActionInputs::Delete(_) => not_built(delete::NAME),
         ActionInputs::Wait(i) => wait::execute(i, ctx).await,
-        ActionInputs::HttpCheck(_) => not_built(http_check::NAME),
+        ActionInputs::HttpCheck(i) => http_check::execute(i, ctx).await,
         ActionInputs::Job(_) => not_built(job::NAME),
         ActionInputs::Snapshot(_) => not_built(snapshot::NAME),
         ActionInputs::CopyBackup(_) => not_built(copy_backup::NAME),
@@ -202,7 +202,7 @@ pub async fn undo_own(
 fn not_built(action: &'static str) -> Result<Outputs, ActionError> {
     Err(ActionError::NotBuilt {
         action,
-        missing: "only backup, restore, scale, patch, wait, approve and sleep run in this version (see the README)",
+        missing: "only backup, restore, scale, patch, wait, http_check, approve and sleep run in this version (see the README)",
     })
 }
 

@@ -285,3 +285,64 @@ fn missed_objectives_exit_3_and_met_ones_exit_0() {
         .stdout_contains("objective rpo: 0s against 1h: met")
         .run();
 }
+
+/// The sandbox's URL, from its kubeconfig.
+fn server(c: &Served) -> String {
+    let kc = std::fs::read_to_string(&c.kubeconfig).unwrap_or_default();
+    kc.lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .map(|s| s.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no server in {kc}"))
+}
+
+#[test]
+fn http_check_checks_status_body_and_failure_rolls_back() {
+    let c = Served::start(&[&path("runbooks/fixtures/edge")]);
+    let url = server(&c);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "http",
+        Some(&c.kubeconfig),
+        &format!(
+            "  - {{ id: up, uses: http_check, with: {{ url: \"{url}/version\", expect_body: v1.33, max_latency: 10s }} }}\n\
+             \x20 - {{ id: missing, uses: http_check, with: {{ url: \"{url}/api/v1/namespaces/nope\", expect_status: 404 }} }}\n\
+             \x20 - id: switch\n    uses: patch\n    with: {{ kind: ConfigMap, namespace: edge, name: routing, merge: {{ data: {{ active: standby }} }} }}\n    undo: {{}}\n\
+             \x20 - id: smoke\n    uses: http_check\n    with: {{ url: \"{url}/version\", expect_body: \"no such text\" }}\n    retry: {{ attempts: 2, backoff: 10ms }}\n    on_failure: rollback\n"
+        ),
+    );
+    let events = run_json(&rb, &[], 1);
+    assert_eq!(outputs(&events, "up")["status"], "200");
+    assert_eq!(outputs(&events, "missing")["status"], "404");
+    assert!(
+        failure(&events, "smoke").contains("does not contain `no such text`"),
+        "{events:#?}"
+    );
+    assert_eq!(events_of(&events, "step_retrying").len(), 1, "{events:#?}");
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "configmap",
+            "-n",
+            "edge",
+            "routing",
+            "-o",
+            "jsonpath={.data.active}"
+        ]),
+        "primary"
+    );
+
+    let refused = runbook(
+        dir.path(),
+        "refused",
+        None,
+        "  - { id: down, uses: http_check, with: { url: \"http://127.0.0.1:9/\" } }\n  - { id: wrong, uses: http_check, with: { url: \"http://127.0.0.1:9/\" } }\n",
+    );
+    let events = run_json(&refused, &[], 1);
+    let error = failure(&events, "down");
+    assert!(
+        error.contains("request to http://127.0.0.1:9/ failed"),
+        "{error}"
+    );
+    assert!(error.to_lowercase().contains("refused"), "{error}");
+}
