@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{CheckInputs, Output, non_empty, out};
+use super::{ActionError, CheckInputs, Output, non_empty, out};
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::model::Duration;
 use crate::runbook::node::Node;
@@ -20,6 +22,10 @@ pub const OUTPUTS: &[Output] = &[
     out("exit_code", "the program's exit code"),
     out("stdout", "standard output (truncated to 64 KiB)"),
     out("stderr", "standard error (truncated to 64 KiB)"),
+    out(
+        "argv",
+        "dry run only: the argv that would run (secret values masked)",
+    ),
 ];
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -43,4 +49,87 @@ impl CheckInputs for Inputs {
     fn check(&self, with: &Node) -> Vec<DeError> {
         non_empty(with, "argv").into_iter().collect()
     }
+}
+
+/// At most this much of stdout and of stderr is kept.
+const KEEP: usize = 64 * 1024;
+
+/// Runs the program (never through a shell) and fails when it exits non-zero. Values
+/// of secret params are masked in what it printed.
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    let secrets: Vec<String> = ctx
+        .run
+        .loaded
+        .params
+        .iter()
+        .filter(|p| p.secret && !p.value.is_empty())
+        .map(|p| p.value.clone())
+        .collect();
+    let mask = |text: &str| {
+        secrets.iter().fold(text.to_string(), |t, s| {
+            t.replace(s.as_str(), crate::plan::MASK)
+        })
+    };
+    let mut outputs = Outputs::new();
+    let (program, args) = i
+        .argv
+        .split_first()
+        .ok_or_else(|| ActionError::Inputs("`argv` is empty".into()))?;
+    if ctx.run.dry_run {
+        let shown: Vec<String> = i.argv.iter().map(|a| format!("{:?}", mask(a))).collect();
+        outputs.insert(
+            "argv".into(),
+            OutputValue::Str(format!("[{}]", shown.join(", "))),
+        );
+        outputs.insert(
+            "exit_code".into(),
+            OutputValue::Str("not run (dry run)".into()),
+        );
+        return Ok(outputs);
+    }
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .envs(&i.env)
+        .current_dir(ctx.run.base.join(i.cwd.as_deref().unwrap_or(".")))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let run = command.output();
+    let output = match &i.timeout {
+        Some(t) => tokio::time::timeout(t.value.0, run).await.map_err(|_| {
+            ActionError::Failed(format!(
+                "`{program}` did not finish within {}; it was killed",
+                t.value
+            ))
+        })?,
+        None => run.await,
+    }
+    .map_err(|e| ActionError::Failed(format!("cannot run `{program}`: {e}")))?;
+    let keep = |bytes: &[u8]| mask(&String::from_utf8_lossy(&bytes[..bytes.len().min(KEEP)]));
+    let stdout = keep(&output.stdout);
+    let stderr = keep(&output.stderr);
+    let code = output.status.code();
+    outputs.insert(
+        "exit_code".into(),
+        OutputValue::Str(code.map_or_else(|| "killed by a signal".into(), |c| c.to_string())),
+    );
+    outputs.insert("stdout".into(), OutputValue::Str(stdout));
+    outputs.insert("stderr".into(), OutputValue::Str(stderr.clone()));
+    if !output.status.success() {
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(ActionError::Failed(format!(
+            "`{program}` exited with {}{}",
+            code.map_or_else(|| "a signal".into(), |c| format!("code {c}")),
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!(": {last}")
+            }
+        )));
+    }
+    Ok(outputs)
 }

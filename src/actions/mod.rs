@@ -173,7 +173,7 @@ pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs
         ActionInputs::Job(_) => not_built(job::NAME),
         ActionInputs::Snapshot(_) => not_built(snapshot::NAME),
         ActionInputs::CopyBackup(_) => not_built(copy_backup::NAME),
-        ActionInputs::ExecLocal(_) => not_built(exec_local::NAME),
+        ActionInputs::ExecLocal(i) => exec_local::execute(i, ctx).await,
         ActionInputs::RestorePrevious(_) => Err(ActionError::NotBuilt {
             action: "undo",
             missing: "undo (`restore_previous`) arrives with rollback",
@@ -202,7 +202,7 @@ pub async fn undo_own(
 fn not_built(action: &'static str) -> Result<Outputs, ActionError> {
     Err(ActionError::NotBuilt {
         action,
-        missing: "only backup, restore, scale, patch, wait, http_check, approve and sleep run in this version (see the README)",
+        missing: "only backup, restore, scale, patch, wait, http_check, exec_local, approve and sleep run in this version (see the README)",
     })
 }
 

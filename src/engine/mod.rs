@@ -168,9 +168,12 @@ pub async fn run(
             tally.ok += 1;
             continue;
         }
+        // `needs` asks for success; the implicit "after the step before" is order only
+        // (so `on_failure: continue` goes on with the next step).
+        let needs_success = step.head.needs.is_some();
         if let Some(&d) = loaded.graph.deps[i]
             .iter()
-            .find(|d| failed.contains(d) || not_run.contains(d))
+            .find(|d| needs_success && (failed.contains(d) || not_run.contains(d)))
         {
             sink.emit(&skip(format!(
                 "it needs `{}`, which did not succeed",

@@ -346,3 +346,53 @@ fn http_check_checks_status_body_and_failure_rolls_back() {
     );
     assert!(error.to_lowercase().contains("refused"), "{error}");
 }
+
+#[test]
+fn exec_local_runs_argv_without_a_shell_and_masks_secrets() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = dir.path().join("exec.yaml");
+    std::fs::write(
+        &rb,
+        "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: { name: exec }\nparams:\n  name: { default: \"x; touch injected\" }\n  token: { secret: true, default: s3cr3t-value }\nsteps:\n\
+         \x20 - { id: echo, uses: exec_local, with: { argv: [ echo, \"${{ params.name }}\", \"${{ params.token }}\" ] } }\n\
+         \x20 - { id: fail, uses: exec_local, with: { argv: [ sh, -c, \"echo broken >&2; exit 7\" ] }, on_failure: continue }\n\
+         \x20 - { id: slow, uses: exec_local, with: { argv: [ sleep, \"5\" ], timeout: 100ms } }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = Test::new()
+        .arg("run")
+        .arg(&rb)
+        .args(["--output", "json"])
+        .current_dir(dir.path())
+        .status(1)
+        .run();
+    let events: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    // The param stays one argument: nothing is interpreted by a shell.
+    assert_eq!(
+        outputs(&events, "echo")["stdout"],
+        "x; touch injected ********\n"
+    );
+    assert!(!dir.path().join("injected").exists());
+    assert!(!out.stdout.contains("s3cr3t-value"), "{}", out.stdout);
+    assert_eq!(failure(&events, "fail"), "`sh` exited with code 7: broken");
+    assert!(
+        failure(&events, "slow").contains("did not finish within 100ms"),
+        "{events:#?}"
+    );
+    let dry = Test::new()
+        .arg("run")
+        .arg(&rb)
+        .args(["--dry-run", "--only", "echo"])
+        .current_dir(dir.path())
+        .run();
+    assert!(
+        dry.stdout
+            .contains("argv=[\"echo\", \"x; touch injected\", \"********\"]"),
+        "{}",
+        dry.stdout
+    );
+}
