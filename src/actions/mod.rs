@@ -166,8 +166,8 @@ pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs
         ActionInputs::Sleep(i) => sleep::execute(i, ctx).await,
         ActionInputs::Scale(i) => scale::execute(i, ctx).await,
         ActionInputs::Patch(i) => patch::execute(i, ctx).await,
-        ActionInputs::Apply(_) => not_built(apply::NAME),
-        ActionInputs::Delete(_) => not_built(delete::NAME),
+        ActionInputs::Apply(i) => apply::execute(i, ctx).await,
+        ActionInputs::Delete(i) => delete::execute(i, ctx).await,
         ActionInputs::Wait(i) => wait::execute(i, ctx).await,
         ActionInputs::HttpCheck(i) => http_check::execute(i, ctx).await,
         ActionInputs::Job(_) => not_built(job::NAME),
@@ -192,6 +192,7 @@ pub async fn undo_own(
     match inputs {
         ActionInputs::Scale(i) => scale::undo(i, outputs, ctx).await,
         ActionInputs::Patch(i) => patch::undo(i, state, ctx).await,
+        ActionInputs::Apply(_) => apply::undo(state, ctx).await,
         _ => Err(ActionError::NotBuilt {
             action: "undo",
             missing: "this action has no undo of its own",
@@ -202,7 +203,7 @@ pub async fn undo_own(
 fn not_built(action: &'static str) -> Result<Outputs, ActionError> {
     Err(ActionError::NotBuilt {
         action,
-        missing: "only backup, restore, scale, patch, wait, http_check, exec_local, approve and sleep run in this version (see the README)",
+        missing: "only backup, restore, scale, patch, apply, delete, wait, http_check, exec_local, approve and sleep run in this version (see the README)",
     })
 }
 

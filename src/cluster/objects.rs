@@ -142,11 +142,36 @@ pub async fn apply(
     force: bool,
     dry_run: bool,
 ) -> Result<Value, KubeError> {
+    apply_as(
+        conn,
+        rtype,
+        namespace,
+        name,
+        body,
+        FIELD_MANAGER,
+        force,
+        dry_run,
+    )
+    .await
+}
+
+/// Server-side applies `body` as field manager `manager`.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_as(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    body: &Value,
+    manager: &str,
+    force: bool,
+    dry_run: bool,
+) -> Result<Value, KubeError> {
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
     let params = PatchParams {
         dry_run,
         force,
-        field_manager: Some(FIELD_MANAGER.into()),
+        field_manager: Some(manager.into()),
         ..PatchParams::default()
     };
     let request = Request::new(rtype.collection_path(namespace))
@@ -293,4 +318,35 @@ pub async fn replace(
         .request::<Value>(request)
         .await
         .map_err(|e| KubeError::from_kube("replace", what(), e))
+}
+
+/// Deletes the object `name` (`propagation`: `Background`, `Foreground` or `Orphan`).
+/// Returns `false` when it did not exist.
+pub async fn delete(
+    conn: &ClusterConn,
+    rtype: &ResourceType,
+    namespace: Option<&str>,
+    name: &str,
+    propagation: &str,
+    dry_run: bool,
+) -> Result<bool, KubeError> {
+    use kube::api::{DeleteParams, PropagationPolicy};
+    let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
+    let params = DeleteParams {
+        dry_run,
+        propagation_policy: Some(match propagation {
+            "Foreground" => PropagationPolicy::Foreground,
+            "Orphan" => PropagationPolicy::Orphan,
+            _ => PropagationPolicy::Background,
+        }),
+        ..DeleteParams::default()
+    };
+    let request = Request::new(rtype.collection_path(namespace))
+        .delete(name, &params)
+        .map_err(|e| transport("delete", what(), e))?;
+    match conn.client.request::<Value>(request).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(KubeError::from_kube("delete", what(), e)),
+    }
 }

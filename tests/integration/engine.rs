@@ -396,3 +396,59 @@ fn exec_local_runs_argv_without_a_shell_and_masks_secrets() {
         dry.stdout
     );
 }
+
+#[test]
+fn apply_and_delete_act_and_apply_undoes_itself() {
+    let c = Served::start(&[
+        &path("runbooks/fixtures/edge"),
+        &path("runbooks/fixtures/shop"),
+    ]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        manifests.join("maintenance.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: maintenance }\ndata: { on: \"yes\" }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "applied",
+        Some(&c.kubeconfig),
+        "  - id: switch\n    uses: apply\n    with:\n      namespace: edge\n      force: true\n      manifests:\n        - { apiVersion: v1, kind: ConfigMap, metadata: { name: routing }, data: { active: standby } }\n      \n    undo: {}\n\
+         \x20 - id: files\n    uses: apply\n    with: { namespace: edge, files: [ manifests ] }\n    undo: {}\n\
+         \x20 - { id: gone, uses: delete, with: { kind: ConfigMap, namespace: shop, name: shop-settings } }\n\
+         \x20 - { id: again, uses: delete, with: { kind: ConfigMap, namespace: shop, name: shop-settings } }\n\
+         \x20 - id: check\n    uses: wait\n    with: { kind: ConfigMap, namespace: edge, name: routing, jsonpath: \"{.data.active}\", value: never, timeout: 1s }\n    on_failure: rollback\n",
+    );
+    let events = run_json(&rb, &[], 1);
+    assert_eq!(outputs(&events, "switch")["updated"], "1");
+    assert_eq!(outputs(&events, "files")["created"], "1");
+    assert_eq!(outputs(&events, "gone")["deleted"], "1");
+    assert_eq!(
+        outputs(&events, "again")["deleted"],
+        "0",
+        "deleting what is gone succeeds"
+    );
+    // Rolled back: the created ConfigMap is gone again, the changed one is as it was.
+    assert!(
+        c.fails(&["get", "configmap", "-n", "edge", "maintenance"])
+            .contains("NotFound")
+    );
+    assert_eq!(
+        c.ok(&[
+            "get",
+            "configmap",
+            "-n",
+            "edge",
+            "routing",
+            "-o",
+            "jsonpath={.data.active}"
+        ]),
+        "primary"
+    );
+    assert!(
+        c.fails(&["get", "configmap", "-n", "shop", "shop-settings"])
+            .contains("NotFound")
+    );
+}
