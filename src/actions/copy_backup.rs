@@ -1,12 +1,18 @@
 //! `copy_backup`: replicates a backup to another store (another region, another
 //! provider), checking every part's checksum.
 
+use futures_util::{StreamExt, TryStreamExt, stream};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{CheckInputs, Output, located, out};
+use super::{ActionError, CheckInputs, Output, located, out};
+use crate::archive::part::hash_file;
+use crate::archive::{ArchiveError, Manifest, catalog, layout};
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::node::Node;
+use crate::store::PutMode;
 
 pub const NAME: &str = "copy_backup";
 pub const SUMMARY: &str = "Copy a backup to another store, verifying every part.";
@@ -52,4 +58,88 @@ impl CheckInputs for Inputs {
             _ => Vec::new(),
         }
     }
+}
+
+/// Parts copied at once.
+const PARALLEL: usize = 4;
+
+/// Copies every part (checking its size and sha256 on the way), then the manifest,
+/// last, with a conditional create. Encrypted parts are copied as they are. Copying a
+/// backup the destination already holds, identical, succeeds; a different backup of
+/// the same id there is never overwritten.
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    let from = ctx.run.store(&i.from.value).await?;
+    let to = ctx.run.store(&i.to.value).await?;
+    let manifest = catalog::resolve(&from, &i.backup, ctx.run.runbook_name()).await?;
+    let id = manifest.backup_id.clone();
+    match catalog::read(&to, &id).await {
+        Ok(existing) if existing.parts == manifest.parts => return Ok(outputs_of(&manifest)),
+        Ok(_) => {
+            return Err(ActionError::Failed(format!(
+                "{} already holds a different backup {id}; it is never overwritten",
+                to.describe()
+            )));
+        }
+        Err(ArchiveError::NotFound { .. } | ArchiveError::Incomplete { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let spool = tempfile::Builder::new()
+        .prefix("lifeboat-copy-")
+        .tempdir()
+        .map_err(|source| ActionError::Io {
+            op: "create a spool folder in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let jobs = manifest.parts.iter().enumerate().map(|(n, part)| {
+        let (from, to, id) = (&from, &to, &id);
+        let path = spool.path().join(format!("part-{n:05}"));
+        async move {
+            let key = layout::part_key(id, &part.key);
+            from.get_to_file(&key, &path).await?;
+            let checked = path.clone();
+            let (sha256, bytes) = tokio::task::spawn_blocking(move || hash_file(&checked))
+                .await
+                .map_err(|e| ActionError::Failed(format!("hashing stopped: {e}")))?
+                .map_err(|source| ActionError::Io {
+                    op: "read",
+                    path: path.clone(),
+                    source,
+                })?;
+            if sha256 != part.sha256 || bytes != part.bytes {
+                return Err(ActionError::Archive(ArchiveError::Integrity {
+                    id: id.clone(),
+                    key: part.key.clone(),
+                    message: format!(
+                        "in {} it has {bytes} bytes with sha256 {sha256}; the manifest says {} bytes with sha256 {}: not copied",
+                        from.describe(),
+                        part.bytes,
+                        part.sha256
+                    ),
+                }));
+            }
+            to.put_file(&key, &path, PutMode::Overwrite).await?;
+            let _ = std::fs::remove_file(&path);
+            Ok::<(), ActionError>(())
+        }
+    });
+    stream::iter(jobs)
+        .buffer_unordered(PARALLEL)
+        .try_collect::<Vec<()>>()
+        .await?;
+    to.put(
+        &layout::manifest_key(&id),
+        manifest.to_json(),
+        PutMode::CreateNew,
+    )
+    .await?;
+    Ok(outputs_of(&manifest))
+}
+
+fn outputs_of(m: &Manifest) -> Outputs {
+    let mut outputs = Outputs::new();
+    outputs.insert("backup_id".into(), OutputValue::Str(m.backup_id.clone()));
+    outputs.insert("parts".into(), OutputValue::Str(m.parts.len().to_string()));
+    outputs.insert("bytes".into(), OutputValue::Str(m.bytes.to_string()));
+    outputs
 }

@@ -172,7 +172,7 @@ pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs
         ActionInputs::HttpCheck(i) => http_check::execute(i, ctx).await,
         ActionInputs::Job(_) => not_built(job::NAME),
         ActionInputs::Snapshot(_) => not_built(snapshot::NAME),
-        ActionInputs::CopyBackup(_) => not_built(copy_backup::NAME),
+        ActionInputs::CopyBackup(i) => copy_backup::execute(i, ctx).await,
         ActionInputs::ExecLocal(i) => exec_local::execute(i, ctx).await,
         ActionInputs::RestorePrevious(_) => Err(ActionError::NotBuilt {
             action: "undo",
@@ -203,7 +203,7 @@ pub async fn undo_own(
 fn not_built(action: &'static str) -> Result<Outputs, ActionError> {
     Err(ActionError::NotBuilt {
         action,
-        missing: "only backup, restore, scale, patch, apply, delete, wait, http_check, exec_local, approve and sleep run in this version (see the README)",
+        missing: "only backup, restore, copy_backup, scale, patch, apply, delete, wait, http_check, exec_local, approve and sleep run in this version (see the README)",
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod backup_restore;
 mod cli;
+mod copy_backup;
 mod docs;
 mod engine;
 mod harness;
