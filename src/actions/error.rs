@@ -21,12 +21,6 @@ pub enum ActionError {
     /// The action's inputs, once their expressions were resolved, are not valid.
     #[error("invalid inputs: {0}")]
     Inputs(String),
-    /// The action exists in the runbook language but cannot run yet.
-    #[error("the `{action}` action cannot run yet: {missing}")]
-    NotBuilt {
-        action: &'static str,
-        missing: &'static str,
-    },
     #[error("failed to {op} {}: {source}", path.display())]
     Io {
         op: &'static str,

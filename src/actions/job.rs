@@ -3,8 +3,12 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::{CheckInputs, Output, out};
+use super::{ActionError, CheckInputs, Output, out};
+use crate::cluster::{ClusterConn, discovery, objects};
+use crate::engine::context::StepCtx;
+use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::Spanned;
 use crate::runbook::model::Duration;
 
@@ -38,3 +42,138 @@ pub struct Inputs {
 }
 
 impl CheckInputs for Inputs {}
+
+const POLL: std::time::Duration = std::time::Duration::from_millis(250);
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
+/// At most this much of the Job's logs is kept.
+const KEEP: usize = 64 * 1024;
+
+/// Creates the Job (named after the step and the run unless `name` says otherwise, so
+/// a re-run finds its own), waits for Complete or Failed, keeps its pods' logs, and
+/// deletes it unless `keep`.
+pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
+    let conn = ctx.cluster().await?;
+    let job_type = discovery::resolve(&conn, "Job", Some("batch/v1")).await?;
+    let ns = i.namespace.as_str();
+    let name = i.name.clone().unwrap_or_else(|| {
+        let n = format!("{}-{}", ctx.step, ctx.run.run_id)
+            .to_ascii_lowercase()
+            .replace('_', "-");
+        n.chars()
+            .take(63)
+            .collect::<String>()
+            .trim_end_matches('-')
+            .to_string()
+    });
+    let body = json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": { "name": name, "namespace": ns, "labels": { "lifeboat.dev/run": ctx.run.run_id } },
+        "spec": i.spec,
+    });
+    match objects::create(&conn, &job_type, Some(ns), &body, ctx.run.dry_run).await {
+        Ok(_) => {}
+        Err(e) if e.code() == Some(409) && i.name.is_none() => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut outputs = Outputs::new();
+    outputs.insert("job_name".into(), OutputValue::Str(name.clone()));
+    if ctx.run.dry_run {
+        outputs.insert(
+            "succeeded".into(),
+            OutputValue::Str("not run (dry run)".into()),
+        );
+        return Ok(outputs);
+    }
+    let timeout = i.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
+    let started = std::time::Instant::now();
+    let job = loop {
+        let job = objects::get(&conn, &job_type, Some(ns), &name)
+            .await?
+            .ok_or_else(|| {
+                ActionError::Failed(format!("Job {ns}/{name} disappeared while running"))
+            })?;
+        if condition(&job, "Complete") || condition(&job, "Failed") {
+            break job;
+        }
+        if started.elapsed() >= timeout {
+            return Err(ActionError::Failed(format!(
+                "Job {ns}/{name} did not finish within {}",
+                Duration(timeout)
+            )));
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let logs = logs(&conn, ns, &name).await?;
+    let succeeded = job
+        .pointer("/status/succeeded")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    outputs.insert("succeeded".into(), OutputValue::Str(succeeded.to_string()));
+    outputs.insert("logs".into(), OutputValue::Str(logs.clone()));
+    if !i.keep {
+        objects::delete(&conn, &job_type, Some(ns), &name, "Background", false).await?;
+    }
+    if condition(&job, "Failed") {
+        let why = job
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("type").and_then(Value::as_str) == Some("Failed"))
+            })
+            .and_then(|c| c.get("message").or_else(|| c.get("reason")))
+            .and_then(Value::as_str)
+            .unwrap_or("no reason given");
+        let last = logs
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(ActionError::Failed(format!(
+            "Job {ns}/{name} failed: {why}{}",
+            if last.is_empty() {
+                String::new()
+            } else {
+                format!("; last log line: {last}")
+            }
+        )));
+    }
+    Ok(outputs)
+}
+
+fn condition(job: &Value, kind: &str) -> bool {
+    job.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some(kind)
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}
+
+/// The logs of the Job's pods (found by their `job-name` label), at most `KEEP` bytes.
+async fn logs(conn: &ClusterConn, ns: &str, job: &str) -> Result<String, ActionError> {
+    let pod_type = discovery::resolve(conn, "Pod", Some("v1")).await?;
+    let pods =
+        objects::list_all(conn, &pod_type, Some(ns), Some(&format!("job-name={job}"))).await?;
+    let mut text = String::new();
+    for pod in &pods {
+        let Some(name) = pod.pointer("/metadata/name").and_then(Value::as_str) else {
+            continue;
+        };
+        if let Some(log) = objects::pod_log(conn, ns, name).await? {
+            text.push_str(&log);
+        }
+        if text.len() >= KEEP {
+            let mut cut = KEEP;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            break;
+        }
+    }
+    Ok(text)
+}

@@ -170,14 +170,13 @@ pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs
         ActionInputs::Delete(i) => delete::execute(i, ctx).await,
         ActionInputs::Wait(i) => wait::execute(i, ctx).await,
         ActionInputs::HttpCheck(i) => http_check::execute(i, ctx).await,
-        ActionInputs::Job(_) => not_built(job::NAME),
-        ActionInputs::Snapshot(_) => not_built(snapshot::NAME),
+        ActionInputs::Job(i) => job::execute(i, ctx).await,
+        ActionInputs::Snapshot(i) => snapshot::execute(i, ctx).await,
         ActionInputs::CopyBackup(i) => copy_backup::execute(i, ctx).await,
         ActionInputs::ExecLocal(i) => exec_local::execute(i, ctx).await,
-        ActionInputs::RestorePrevious(_) => Err(ActionError::NotBuilt {
-            action: "undo",
-            missing: "undo (`restore_previous`) arrives with rollback",
-        }),
+        ActionInputs::RestorePrevious(_) => Err(ActionError::Inputs(
+            "`restore_previous` is an undo: it runs only when its step is rolled back".into(),
+        )),
     }
 }
 
@@ -193,18 +192,10 @@ pub async fn undo_own(
         ActionInputs::Scale(i) => scale::undo(i, outputs, ctx).await,
         ActionInputs::Patch(i) => patch::undo(i, state, ctx).await,
         ActionInputs::Apply(_) => apply::undo(state, ctx).await,
-        _ => Err(ActionError::NotBuilt {
-            action: "undo",
-            missing: "this action has no undo of its own",
-        }),
+        _ => Err(ActionError::Inputs(
+            "this action has no undo of its own: name a compensating action with `uses:`".into(),
+        )),
     }
-}
-
-fn not_built(action: &'static str) -> Result<Outputs, ActionError> {
-    Err(ActionError::NotBuilt {
-        action,
-        missing: "only backup, restore, copy_backup, scale, patch, apply, delete, wait, http_check, exec_local, approve and sleep run in this version (see the README)",
-    })
 }
 
 /// Reads a `with:` mapping (absent `with:` is an empty mapping).

@@ -350,3 +350,25 @@ pub async fn delete(
         Err(e) => Err(KubeError::from_kube("delete", what(), e)),
     }
 }
+
+/// The log of a pod (all its containers' output, as `kubectl logs` shows it), or
+/// `None` when the pod or its log does not exist.
+pub async fn pod_log(
+    conn: &ClusterConn,
+    namespace: &str,
+    pod: &str,
+) -> Result<Option<String>, KubeError> {
+    let what = || format!("the log of pod {namespace}/{pod}");
+    let request = http::Request::get(format!("/api/v1/namespaces/{namespace}/pods/{pod}/log"))
+        .body(Vec::new())
+        .map_err(|e| KubeError::Transport {
+            op: "read",
+            what: what(),
+            message: e.to_string(),
+        })?;
+    match conn.client.request_text(request).await {
+        Ok(text) => Ok(Some(text)),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 400 => Ok(None),
+        Err(e) => Err(KubeError::from_kube("read", what(), e)),
+    }
+}

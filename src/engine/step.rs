@@ -127,9 +127,9 @@ pub fn bind_inputs(
     })
 }
 
-/// Wrong inputs and missing features do not get better by trying again.
+/// Wrong inputs do not get better by trying again.
 fn retryable(e: &ActionError) -> bool {
-    !matches!(e, ActionError::Inputs(_) | ActionError::NotBuilt { .. })
+    !matches!(e, ActionError::Inputs(_))
 }
 
 /// Between 50% and 100% of `d`, so that many runs retrying at once spread out.

@@ -452,3 +452,50 @@ fn apply_and_delete_act_and_apply_undoes_itself() {
             .contains("NotFound")
     );
 }
+
+#[test]
+fn job_runs_to_completion_and_snapshot_waits_until_ready() {
+    let c = Served::start(&[
+        &path("tests/fixtures/sandbox/app"),
+        &crate::sandbox_kubectl::shared("volumesnapshot-crds.yaml"),
+    ]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "dump",
+        Some(&c.kubeconfig),
+        "  - id: dump\n    uses: job\n    with:\n      namespace: app\n      spec: { template: { spec: { restartPolicy: Never, containers: [ { name: dump, image: \"postgres:16\", args: [ pg_dumpall ] } ] } } }\n      timeout: 30s\n\
+         \x20 - { id: snap, uses: snapshot, with: { namespace: app, pvcs: [ uploads ], timeout: 30s } }\n\
+         \x20 - { id: none, uses: snapshot, with: { namespace: app, pvcs: [ nope ] } }\n",
+    );
+    let events = run_json(&rb, &[], 1);
+    let dump = outputs(&events, "dump");
+    assert_eq!(dump["succeeded"], "1");
+    let job = dump["job_name"].as_str().unwrap_or_default().to_string();
+    assert!(job.starts_with("dump-"), "{dump}");
+    assert!(
+        c.fails(&["get", "job", "-n", "app", &job])
+            .contains("NotFound"),
+        "the Job is deleted unless keep"
+    );
+    let snap = outputs(&events, "snap");
+    assert_eq!(snap["count"], "1");
+    let name = snap["snapshots"]["uploads"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let ready = c.ok(&[
+        "get",
+        "volumesnapshot",
+        "-n",
+        "app",
+        &name,
+        "-o",
+        "jsonpath={.status.readyToUse}",
+    ]);
+    assert_eq!(ready, "true");
+    assert!(
+        failure(&events, "none").contains("PersistentVolumeClaim app/nope does not exist"),
+        "{events:#?}"
+    );
+}
