@@ -14,6 +14,9 @@ pub mod rollback;
 pub mod step;
 
 use std::collections::{HashMap, HashSet};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,6 +56,9 @@ pub struct RunReport {
 
 /// Fires when the user asks the run to stop (the first Ctrl-C).
 pub type Interrupt = Arc<tokio::sync::Notify>;
+
+/// Steps that run at once when `needs` lets independent branches run in parallel.
+pub const PARALLEL_STEPS: usize = 4;
 
 /// A new run id: UTC time and a random suffix (`20261128-091500-7f3a`).
 pub fn new_run_id() -> String {
@@ -127,109 +133,150 @@ pub async fn run(
     // Why the run stopped early, if it did.
     let mut stopped: Option<String> = None;
     let mut interrupted = false;
-    for i in file_order(&loaded.graph.deps) {
-        let step = &steps[i];
-        let id = step.head.id.value.0.clone();
-        let skip = |reason: String| Event::StepSkipped {
-            step: id.clone(),
-            reason,
-        };
+    let order = file_order(&loaded.graph.deps);
+    // Steps not yet decided, in file order; and how many run now.
+    let mut pending: Vec<usize> = order.clone();
+    let mut done: HashSet<usize> = HashSet::new();
+    let mut running = FuturesUnordered::new();
+    loop {
         if stopped.is_none()
             && let Some(e) = journal_failure()
         {
             stopped = Some(format!("the journal cannot be written ({e})"));
         }
-        if let Some(why) = &stopped {
-            if !interrupted {
-                sink.emit(&skip(why.clone()));
-                tally.skipped += 1;
+        // Start (or decide) every pending step whose predecessors are all done.
+        let mut k = 0;
+        while k < pending.len() && stopped.is_none() {
+            let i = pending[k];
+            if !loaded.graph.deps[i].iter().all(|d| done.contains(d)) {
+                k += 1;
+                continue;
             }
-            continue;
-        }
-        // Succeeded before a resume: keep what it recorded.
-        if let Some(done) = options
-            .resume
-            .as_ref()
-            .and_then(|r| r.steps.get(&id))
-            .filter(|s| s.state == "succeeded")
-        {
-            let recorded = done.outputs.clone().unwrap_or_default();
-            sink.emit(&Event::StepResumed {
+            let step = &steps[i];
+            let id = step.head.id.value.0.clone();
+            let skip = |reason: String| Event::StepSkipped {
                 step: id.clone(),
-                outputs: recorded.clone(),
-            });
-            completed.push(Completed {
-                index: i,
-                outputs: recorded.clone(),
-                undo_state: done.undo_state.clone(),
-                cluster: plan.steps[i].cluster.clone(),
-            });
-            outputs.insert(id, recorded);
-            tally.ok += 1;
-            continue;
-        }
-        // `needs` asks for success; the implicit "after the step before" is order only
-        // (so `on_failure: continue` goes on with the next step).
-        let needs_success = step.head.needs.is_some();
-        if let Some(&d) = loaded.graph.deps[i]
-            .iter()
-            .find(|d| needs_success && (failed.contains(d) || not_run.contains(d)))
-        {
-            sink.emit(&skip(format!(
-                "it needs `{}`, which did not succeed",
-                steps[d].head.id.value.0
-            )));
-            not_run.insert(i);
-            tally.skipped += 1;
-            continue;
-        }
-        if !options.only.is_empty() && !options.only.contains(&id) {
-            sink.emit(&skip("not named by --only".into()));
-            tally.skipped += 1;
-            continue;
-        }
-        let scope = Scope {
-            loaded,
-            run_id: &run_id,
-            dry_run: options.dry_run,
-            outputs: &outputs,
-        };
-        if let Some(condition) = &step.head.condition {
-            match scope.condition(&condition.value) {
-                Ok(true) => {}
-                Ok(false) => {
-                    // Nothing to do is not a failure: the steps after it still run.
-                    sink.emit(&skip(format!("`if: {}` is false", condition.value)));
-                    tally.skipped += 1;
-                    continue;
-                }
-                Err(e) => {
-                    sink.emit(&Event::StepFailed {
-                        step: id.clone(),
-                        duration_ms: 0,
-                        error: format!("cannot evaluate `if`: {e}"),
-                    });
-                    failed.insert(i);
-                    tally.failed += 1;
-                    if step.head.on_failure != OnFailure::Continue {
-                        stopped = Some(format!("the run stopped when `{id}` failed"));
+                reason,
+            };
+            // Succeeded before a resume: keep what it recorded.
+            if let Some(before) = options
+                .resume
+                .as_ref()
+                .and_then(|r| r.steps.get(&id))
+                .filter(|s| s.state == "succeeded")
+            {
+                let recorded = before.outputs.clone().unwrap_or_default();
+                sink.emit(&Event::StepResumed {
+                    step: id.clone(),
+                    outputs: recorded.clone(),
+                });
+                completed.push(Completed {
+                    index: i,
+                    outputs: recorded.clone(),
+                    undo_state: before.undo_state.clone(),
+                    cluster: plan.steps[i].cluster.clone(),
+                });
+                outputs.insert(id, recorded);
+                tally.ok += 1;
+                done.insert(pending.remove(k));
+                continue;
+            }
+            // `needs` asks for success; the implicit "after the step before" is order
+            // only (so `on_failure: continue` goes on with the next step).
+            let needs_success = step.head.needs.is_some();
+            if let Some(&d) = loaded.graph.deps[i]
+                .iter()
+                .find(|d| needs_success && (failed.contains(d) || not_run.contains(d)))
+            {
+                sink.emit(&skip(format!(
+                    "it needs `{}`, which did not succeed",
+                    steps[d].head.id.value.0
+                )));
+                not_run.insert(i);
+                tally.skipped += 1;
+                done.insert(pending.remove(k));
+                continue;
+            }
+            if !options.only.is_empty() && !options.only.contains(&id) {
+                sink.emit(&skip("not named by --only".into()));
+                tally.skipped += 1;
+                done.insert(pending.remove(k));
+                continue;
+            }
+            let scope = Scope {
+                loaded,
+                run_id: &run_id,
+                dry_run: options.dry_run,
+                outputs: &outputs,
+            };
+            if let Some(condition) = &step.head.condition {
+                match scope.condition(&condition.value) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Nothing to do is not a failure: the steps after it still run.
+                        sink.emit(&skip(format!("`if: {}` is false", condition.value)));
+                        tally.skipped += 1;
+                        done.insert(pending.remove(k));
+                        continue;
                     }
-                    continue;
+                    Err(e) => {
+                        sink.emit(&Event::StepFailed {
+                            step: id.clone(),
+                            duration_ms: 0,
+                            error: format!("cannot evaluate `if`: {e}"),
+                        });
+                        failed.insert(i);
+                        tally.failed += 1;
+                        if step.head.on_failure != OnFailure::Continue {
+                            stopped = Some(format!("the run stopped when `{id}` failed"));
+                        }
+                        done.insert(pending.remove(k));
+                        continue;
+                    }
                 }
             }
+            if running.len() >= PARALLEL_STEPS {
+                break;
+            }
+            pending.remove(k);
+            let cluster = plan.steps[i].cluster.clone();
+            let inject = options.inject_failure.contains(&id);
+            let checkpoints = options
+                .resume
+                .as_ref()
+                .and_then(|r| r.steps.get(&id))
+                .map(|s| s.checkpoints.clone())
+                .unwrap_or_default();
+            // The step binds its inputs against the outputs known when it starts.
+            let known = outputs.clone();
+            let (run, run_id) = (&run, &run_id);
+            running.push(async move {
+                let scope = Scope {
+                    loaded,
+                    run_id,
+                    dry_run: options.dry_run,
+                    outputs: &known,
+                };
+                let end = run_step(run, step, cluster.clone(), &scope, inject, checkpoints).await;
+                (i, cluster, end)
+            });
         }
-        let cluster = plan.steps[i].cluster.clone();
-        let inject = options.inject_failure.contains(&id);
-        let checkpoints = options
-            .resume
-            .as_ref()
-            .and_then(|r| r.steps.get(&id))
-            .map(|s| s.checkpoints.clone())
-            .unwrap_or_default();
-        let end = tokio::select! {
-            end = run_step(&run, step, cluster.clone(), &scope, inject, checkpoints) => end,
-            () = interrupt.notified() => StepEnd::Interrupted,
+        if running.is_empty() {
+            break;
+        }
+        let finished = tokio::select! {
+            Some(finished) = running.next() => finished,
+            () = interrupt.notified() => {
+                // Dropping the running steps cancels them; the journal shows them started.
+                interrupted = true;
+                stopped = Some("interrupted".into());
+                break;
+            }
         };
+        let (i, cluster, end) = finished;
+        let step = &steps[i];
+        let id = step.head.id.value.0.clone();
+        done.insert(i);
         match end {
             StepEnd::Succeeded(out, undo_state) => {
                 completed.push(Completed {
@@ -245,16 +292,28 @@ pub async fn run(
                 failed.insert(i);
                 tally.failed += 1;
                 if step.head.on_failure != OnFailure::Continue {
-                    stopped = Some(format!("the run stopped when `{id}` failed"));
+                    stopped.get_or_insert(format!("the run stopped when `{id}` failed"));
                 }
                 if step.head.on_failure == OnFailure::Rollback {
-                    rollback_from = Some(i);
+                    rollback_from.get_or_insert(i);
                 }
             }
             StepEnd::Interrupted => {
                 interrupted = true;
                 stopped = Some("interrupted".into());
             }
+        }
+    }
+    drop(running);
+    if let Some(why) = &stopped
+        && !interrupted
+    {
+        for &i in &pending {
+            sink.emit(&Event::StepSkipped {
+                step: steps[i].head.id.value.0.clone(),
+                reason: why.clone(),
+            });
+            tally.skipped += 1;
         }
     }
     let mut state = if interrupted {

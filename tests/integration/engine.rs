@@ -499,3 +499,32 @@ fn job_runs_to_completion_and_snapshot_waits_until_ready() {
         "{events:#?}"
     );
 }
+
+#[test]
+fn independent_branches_run_at_the_same_time() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "branches",
+        None,
+        "  - { id: start, uses: sleep, with: { duration: 1ms } }\n\
+         \x20 - { id: left, uses: sleep, needs: [ start ], with: { duration: 500ms } }\n\
+         \x20 - { id: right, uses: sleep, needs: [ start ], with: { duration: 500ms } }\n\
+         \x20 - { id: join, uses: sleep, needs: [ left, right ], with: { duration: 1ms } }\n",
+    );
+    let events = run_json(&rb, &[], 0);
+    let at = |event: &str, step: &str| {
+        events
+            .iter()
+            .position(|e| e["event"] == event && e["step"] == step)
+            .unwrap_or_else(|| panic!("no {event} of {step}: {events:#?}"))
+    };
+    // Both branches started before either finished; the join waited for both.
+    let first_end = at("step_succeeded", "left").min(at("step_succeeded", "right"));
+    assert!(
+        at("step_started", "left") < first_end && at("step_started", "right") < first_end,
+        "{events:#?}"
+    );
+    let last_end = at("step_succeeded", "left").max(at("step_succeeded", "right"));
+    assert!(at("step_started", "join") > last_end);
+}
