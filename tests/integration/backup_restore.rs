@@ -46,6 +46,17 @@ impl Bucket {
         )
     }
 
+    /// Every object in the bucket with its size and time, as `aws s3 ls` lists them.
+    pub fn listing(&self) -> String {
+        let out = aws(&["s3", "ls", "--recursive", &format!("s3://{}/", self.name)]);
+        assert!(
+            out.status.success(),
+            "ls: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Every key in the bucket.
     pub fn keys(&self) -> Vec<String> {
         let out = aws(&["s3", "ls", "--recursive", &format!("s3://{}/", self.name)]);

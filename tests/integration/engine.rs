@@ -528,3 +528,42 @@ fn independent_branches_run_at_the_same_time() {
     let last_end = at("step_succeeded", "left").max(at("step_succeeded", "right"));
     assert!(at("step_started", "join") > last_end);
 }
+
+#[test]
+fn a_retry_succeeds_on_the_third_attempt_and_a_timeout_is_reported_as_one() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "retries",
+        None,
+        "  - id: flaky\n    uses: exec_local\n    with: { argv: [ sh, -c, \"n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo attempt $n >&2; [ $n -ge 3 ]\" ] }\n    retry: { attempts: 3, backoff: 10ms }\n\
+         \x20 - id: slow\n    uses: sleep\n    with: { duration: 10s }\n    timeout: 200ms\n",
+    );
+    let out = Test::new()
+        .arg("run")
+        .arg(&rb)
+        .args(["--output", "json"])
+        .current_dir(dir.path())
+        .status(1)
+        .run();
+    let events: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let retries: Vec<&Value> = events_of(&events, "step_retrying");
+    assert_eq!(retries.len(), 2, "{events:#?}");
+    assert!(
+        retries[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("attempt 1"),
+        "{events:#?}"
+    );
+    let third = events
+        .iter()
+        .find(|e| e["event"] == "step_started" && e["step"] == "flaky" && e["attempt"] == 3);
+    assert!(third.is_some(), "{events:#?}");
+    assert_eq!(outputs(&events, "flaky")["exit_code"], "0");
+    assert_eq!(failure(&events, "slow"), "timed out after 200ms");
+}
