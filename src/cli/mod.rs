@@ -254,6 +254,10 @@ pub enum SandboxCommand {
         /// Write a kubeconfig for kubectl here.
         #[arg(long, value_name = "OUT")]
         kubeconfig: Option<PathBuf>,
+        /// Append every API request to this file as JSON Lines (method, path, verb,
+        /// resource, namespace, status, dry_run).
+        #[arg(long, value_name = "FILE")]
+        access_log: Option<PathBuf>,
         /// How long the simulated controllers take to react (rollouts, Jobs, PVCs).
         #[arg(long, value_name = "DURATION", default_value = "200ms", value_parser = parse_delay)]
         controller_delay: std::time::Duration,
@@ -321,9 +325,17 @@ fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                     seed,
                     port,
                     kubeconfig,
+                    access_log,
                     controller_delay,
                 },
-        }) => sandbox::serve(&seed, port, kubeconfig, controller_delay, out),
+        }) => sandbox::serve(
+            &seed,
+            port,
+            kubeconfig,
+            access_log,
+            controller_delay,
+            out,
+        ),
         Command::Rbac(_) => not_built::rbac(),
     }
 }

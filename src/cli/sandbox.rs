@@ -1,4 +1,5 @@
-//! `lifeboat sandbox serve`: runs a sandbox cluster in the foreground until Ctrl-C.
+//! `lifeboat sandbox serve`: runs a sandbox cluster in the foreground until Ctrl-C,
+//! optionally appending its access log to a file.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ pub fn serve(
     seeds: &[PathBuf],
     port: Option<u16>,
     kubeconfig: Option<PathBuf>,
+    access_log: Option<PathBuf>,
     controller_delay: std::time::Duration,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
@@ -22,6 +24,17 @@ pub fn serve(
         let sandbox = Sandbox::start(options)
             .await
             .map_err(Error::from)?;
+        if let Some(path) = &access_log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| Error::Write {
+                    what: format!("the access log {}", path.display()),
+                    source,
+                })?;
+            sandbox.access_log().write_to(file);
+        }
         let path = kubeconfig.unwrap_or_else(|| {
             std::env::temp_dir().join(format!("lifeboat-sandbox-{}.kubeconfig", sandbox.address().port()))
         });

@@ -10,6 +10,7 @@ mod harness;
 mod hostile;
 mod invalid;
 mod journal;
+mod kill;
 mod plan;
 mod readme;
 mod restore_options;
