@@ -32,15 +32,22 @@ impl CheckInputs for Inputs {}
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     use std::io::{BufRead, IsTerminal, Write};
     let mut outputs = Outputs::new();
-    if ctx.run.yes || ctx.run.dry_run {
-        let by = if ctx.run.yes { "--yes" } else { "dry run" };
+    let named = ctx.run.approve.iter().any(|s| s == ctx.step);
+    if ctx.run.yes || named || ctx.run.dry_run {
+        let by = if ctx.run.yes {
+            "--yes"
+        } else if named {
+            "--approve"
+        } else {
+            "dry run"
+        };
         outputs.insert("approved_by".into(), OutputValue::Str(by.into()));
         return Ok(outputs);
     }
     if !std::io::stdin().is_terminal() {
         return Err(ActionError::Failed(format!(
-            "approval needed (\"{}\") but there is no terminal to ask: run with --yes to approve",
-            i.message
+            "approval needed (\"{}\") but there is no terminal to ask: approve it with --approve {} (or everything with --yes)",
+            i.message, ctx.step
         )));
     }
     let message = i.message.clone();

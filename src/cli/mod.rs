@@ -174,6 +174,9 @@ pub struct RunArgs {
     /// Take over a stale lock left by a run that died.
     #[arg(long)]
     pub steal_lock: bool,
+    /// Approve this `approve` step without asking (repeatable).
+    #[arg(long, value_name = "STEP")]
+    pub approve: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +188,9 @@ pub struct ResumeArgs {
     pub state: Option<String>,
     #[arg(long)]
     pub yes: bool,
+    /// Approve this `approve` step without asking (repeatable).
+    #[arg(long, value_name = "STEP")]
+    pub approve: Vec<String>,
     /// Resume even though the runbook changed since the run started.
     #[arg(long)]
     pub allow_changed: bool,

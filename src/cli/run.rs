@@ -29,6 +29,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         run_id: Some(args.run_id.clone().unwrap_or_else(engine::new_run_id)),
         dry_run: args.dry_run,
         yes: args.yes,
+        approve: args.approve.clone(),
         only: args.only.clone(),
         inject_failure: args.inject_failure.clone(),
         resume: None,
@@ -96,6 +97,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             run_id: Some(replay.run_id.clone()),
             dry_run: false,
             yes: args.yes,
+            approve: args.approve.clone(),
             only: Vec::new(),
             inject_failure: Vec::new(),
             resume: Some(replay),
@@ -268,6 +270,7 @@ fn check_step_names(loaded: &Loaded, args: &RunArgs) -> Result<(), Error> {
     for (flag, names) in [
         ("--only", &args.only),
         ("--inject-failure", &args.inject_failure),
+        ("--approve", &args.approve),
     ] {
         if let Some(unknown) = names.iter().find(|n| !ids.contains(&n.as_str())) {
             return Err(Error::Usage(format!(

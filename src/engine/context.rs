@@ -27,6 +27,8 @@ pub struct RunContext<'a> {
     pub dry_run: bool,
     /// `--yes`: approvals and confirmations are answered yes.
     pub yes: bool,
+    /// `--approve STEP`: approve steps answered yes without asking.
+    pub approve: Vec<String>,
     pub sink: Arc<dyn EventSink>,
     clusters: Mutex<HashMap<String, ClusterConn>>,
     stores: Mutex<HashMap<String, Store>>,
@@ -53,6 +55,7 @@ impl<'a> RunContext<'a> {
             run_id,
             dry_run,
             yes,
+            approve: Vec::new(),
             sink,
             clusters: Mutex::new(HashMap::new()),
             stores: Mutex::new(HashMap::new()),

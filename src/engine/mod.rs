@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     pub dry_run: bool,
     pub yes: bool,
+    /// Approve steps answered yes without asking (`--approve STEP`).
+    pub approve: Vec<String>,
     /// Run only these steps (the others are skipped).
     pub only: Vec<String>,
     /// Make these steps fail.
@@ -109,13 +111,14 @@ pub async fn run(
 ) -> RunReport {
     let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
     let plan = crate::plan::build(loaded);
-    let run = RunContext::new(
+    let mut run = RunContext::new(
         loaded,
         run_id.clone(),
         options.dry_run,
         options.yes,
         sink.clone(),
     );
+    run.approve = options.approve.clone();
     let started = Instant::now();
     let steps = &loaded.runbook.steps;
     sink.emit(&Event::RunStarted {

@@ -567,3 +567,29 @@ fn a_retry_succeeds_on_the_third_attempt_and_a_timeout_is_reported_as_one() {
     assert_eq!(outputs(&events, "flaky")["exit_code"], "0");
     assert_eq!(failure(&events, "slow"), "timed out after 200ms");
 }
+
+#[test]
+fn approve_steps_are_approved_by_name_or_fail_saying_how() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "asks",
+        None,
+        "  - { id: go, uses: approve, with: { message: \"switch traffic?\" } }\n  - { id: really, uses: approve, with: { message: \"really?\" } }\n",
+    );
+    let events = run_json(&rb, &["--approve", "go"], 1);
+    assert_eq!(outputs(&events, "go")["approved_by"], "--approve");
+    let error = failure(&events, "really");
+    assert!(
+        error.contains("switch traffic?") || error.contains("really?"),
+        "{error}"
+    );
+    assert!(error.contains("--approve really"), "{error}");
+    Test::new()
+        .arg("run")
+        .arg(&rb)
+        .args(["--approve", "nope"])
+        .status(2)
+        .stderr_contains("--approve nope: the runbook has no step `nope`")
+        .run();
+}
