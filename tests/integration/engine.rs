@@ -297,8 +297,19 @@ fn server(c: &Served) -> String {
 
 #[test]
 fn http_check_checks_status_body_and_failure_rolls_back() {
-    let c = Served::start(&[&path("runbooks/fixtures/edge")]);
+    let c = Served::start(&[
+        &path("runbooks/fixtures/edge"),
+        &path("runbooks/fixtures/shop"),
+    ]);
     let url = server(&c);
+    c.ok(&[
+        "rollout",
+        "status",
+        "-n",
+        "shop",
+        "deployment/frontend",
+        "--timeout=30s",
+    ]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let rb = runbook(
         dir.path(),
@@ -307,6 +318,7 @@ fn http_check_checks_status_body_and_failure_rolls_back() {
         &format!(
             "  - {{ id: up, uses: http_check, with: {{ url: \"{url}/version\", expect_body: v1.33, max_latency: 10s }} }}\n\
              \x20 - {{ id: missing, uses: http_check, with: {{ url: \"{url}/api/v1/namespaces/nope\", expect_status: 404 }} }}\n\
+             \x20 - id: freeze\n    uses: scale\n    with: {{ namespace: shop, kind: Deployment, name: frontend, replicas: 0 }}\n    undo: {{}}\n\
              \x20 - id: switch\n    uses: patch\n    with: {{ kind: ConfigMap, namespace: edge, name: routing, merge: {{ data: {{ active: standby }} }} }}\n    undo: {{}}\n\
              \x20 - id: smoke\n    uses: http_check\n    with: {{ url: \"{url}/version\", expect_body: \"no such text\" }}\n    retry: {{ attempts: 2, backoff: 10ms }}\n    on_failure: rollback\n"
         ),
@@ -331,6 +343,16 @@ fn http_check_checks_status_body_and_failure_rolls_back() {
         ]),
         "primary"
     );
+    let replicas = c.ok(&[
+        "get",
+        "deployment",
+        "-n",
+        "shop",
+        "frontend",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ]);
+    assert_eq!(replicas, "2", "the scale was not undone");
 
     let refused = runbook(
         dir.path(),

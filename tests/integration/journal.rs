@@ -464,3 +464,56 @@ fn a_resumed_restore_does_not_redo_the_tiers_it_finished() {
     ]);
     assert_eq!(image, "registry.example/web:2.4.1");
 }
+
+#[test]
+fn a_run_killed_during_a_wait_resumes_at_the_wait() {
+    let c = Served::start(&[&path("runbooks/fixtures/edge")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "waiting",
+        &c.kubeconfig,
+        "  - { id: mark, uses: patch, with: { kind: ConfigMap, namespace: edge, name: routing, merge: { data: { draining: \"yes\" } } } }\n\
+         \x20 - { id: check, uses: wait, with: { kind: ConfigMap, namespace: edge, name: routing, jsonpath: \"{.data.active}\", value: standby, timeout: 60s } }\n",
+    );
+    let rb_arg = rb.to_string_lossy().to_string();
+    let (mut child, rx) = spawn_run(&["run", &rb_arg]);
+    let seen = wait_for(&rx, "start check");
+    let run = seen[0]
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    let _ = child.kill();
+    let _ = child.wait();
+    c.ok(&[
+        "patch",
+        "configmap",
+        "-n",
+        "edge",
+        "routing",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"active":"standby"}}"#,
+    ]);
+    let out = Test::new()
+        .args(["resume", &run, "--state"])
+        .arg(dir.path().join("state"))
+        .current_dir(dir.path())
+        .run();
+    // `mark` is not run again: its outputs come from the journal.
+    assert!(out.stdout.contains("done  mark"), "{}", out.stdout);
+    assert!(!out.stdout.contains("start mark"), "{}", out.stdout);
+    assert!(out.stdout.contains("ok    check"), "{}", out.stdout);
+    let log = c.ok(&[
+        "get",
+        "configmap",
+        "-n",
+        "edge",
+        "routing",
+        "-o",
+        "jsonpath={.data.draining}",
+    ]);
+    assert_eq!(log, "yes");
+}
