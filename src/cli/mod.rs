@@ -334,14 +334,7 @@ fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                     access_log,
                     controller_delay,
                 },
-        }) => sandbox::serve(
-            &seed,
-            port,
-            kubeconfig,
-            access_log,
-            controller_delay,
-            out,
-        ),
+        }) => sandbox::serve(&seed, port, kubeconfig, access_log, controller_delay, out),
         Command::Rbac(_) => not_built::rbac(),
     }
 }
