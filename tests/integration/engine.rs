@@ -232,7 +232,7 @@ fn steps_pass_outputs_honour_if_and_on_failure_continue() {
     // Without --yes and without a terminal, an approval fails and says what to do.
     let events = run_json(&rb, &["--only", "first"], 1);
     assert!(
-        failure(&events, "first").contains("run with --yes"),
+        failure(&events, "first").contains("--approve first"),
         "{events:#?}"
     );
     assert_eq!(events_of(&events, "step_skipped").len(), 5);

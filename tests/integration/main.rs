@@ -18,5 +18,4 @@ mod runbooks;
 mod s3_server;
 mod sandbox_client;
 mod sandbox_kubectl;
-mod sandbox_schema;
 mod store_conformance;
