@@ -173,9 +173,14 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     outputs.insert(
         "backup_age".into(),
         OutputValue::Str(
-            crate::runbook::model::Duration(std::time::Duration::from_secs(
-                summary.backup_age.as_secs(),
-            ))
+            // Whole seconds past a minute; milliseconds below (a just-taken backup).
+            crate::runbook::model::Duration(if summary.backup_age.as_secs() >= 60 {
+                std::time::Duration::from_secs(summary.backup_age.as_secs())
+            } else {
+                std::time::Duration::from_millis(
+                    u64::try_from(summary.backup_age.as_millis()).unwrap_or(u64::MAX),
+                )
+            })
             .to_string(),
         ),
     );

@@ -367,12 +367,18 @@ impl Filter {
 }
 
 fn summary(manifest: &Manifest, tally: Tally, stopped_early: bool) -> RestoreSummary {
-    let now = crate::sandbox::time::now_secs();
-    let created = crate::sandbox::time::parse_rfc3339(&manifest.created).unwrap_or(now);
+    use crate::sandbox::time::{fraction_millis, parse_rfc3339};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let created = parse_rfc3339(&manifest.created).map_or(now, |secs| {
+        std::time::Duration::from_secs(secs)
+            + std::time::Duration::from_millis(u64::from(fraction_millis(&manifest.created)))
+    });
     RestoreSummary {
         backup_id: manifest.backup_id.clone(),
         backup_created: manifest.created.clone(),
-        backup_age: std::time::Duration::from_secs(now.saturating_sub(created)),
+        backup_age: now.saturating_sub(created),
         tally,
         stopped_early,
     }

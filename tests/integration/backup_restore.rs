@@ -98,7 +98,11 @@ pub fn runbook_with_store(
     for (c, kc) in clusters {
         text.push_str(&format!("  {c}: {{ kubeconfig: \"{}\" }}\n", kc.display()));
     }
-    text.push_str(&format!("stores:\n  vault: {store}\nsteps:\n{steps}"));
+    // Each test's runs keep their journal and lock beside the runbook, so tests that
+    // run at the same time never share a lock.
+    text.push_str(&format!(
+        "stores:\n  vault: {store}\nstate: {{ path: state }}\nsteps:\n{steps}"
+    ));
     let p = dir.join(format!("{name}.yaml"));
     std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
     p
