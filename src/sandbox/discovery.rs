@@ -1,10 +1,12 @@
 //! Discovery documents: `/version`, `/api`, `/apis`, and the resource lists of each
-//! group-version, built from the catalog, plus the small OpenAPI v3 index kubectl reads
-//! to learn that the server validates fields itself.
+//! group-version, built from the catalog, plus the OpenAPI v3 documents: their paths
+//! tell kubectl the server validates fields itself, their schemas (see
+//! `schema::openapi`) are what `kubectl explain` prints.
 
 use serde_json::{Value, json};
 
 use super::catalog::{Catalog, ResourceType};
+use super::store::Store;
 
 /// The Kubernetes version the sandbox presents.
 pub const MAJOR: &str = "1";
@@ -135,7 +137,8 @@ pub fn resources(catalog: &Catalog, group: &str, version: &str) -> Option<Value>
 }
 
 /// `/openapi/v3`: where each group-version's document is.
-pub fn openapi_index(catalog: &Catalog) -> Value {
+pub fn openapi_index(store: &Store, catalog: &Catalog) -> Value {
+    let hash = catalog_hash(store, catalog);
     let mut paths = serde_json::Map::new();
     for (group, versions) in catalog.groups() {
         for v in versions {
@@ -144,22 +147,37 @@ pub fn openapi_index(catalog: &Catalog) -> Value {
             } else {
                 format!("apis/{group}/{v}")
             };
-            let url = format!("/openapi/v3/{key}?hash={}", catalog_hash(catalog));
+            let url = format!("/openapi/v3/{key}?hash={hash}");
             paths.insert(key, json!({ "serverRelativeURL": url }));
         }
     }
     json!({ "paths": paths })
 }
 
-/// Changes whenever the catalog does, so clients refetch documents after a CRD.
-fn catalog_hash(catalog: &Catalog) -> String {
+/// Changes whenever the catalog or a CRD does, so clients refetch documents after a
+/// CRD (or its schema) changes.
+fn catalog_hash(store: &Store, catalog: &Catalog) -> String {
+    let crds = catalog.by_path("apiextensions.k8s.io", "v1", "customresourcedefinitions");
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for t in catalog.types() {
+        let crd_version = match crds {
+            Some(crds) if t.custom => store
+                .get(crds, None, &format!("{}.{}", t.plural, t.group))
+                .ok()
+                .and_then(|crd| {
+                    crd.pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         for b in t
             .group
             .bytes()
             .chain(t.version.bytes())
             .chain(t.plural.bytes())
+            .chain(crd_version.bytes())
         {
             h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
         }
@@ -169,8 +187,13 @@ fn catalog_hash(catalog: &Catalog) -> String {
 
 /// The OpenAPI v3 document of one group-version: its paths, each declaring the
 /// `fieldValidation` parameter (kubectl then leaves field validation to the server),
-/// and an open schema per kind carrying its group-version-kind.
-pub fn openapi_document(catalog: &Catalog, group: &str, version: &str) -> Option<Value> {
+/// and each kind's schema (with those it refers to) carrying its group-version-kind.
+pub fn openapi_document(
+    store: &Store,
+    catalog: &Catalog,
+    group: &str,
+    version: &str,
+) -> Option<Value> {
     let types = catalog.in_group_version(group, version)?;
     let prefix = if group.is_empty() {
         format!("/api/{version}")
@@ -184,8 +207,8 @@ pub fn openapi_document(catalog: &Catalog, group: &str, version: &str) -> Option
         "schema": { "type": "string", "uniqueItems": true },
     });
     let mut paths = serde_json::Map::new();
-    let mut schemas = serde_json::Map::new();
-    for t in types {
+    let schemas = super::schema::openapi::schemas(store, catalog, &types);
+    for t in &types {
         let collection = if t.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}", t.plural)
         } else {
@@ -212,16 +235,6 @@ pub fn openapi_document(catalog: &Catalog, group: &str, version: &str) -> Option
                 "patch": op(&format!("patch{}", t.kind), "patch"),
             }),
         );
-        let schema_name = format!(
-            "{}.{}.{}",
-            if t.group.is_empty() { "core" } else { &t.group },
-            t.version,
-            t.kind
-        );
-        schemas.insert(schema_name, json!({
-            "type": "object",
-            "x-kubernetes-group-version-kind": [ { "group": t.group, "version": t.version, "kind": t.kind } ],
-        }));
     }
     Some(json!({
         "openapi": "3.0.0",

@@ -17,6 +17,7 @@ use super::access_log::{AccessEntry, AccessLog};
 use super::catalog::ResourceType;
 use super::discovery;
 use super::patch;
+use super::schema::{Directive, Patch, Schema};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{EventType, ListQuery, Store, WatchEvent, WriteOptions};
@@ -31,6 +32,7 @@ pub struct ApiState {
 }
 
 pub fn router(state: ApiState) -> Router {
+    std::thread::spawn(super::schema::prepare);
     Router::new().fallback(handle).with_state(state)
 }
 
@@ -45,6 +47,7 @@ enum Route {
     Resources(String, String),
     OpenApiIndex,
     OpenApiDocument(String, String),
+    OpenApiV2,
     Object(ObjectPath),
 }
 
@@ -74,6 +77,7 @@ fn route(path: &str) -> Option<Route> {
         ["apis", g] => Route::Group(g.to_string()),
         ["apis", g, v] => Route::Resources(g.to_string(), v.to_string()),
         ["apis", g, v, rest @ ..] => Route::Object(object_path(g, v, rest)?),
+        ["openapi", "v2"] => Route::OpenApiV2,
         ["openapi", "v3"] => Route::OpenApiIndex,
         ["openapi", "v3", "api", v] => Route::OpenApiDocument(String::new(), v.to_string()),
         ["openapi", "v3", "apis", g, v] => Route::OpenApiDocument(g.to_string(), v.to_string()),
@@ -180,6 +184,7 @@ async fn handle(
             entry.namespace = p.namespace.clone();
             object_request(&state, &method, &p, &params, &headers, &body, &mut entry).await
         }
+        Some(Route::OpenApiV2) if method == Method::GET => openapi_v2(&state, &headers),
         Some(other) if method == Method::GET => discovery_request(&state, other, &path),
         Some(_) => error_response(&ApiError::method_not_allowed(format!(
             "{method} is not allowed on {path}"
@@ -199,13 +204,36 @@ fn discovery_request(state: &ApiState, route: Route, path: &str) -> Response {
         Route::Groups => Some(discovery::groups(&catalog)),
         Route::Group(g) => discovery::group(&catalog, &g),
         Route::Resources(g, v) => discovery::resources(&catalog, &g, &v),
-        Route::OpenApiIndex => Some(discovery::openapi_index(&catalog)),
-        Route::OpenApiDocument(g, v) => discovery::openapi_document(&catalog, &g, &v),
-        Route::Object(_) => None,
+        Route::OpenApiIndex => Some(discovery::openapi_index(&state.store, &catalog)),
+        Route::OpenApiDocument(g, v) => discovery::openapi_document(&state.store, &catalog, &g, &v),
+        Route::Object(_) | Route::OpenApiV2 => None,
     };
     match found {
         Some(doc) => json_response(200, &doc),
         None => error_response(&ApiError::no_route(path)),
+    }
+}
+
+/// `/openapi/v2`: protobuf when the client asks for it (kubectl does), else JSON.
+fn openapi_v2(state: &ApiState, headers: &HeaderMap) -> Response {
+    let catalog = state.store.catalog();
+    let protobuf = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("protobuf"));
+    if protobuf {
+        let body = super::schema::openapi::v2_protobuf(&state.store, &catalog);
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, super::schema::openapi::V2_PROTOBUF)],
+            body,
+        )
+            .into_response()
+    } else {
+        json_response(
+            200,
+            &super::schema::openapi::v2_document(&state.store, &catalog),
+        )
     }
 }
 
@@ -253,6 +281,10 @@ async fn object_request(
     };
     let ns = p.namespace.as_deref();
     let store = &state.store;
+    let mut admission = match Admission::new(store, &catalog, &t, method, params) {
+        Ok(a) => a,
+        Err(e) => return error_response(&e),
+    };
     let result: Result<(u16, Value), ApiError> = match (method, &p.name, &p.subresource) {
         (&Method::GET, None, None) if watch => {
             entry.verb = "watch";
@@ -284,12 +316,14 @@ async fn object_request(
         (&Method::POST, None, None) => {
             entry.verb = "create";
             parse_body(body, headers)
+                .and_then(|obj| admission.body(&t, obj, headers))
                 .and_then(|obj| store.create(&t, ns, obj, opts))
                 .map(|o| (201, o))
         }
         (&Method::PUT, Some(name), None) => {
             entry.verb = "update";
             parse_body(body, headers)
+                .and_then(|obj| admission.body(&t, obj, headers))
                 .and_then(|obj| store.update(&t, ns, name, obj, opts))
                 .map(|o| (200, o))
         }
@@ -305,11 +339,12 @@ async fn object_request(
                 force,
                 body,
                 opts,
+                &admission,
             )
         }
         (&Method::PATCH, Some(name), None) => {
             entry.verb = "patch";
-            patch_object(store, &t, ns, name, headers, body, opts).map(|o| (200, o))
+            patch_object(store, &t, ns, name, headers, body, opts, &mut admission).map(|o| (200, o))
         }
         (&Method::DELETE, Some(name), None) => {
             entry.verb = "delete";
@@ -332,7 +367,18 @@ async fn object_request(
                 Method::PATCH => "patch",
                 _ => "other",
             };
-            subresource(store, &t, ns, name, sub, method, headers, body, opts)
+            subresource(
+                store,
+                &t,
+                ns,
+                name,
+                sub,
+                method,
+                headers,
+                body,
+                opts,
+                &mut admission,
+            )
         }
         (_, Some(_), Some(sub)) => Err(ApiError::no_route(&format!("{}/{sub}", t.qualified()))),
         _ => Err(ApiError::method_not_allowed(format!(
@@ -340,9 +386,92 @@ async fn object_request(
             entry.path
         ))),
     };
-    match result {
+    let mut response = match result {
         Ok((code, body)) => json_response(code, &body),
         Err(e) => error_response(&e),
+    };
+    admission.warn(&mut response);
+    response
+}
+
+/// How a write request's body is held to its type's schema: the schema (`None` for
+/// reads, and types that have none), the request's `fieldValidation`, and the
+/// warnings to answer with.
+struct Admission {
+    schema: Option<Schema>,
+    directive: Directive,
+    warnings: Vec<String>,
+}
+
+impl Admission {
+    fn new(
+        store: &Store,
+        catalog: &super::catalog::Catalog,
+        t: &ResourceType,
+        method: &Method,
+        params: &HashMap<String, String>,
+    ) -> Result<Admission, ApiError> {
+        let options = match *method {
+            Method::POST => "CreateOptions",
+            Method::PUT => "UpdateOptions",
+            Method::PATCH => "PatchOptions",
+            _ => {
+                return Ok(Admission {
+                    schema: None,
+                    directive: Directive::Warn,
+                    warnings: Vec::new(),
+                });
+            }
+        };
+        Ok(Admission {
+            directive: Directive::parse(
+                params.get("fieldValidation").map(String::as_str),
+                options,
+            )?,
+            schema: Schema::of(store, catalog, t),
+            warnings: Vec::new(),
+        })
+    }
+
+    /// A create or update body (protobuf bodies are typed already).
+    fn body(
+        &mut self,
+        t: &ResourceType,
+        mut obj: Value,
+        headers: &HeaderMap,
+    ) -> Result<Value, ApiError> {
+        if let Some(schema) = &self.schema
+            && !is_protobuf(headers)
+        {
+            schema.admit(t, &mut obj, self.directive, &mut self.warnings)?;
+        }
+        Ok(obj)
+    }
+
+    /// The result of a patch.
+    fn patched(
+        &mut self,
+        t: &ResourceType,
+        obj: &mut Value,
+        patch: Patch<'_>,
+    ) -> Result<(), ApiError> {
+        match &self.schema {
+            Some(schema) => schema.admit_patched(t, obj, patch, self.directive, &mut self.warnings),
+            None => Ok(()),
+        }
+    }
+
+    /// `Warning: 299 - "unknown field \"spec.foo\""`, once per warning.
+    fn warn(&self, response: &mut Response) {
+        let mut seen = std::collections::HashSet::new();
+        for w in self.warnings.iter().filter(|w| seen.insert(*w)) {
+            let quoted = w.replace('\\', "\\\\").replace('"', "\\\"");
+            if let Ok(v) =
+                axum::http::HeaderValue::from_bytes(format!("299 - \"{quoted}\"").as_bytes())
+            {
+                response.headers_mut().append(header::WARNING, v);
+            }
+        }
     }
 }
 
@@ -365,13 +494,21 @@ fn delete_options(body: &Bytes) -> Option<Value> {
     serde_json::from_slice(body).ok()
 }
 
-/// A request body: JSON, YAML, or the protobuf kubectl's generators send.
-fn parse_body(body: &Bytes, headers: &HeaderMap) -> Result<Value, ApiError> {
-    let content_type = headers
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    if content_type.contains("application/vnd.kubernetes.protobuf") {
+        .unwrap_or("application/json")
+}
+
+fn is_protobuf(headers: &HeaderMap) -> bool {
+    content_type(headers).contains("application/vnd.kubernetes.protobuf")
+}
+
+/// A request body: JSON, YAML, or the protobuf kubectl's generators send.
+fn parse_body(body: &Bytes, headers: &HeaderMap) -> Result<Value, ApiError> {
+    let content_type = content_type(headers);
+    if is_protobuf(headers) {
         return super::protobuf::decode(body);
     }
     if content_type.contains("yaml") {
@@ -501,12 +638,14 @@ fn delete_collection(
     ))
 }
 
+/// Applies the patch in `body` to `target`; a strategic merge patch is returned (the
+/// server shows it in errors about its result).
 fn apply_patch(
     target: &mut Value,
     t: &ResourceType,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(), ApiError> {
+) -> Result<Option<Value>, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -519,20 +658,34 @@ fn apply_patch(
     match media {
         "application/merge-patch+json" => {
             patch::merge_patch(target, &patch_body()?);
-            Ok(())
+            Ok(None)
         }
-        "application/json-patch+json" => patch::json_patch(target, &patch_body()?),
+        "application/json-patch+json" => patch::json_patch(target, &patch_body()?).map(|()| None),
         "application/strategic-merge-patch+json" if t.custom => {
             Err(ApiError::unsupported_media_type(
                 "application/strategic-merge-patch+json (strategic merge patch is not supported for custom resources)",
             ))
         }
         "application/strategic-merge-patch+json" => {
-            patch::strategic_merge_patch(target, &patch_body()?);
-            Ok(())
+            let patch = patch_body()?;
+            patch::strategic_merge_patch(target, &patch);
+            Ok(Some(patch))
         }
         other => Err(ApiError::unsupported_media_type(other)),
     }
+}
+
+/// Applies a patch and holds its result to the type's schema.
+fn patch_admitted(
+    target: &mut Value,
+    t: &ResourceType,
+    headers: &HeaderMap,
+    body: &Bytes,
+    admission: &mut Admission,
+) -> Result<(), ApiError> {
+    let strategic = apply_patch(target, t, headers, body)?;
+    let shown = strategic.as_ref().map_or(Patch::Object, Patch::Strategic);
+    admission.patched(t, target, shown)
 }
 
 fn is_apply(headers: &HeaderMap) -> bool {
@@ -554,6 +707,7 @@ fn server_side_apply(
     force: bool,
     body: &Bytes,
     opts: WriteOptions<'_>,
+    admission: &Admission,
 ) -> Result<(u16, Value), ApiError> {
     let manager = manager.ok_or_else(|| {
         ApiError::bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
@@ -571,6 +725,11 @@ fn server_side_apply(
                 .unwrap_or("")
         )));
     }
+    let schema = admission.schema.as_ref();
+    if let Some(schema) = schema {
+        schema.check_apply(t, ns, &applied)?;
+    }
+    let complete = |obj: &mut Value| schema.map_or(Ok(()), |s| s.complete(t, obj));
     let opts = WriteOptions {
         field_manager: None,
         ..opts
@@ -580,17 +739,19 @@ fn server_side_apply(
         Ok(_) => store
             .modify(t, ns, name, opts, |current| {
                 *current = super::apply::apply(Some(current), &applied, manager, force, &q)?;
-                Ok(())
+                complete(current)
             })
             .map(|o| (200, o)),
         Err(e) if e.code == 404 => {
-            let created = super::apply::apply(None, &applied, manager, force, &q)?;
+            let mut created = super::apply::apply(None, &applied, manager, force, &q)?;
+            complete(&mut created)?;
             store.create(t, ns, created, opts).map(|o| (201, o))
         }
         Err(e) => Err(e),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn patch_object(
     store: &Store,
     t: &ResourceType,
@@ -599,11 +760,12 @@ fn patch_object(
     headers: &HeaderMap,
     body: &Bytes,
     opts: WriteOptions<'_>,
+    admission: &mut Admission,
 ) -> Result<Value, ApiError> {
     store.modify(t, ns, name, opts, |obj| {
         let status = obj.get("status").cloned();
         let rv = obj.pointer("/metadata/resourceVersion").cloned();
-        apply_patch(obj, t, headers, body)?;
+        patch_admitted(obj, t, headers, body, admission)?;
         // A patch that names a resourceVersion must name the current one.
         let named = obj.pointer("/metadata/resourceVersion").cloned();
         if named.is_some() && named != rv {
@@ -634,11 +796,12 @@ fn subresource(
     headers: &HeaderMap,
     body: &Bytes,
     opts: WriteOptions<'_>,
+    admission: &mut Admission,
 ) -> Result<(u16, Value), ApiError> {
     match (sub, method) {
         ("status", &Method::GET) => store.get(t, ns, name).map(|o| (200, o)),
         ("status", &Method::PUT) => {
-            let new = parse_body(body, headers)?;
+            let new = admission.body(t, parse_body(body, headers)?, headers)?;
             store
                 .update_status(
                     t,
@@ -653,7 +816,13 @@ fn subresource(
                 .map(|o| (200, o))
         }
         ("status", &Method::PATCH) => store
-            .update_status(t, ns, name, |obj| apply_patch(obj, t, headers, body), opts)
+            .update_status(
+                t,
+                ns,
+                name,
+                |obj| patch_admitted(obj, t, headers, body, admission),
+                opts,
+            )
             .map(|o| (200, o)),
         ("scale", &Method::GET) => store.get(t, ns, name).map(|o| (200, scale_of(&o))),
         ("scale", &Method::PUT | &Method::PATCH) => {

@@ -14,6 +14,7 @@ pub mod discovery;
 pub mod http;
 pub mod patch;
 pub mod protobuf;
+pub mod schema;
 pub mod seed;
 pub mod selector;
 pub mod status;

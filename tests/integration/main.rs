@@ -18,4 +18,5 @@ mod runbooks;
 mod s3_server;
 mod sandbox_client;
 mod sandbox_kubectl;
+mod sandbox_schema;
 mod store_conformance;

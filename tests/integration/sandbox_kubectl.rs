@@ -1314,3 +1314,250 @@ fn rollout_history_and_undo_reuse_the_old_replica_set() {
         "the first ReplicaSet is reused, not copied"
     );
 }
+
+/// A Deployment with a misspelt field (`spec.templat`) and an unknown container field.
+const TYPO_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: typo }\nspec:\n  replicas: 2\n  selector: { matchLabels: { app: typo } }\n  templat: {}\n  template:\n    metadata: { labels: { app: typo } }\n    spec:\n      containers:\n      - name: web\n        image: nginx:1\n        imagePullPolicyx: Always\n";
+
+#[test]
+fn unknown_fields_fail_strict_validation_and_are_dropped_otherwise() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = write(dir.path(), "typo.yaml", TYPO_DEPLOYMENT);
+    let file = file.to_string_lossy();
+    // kubectl validates strictly by default, on the server (fieldValidation=Strict).
+    let err = s.fails(&["apply", "-f", &file]);
+    assert!(
+        err.contains("Error from server (BadRequest): error when creating")
+            && err.contains("Deployment in version \"v1\" cannot be handled as a Deployment: strict decoding error: unknown field \"spec.templat\", unknown field \"spec.template.spec.containers[0].imagePullPolicyx\""),
+        "{err}"
+    );
+    assert!(s.fails(&["get", "deploy", "typo"]).contains("not found"));
+    // --validate=false (fieldValidation=Ignore): stored, without the unknown fields.
+    s.ok(&["apply", "--validate=false", "-f", &file]);
+    let stored: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "deploy", "typo", "-o", "json"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(stored["spec"].get("templat").is_none(), "{stored}");
+    let container = &stored["spec"]["template"]["spec"]["containers"][0];
+    assert!(container.get("imagePullPolicyx").is_none(), "{container}");
+    assert_eq!(container["image"], "nginx:1");
+    assert_eq!(stored["spec"]["replicas"], 2);
+    // Applying it again patches it: the patch's result fails strict decoding (422).
+    let err = s.fails(&["apply", "-f", &file]);
+    assert!(
+        err.contains("The request is invalid: patch: Invalid value: \"map[")
+            && err.contains("strict decoding error: unknown field"),
+        "{err}"
+    );
+    // --validate=warn: accepted, one warning per unknown field.
+    let out = s.kubectl(&["apply", "--validate=warn", "-f", &file]);
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{warnings}");
+    assert!(
+        warnings.contains("Warning: unknown field \"spec.templat\""),
+        "{warnings}"
+    );
+    // Server-side apply types the whole configuration, whatever the validation.
+    let err = s.fails(&["apply", "--server-side", "--validate=false", "-f", &file]);
+    assert!(
+        err.contains(
+            "failed to create typed patch object (default/typo; apps/v1, Kind=Deployment)"
+        ) && err.contains(".spec.templat: field not declared in schema"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_value_of_the_wrong_type_fails_naming_the_field() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let bad = TYPO_DEPLOYMENT
+        .replace("replicas: 2", "replicas: three")
+        .replace("  templat: {}\n", "")
+        .replace("        imagePullPolicyx: Always\n", "");
+    let file = write(dir.path(), "bad.yaml", &bad);
+    let file = file.to_string_lossy();
+    for validate in ["--validate=strict", "--validate=false"] {
+        let err = s.fails(&["apply", validate, "-f", &file]);
+        assert!(
+            err.contains("Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+            "{validate}: {err}"
+        );
+    }
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: { name: numbers }\ndata: { count: 3 }\n";
+    let err = s.fails(&[
+        "create",
+        "-f",
+        &write(dir.path(), "cm.yaml", cm).to_string_lossy(),
+    ]);
+    assert!(
+        err.contains(
+            "json: cannot unmarshal number into Go struct field ConfigMap.data of type string"
+        ),
+        "{err}"
+    );
+    let err = s.fails(&["get", "deploy", "typo"]);
+    assert!(err.contains("not found"), "{err}");
+}
+
+const CRONTAB_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: { name: crontabs.stable.example.com }
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names: { plural: crontabs, singular: crontab, kind: CronTab, shortNames: [ ct ] }
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              description: What to run, and when.
+              required: [ cronSpec ]
+              properties:
+                cronSpec: { type: string, description: "The schedule, in cron format.", pattern: '^(\d+|\*)(/\d+)?(\s+(\d+|\*)(/\d+)?){4}$' }
+                image: { type: string }
+                replicas: { type: integer, minimum: 1, maximum: 10, default: 1 }
+                mode: { type: string, enum: [ Always, Never ] }
+                extra: { type: object, x-kubernetes-preserve-unknown-fields: true }
+"#;
+
+#[test]
+fn custom_resources_are_held_to_their_crd_schema_and_pruned() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    s.ok(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "crd.yaml", CRONTAB_CRD).to_string_lossy(),
+    ]);
+    let cr = |spec: &str| {
+        format!(
+            "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata: {{ name: nightly }}\nspec: {spec}\n"
+        )
+    };
+    let invalid = write(
+        dir.path(),
+        "invalid.yaml",
+        &cr("{ cronSpec: '* * * *', replicas: 15, mode: Sometimes }"),
+    );
+    let err = s.fails(&["apply", "-f", &invalid.to_string_lossy()]);
+    for expected in [
+        "The CronTab \"nightly\" is invalid",
+        "spec.cronSpec: Invalid value: \"* * * *\": spec.cronSpec in body should match '^(\\d+|\\*)(/\\d+)?(\\s+(\\d+|\\*)(/\\d+)?){4}$'",
+        "spec.replicas: Invalid value: 15: spec.replicas in body should be less than or equal to 10",
+        "spec.mode: Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\"",
+    ] {
+        assert!(err.contains(expected), "{expected}\n{err}");
+    }
+    let missing = write(dir.path(), "missing.yaml", &cr("{ image: 'backup:1' }"));
+    let err = s.fails(&["apply", "-f", &missing.to_string_lossy()]);
+    assert!(err.contains("spec.cronSpec: Required value"), "{err}");
+    let wrong = write(
+        dir.path(),
+        "wrong.yaml",
+        &cr("{ cronSpec: '0 3 * * *', replicas: three }"),
+    );
+    let err = s.fails(&["apply", "-f", &wrong.to_string_lossy()]);
+    assert!(
+        err.contains("spec.replicas: Invalid value: \"string\": spec.replicas in body must be of type integer: \"string\""),
+        "{err}"
+    );
+    // Unknown fields: refused under strict validation, pruned otherwise (but not
+    // where the schema preserves them); defaults fill in.
+    let extra = write(
+        dir.path(),
+        "extra.yaml",
+        &cr("{ cronSpec: '0 3 * * *', colour: red, extra: { any: { thing: 1 } } }"),
+    );
+    let extra = extra.to_string_lossy();
+    let err = s.fails(&["apply", "-f", &extra]);
+    assert!(
+        err.contains("CronTab in version \"v1\" cannot be handled as a CronTab: strict decoding error: unknown field \"spec.colour\""),
+        "{err}"
+    );
+    s.ok(&["apply", "--validate=false", "-f", &extra]);
+    let spec: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "ct", "nightly", "-o", "jsonpath={.spec}"]))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        spec,
+        serde_json::json!({ "cronSpec": "0 3 * * *", "extra": { "any": { "thing": 1 } }, "replicas": 1 })
+    );
+    // Patches are held to the schema too.
+    let err = s.fails(&[
+        "patch",
+        "ct",
+        "nightly",
+        "--type=merge",
+        "-p",
+        "{\"spec\":{\"replicas\":0}}",
+    ]);
+    assert!(
+        err.contains("spec.replicas in body should be greater than or equal to 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kubectl_explain_prints_the_schemas() {
+    let s = Served::start(&[]);
+    let out = s.ok(&["explain", "deployment.spec.replicas"]);
+    assert!(out.contains("FIELD: replicas <integer>"), "{out}");
+    assert!(out.contains("Number of desired pods."), "{out}");
+    let out = s.ok(&["explain", "pods.spec.containers"]);
+    assert!(out.contains("imagePullPolicy\t<string>"), "{out}");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    s.ok(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "crd.yaml", CRONTAB_CRD).to_string_lossy(),
+    ]);
+    let out = s.ok(&["explain", "crontab.spec"]);
+    assert!(out.contains("What to run, and when."), "{out}");
+    assert!(out.contains("cronSpec\t<string> -required-"), "{out}");
+    assert!(out.contains("The schedule, in cron format."), "{out}");
+}
+
+#[test]
+fn kubectl_applies_a_list_validating_it_against_openapi_v2() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let item = |name: &str, extra: &str| {
+        format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"{name}\"}},\"data\":{{\"a\":\"b\"}}{extra}}}"
+        )
+    };
+    let list = |items: &[String]| {
+        format!(
+            "{{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[{}]}}",
+            items.join(",")
+        )
+    };
+    let good = write(
+        dir.path(),
+        "list.json",
+        &list(&[item("one", ""), item("two", "")]),
+    );
+    let out = s.ok(&["apply", "-f", &good.to_string_lossy()]);
+    assert!(
+        out.contains("configmap/one created") && out.contains("configmap/two created"),
+        "{out}"
+    );
+    // kubectl validates a List itself, with the v2 schemas: as against a real server.
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        &list(&[item("three", ",\"foo\":1")]),
+    );
+    let err = s.fails(&["apply", "-f", &bad.to_string_lossy()]);
+    assert!(
+        err.contains("error validating data: ValidationError(ConfigMap): unknown field \"foo\" in io.k8s.api.core.v1.ConfigMap"),
+        "{err}"
+    );
+}
