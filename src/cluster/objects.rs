@@ -125,10 +125,7 @@ pub async fn create(
     let request = Request::new(rtype.collection_path(namespace))
         .create(&params, bytes)
         .map_err(|e| transport("create", what(), e))?;
-    conn.client
-        .request::<Value>(request)
-        .await
-        .map_err(|e| KubeError::from_kube("create", what(), e))
+    send(conn, "create", what(), request).await
 }
 
 /// Server-side applies `body` as lifeboat's field manager, taking over conflicting
@@ -177,10 +174,7 @@ pub async fn apply_as(
     let request = Request::new(rtype.collection_path(namespace))
         .patch(name, &params, &Patch::Apply(body))
         .map_err(|e| transport("apply", what(), e))?;
-    conn.client
-        .request::<Value>(request)
-        .await
-        .map_err(|e| KubeError::from_kube("apply", what(), e))
+    send(conn, "apply", what(), request).await
 }
 
 /// `ns/name`, or `name` for cluster-scoped objects.
@@ -202,6 +196,19 @@ fn describe(conn: &ClusterConn, rtype: &ResourceType, namespace: Option<&str>) -
         }
         _ => format!("{} of {}", rtype.qualified(), conn.describe()),
     }
+}
+
+/// Sends a request and reads the object the API server answers with.
+async fn send(
+    conn: &ClusterConn,
+    op: &'static str,
+    what: String,
+    request: http::Request<Vec<u8>>,
+) -> Result<Value, KubeError> {
+    conn.client
+        .request::<Value>(request)
+        .await
+        .map_err(|e| KubeError::from_kube(op, what, e))
 }
 
 fn transport(op: &'static str, what: String, e: kube::core::request::Error) -> KubeError {
@@ -237,10 +244,7 @@ pub async fn patch_status(
     let request = Request::new(rtype.collection_path(namespace))
         .patch_subresource("status", name, &params, &Patch::Merge(&body))
         .map_err(|e| transport("patch", what(), e))?;
-    conn.client
-        .request::<Value>(request)
-        .await
-        .map_err(|e| KubeError::from_kube("patch", what(), e))
+    send(conn, "patch", what(), request).await
 }
 
 /// Every object of `rtype` (all pages), in `namespace` or across all namespaces.
@@ -285,10 +289,7 @@ pub async fn patch(
         None => request.patch(name, &params, patch),
     }
     .map_err(|e| transport("patch", what(), e))?;
-    conn.client
-        .request::<Value>(request)
-        .await
-        .map_err(|e| KubeError::from_kube("patch", what(), e))
+    send(conn, "patch", what(), request).await
 }
 
 /// Replaces the object `name` with `body` (which carries the resourceVersion it
@@ -314,10 +315,7 @@ pub async fn replace(
     let request = Request::new(rtype.collection_path(namespace))
         .replace(name, &params, bytes)
         .map_err(|e| transport("replace", what(), e))?;
-    conn.client
-        .request::<Value>(request)
-        .await
-        .map_err(|e| KubeError::from_kube("replace", what(), e))
+    send(conn, "replace", what(), request).await
 }
 
 /// Deletes the object `name` (`propagation`: `Background`, `Foreground` or `Orphan`).
