@@ -4,12 +4,22 @@
 //! ready replicas, Jobs complete, PVCs bind to a new PersistentVolume, VolumeSnapshots
 //! become readyToUse. One small function per kind; each is idempotent, so a status
 //! write that changes nothing stops the loop.
+//!
+//! One task follows the store's change feed: a change to a watched object queues that
+//! object (once, however many changes arrive meanwhile) to be reconciled `delay` after
+//! the change, in the order the changes came. A reconcile reads the object and what it
+//! owns (through the store's owner index) and writes only what differs, so the work of
+//! a change is proportional to that change, not to the store, and a settled store costs
+//! nothing. A feed that fell behind queues every watched object again (a resync).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::time::Instant;
 
 use super::catalog::ResourceType;
 use super::store::{EventType, Store, WatchEvent, WriteOptions};
@@ -28,95 +38,167 @@ const WATCHED: &[(&str, &str)] = &[
 
 /// Starts the controllers for `store`; they stop when the store's last handle goes.
 pub fn spawn(store: Arc<Store>, delay: Duration) {
-    let Some((_, mut feed)) = store.watch_from(store.resource_version()) else {
+    let Some((_, feed)) = store.watch_from(store.resource_version()) else {
         return;
     };
-    let pending: Pending = Arc::default();
-    let weak = Arc::downgrade(&store);
+    let mut controllers = Controllers::new(&store, delay);
     // Objects seeded before the controllers started get reconciled too.
-    for (group, plural) in WATCHED {
-        let catalog = store.catalog();
-        let Some(t) = catalog
-            .types()
-            .iter()
-            .find(|t| t.group == *group && t.plural == *plural)
-            .cloned()
-        else {
-            continue;
-        };
-        if let Ok(page) = store.list(&t, None, &Default::default()) {
-            for obj in page.items {
-                schedule(&weak, &pending, delay, &t, &obj);
-            }
-        }
-    }
+    controllers.resync(&store);
     drop(store);
-    tokio::spawn(async move {
-        while let Ok(event) = feed.recv().await {
-            let Some(store) = weak.upgrade() else { return };
-            if event.kind == EventType::Deleted
-                || !WATCHED.contains(&(event.group.as_str(), event.plural.as_str()))
-            {
-                continue;
-            }
-            if let Some(t) = type_of(&store, &event) {
-                schedule(&weak, &pending, delay, &t, &event.object);
-            }
-        }
-    });
+    tokio::spawn(controllers.run(feed));
 }
 
-fn type_of(store: &Store, event: &WatchEvent) -> Option<ResourceType> {
-    store
-        .catalog()
-        .types()
-        .iter()
-        .find(|t| t.group == event.group && t.plural == event.plural)
-        .cloned()
-}
+/// An object to reconcile: its kind (a position in `WATCHED`), namespace and name.
+type Key = (usize, String, String);
 
-type Pending = Arc<Mutex<HashSet<(String, String, String, String)>>>;
-
-/// Reconciles the object after `delay`, once however many events arrive meanwhile.
-fn schedule(
-    store: &std::sync::Weak<Store>,
-    pending: &Pending,
+/// The controllers' state: the watched types and the objects waiting for their turn.
+struct Controllers {
+    store: Weak<Store>,
     delay: Duration,
-    t: &ResourceType,
-    obj: &Value,
-) {
-    let ns = obj
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let key = (t.group.clone(), t.plural.clone(), ns.clone(), name.clone());
-    if !pending
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key.clone())
-    {
-        return;
-    }
-    let (store, pending, t) = (store.clone(), pending.clone(), t.clone());
-    tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key);
-        if let Some(store) = store.upgrade() {
-            reconcile(&store, &t, (!ns.is_empty()).then_some(ns.as_str()), &name);
-        }
-    });
+    /// The type of each kind of `WATCHED` (`None` when the catalog has none).
+    types: Vec<Option<ResourceType>>,
+    /// Objects in the order their changes came, each with the time it is due.
+    queue: VecDeque<(Instant, Key)>,
+    /// The keys in `queue`.
+    queued: HashSet<Key>,
 }
 
-fn reconcile(store: &Store, t: &ResourceType, ns: Option<&str>, name: &str) {
+impl Controllers {
+    fn new(store: &Arc<Store>, delay: Duration) -> Controllers {
+        let catalog = store.catalog();
+        let types = WATCHED
+            .iter()
+            .map(|(group, plural)| {
+                catalog
+                    .types()
+                    .iter()
+                    .find(|t| t.group == *group && t.plural == *plural)
+                    .cloned()
+            })
+            .collect();
+        Controllers {
+            store: Arc::downgrade(store),
+            delay,
+            types,
+            queue: VecDeque::new(),
+            queued: HashSet::new(),
+        }
+    }
+
+    /// Follows the feed until the store is gone.
+    async fn run(mut self, mut feed: Receiver<WatchEvent>) {
+        loop {
+            let next = self.queue.front().map(|(due, _)| *due);
+            let received = tokio::select! {
+                received = feed.recv() => Some(received),
+                () = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => None,
+            };
+            let alive = received.is_none_or(|r| self.take(r))
+                && self.drain(&mut feed)
+                && self.reconcile_due(&mut feed).await;
+            if !alive {
+                return;
+            }
+        }
+    }
+
+    /// Handles what the feed gave; false once the store is gone.
+    fn take(&mut self, received: Result<WatchEvent, RecvError>) -> bool {
+        match received {
+            Ok(event) => {
+                self.enqueue_event(&event);
+                true
+            }
+            Err(RecvError::Lagged(_)) => match self.store.upgrade() {
+                Some(store) => {
+                    self.resync(&store);
+                    true
+                }
+                None => false,
+            },
+            Err(RecvError::Closed) => false,
+        }
+    }
+
+    /// Takes every change the feed holds now without waiting; false once the store is
+    /// gone.
+    fn drain(&mut self, feed: &mut Receiver<WatchEvent>) -> bool {
+        loop {
+            let received = match feed.try_recv() {
+                Ok(event) => Ok(event),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            };
+            if !self.take(received) {
+                return false;
+            }
+        }
+    }
+
+    /// Reconciles every object that is due, taking new changes between two; false once
+    /// the store is gone.
+    async fn reconcile_due(&mut self, feed: &mut Receiver<WatchEvent>) -> bool {
+        while let Some(key) = self.pop_due() {
+            let Some(store) = self.store.upgrade() else {
+                return false;
+            };
+            if let Some(t) = &self.types[key.0] {
+                reconcile(&store, t, &key);
+            }
+            drop(store);
+            if !self.drain(feed) {
+                return false;
+            }
+            tokio::task::yield_now().await;
+        }
+        true
+    }
+
+    fn pop_due(&mut self) -> Option<Key> {
+        if self.queue.front()?.0 > Instant::now() {
+            return None;
+        }
+        let (_, key) = self.queue.pop_front()?;
+        self.queued.remove(&key);
+        Some(key)
+    }
+
+    fn enqueue_event(&mut self, event: &WatchEvent) {
+        if event.kind == EventType::Deleted {
+            return;
+        }
+        if let Some(kind) = WATCHED
+            .iter()
+            .position(|(g, p)| *g == event.group && *p == event.plural)
+        {
+            let (ns, name) = ns_name(&event.object);
+            self.enqueue((kind, ns.unwrap_or("").to_string(), name.to_string()));
+        }
+    }
+
+    /// Queues an object to be reconciled after the delay, unless it is queued already.
+    fn enqueue(&mut self, key: Key) {
+        if self.queued.insert(key.clone()) {
+            self.queue.push_back((Instant::now() + self.delay, key));
+        }
+    }
+
+    /// Queues every object of the watched kinds.
+    fn resync(&mut self, store: &Store) {
+        for kind in 0..WATCHED.len() {
+            let Some(t) = &self.types[kind] else {
+                continue;
+            };
+            for (ns, name) in store.keys(t) {
+                self.enqueue((kind, ns, name));
+            }
+        }
+    }
+}
+
+fn reconcile(store: &Store, t: &ResourceType, (_, ns, name): &Key) {
+    let ns = (!ns.is_empty()).then_some(ns.as_str());
     let Ok(obj) = store.get(t, ns, name) else {
         return;
     };
@@ -138,10 +220,13 @@ fn reconcile(store: &Store, t: &ResourceType, ns: Option<&str>, name: &str) {
     }
 }
 
-/// Writes `status` when it differs from the object's (conditions compared without
-/// their timestamps, so an unchanged state is not rewritten).
+/// Writes `status` when it differs from the object's (times compared away, so an
+/// unchanged state is not rewritten).
 fn set_status(store: &Store, t: &ResourceType, obj: &Value, status: Value) {
-    if same_status(obj.get("status"), &status) {
+    if obj
+        .get("status")
+        .is_some_and(|old| same_ignoring_times(old, &status))
+    {
         return;
     }
     let (ns, name) = ns_name(obj);
@@ -157,26 +242,35 @@ fn set_status(store: &Store, t: &ResourceType, obj: &Value, status: Value) {
     );
 }
 
-fn same_status(old: Option<&Value>, new: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(conds) = v.get_mut("conditions").and_then(Value::as_array_mut) {
-            for c in conds {
-                if let Some(m) = c.as_object_mut() {
-                    m.remove("lastTransitionTime");
-                    m.remove("lastUpdateTime");
-                    m.remove("lastProbeTime");
-                }
-            }
+/// Status fields that record when something happened rather than what.
+const TIMES: &[&str] = &[
+    "lastTransitionTime",
+    "lastUpdateTime",
+    "lastProbeTime",
+    "startTime",
+    "completionTime",
+    "creationTime",
+];
+
+/// Whether two values are equal once the fields of `TIMES` are left out.
+fn same_ignoring_times(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let fields = |m: &serde_json::Map<String, Value>| {
+                m.iter()
+                    .filter(|(k, _)| !TIMES.contains(&k.as_str()))
+                    .count()
+            };
+            fields(a) == fields(b)
+                && a.iter()
+                    .filter(|(k, _)| !TIMES.contains(&k.as_str()))
+                    .all(|(k, v)| b.get(k).is_some_and(|w| same_ignoring_times(v, w)))
         }
-        for key in ["startTime", "completionTime", "creationTime"] {
-            if let Some(m) = v.as_object_mut() {
-                m.remove(key);
-            }
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(v, w)| same_ignoring_times(v, w))
         }
-        v
-    };
-    old.is_some_and(|o| strip(o) == strip(new))
+        _ => a == b,
+    }
 }
 
 fn ns_name(obj: &Value) -> (Option<&str>, &str) {
@@ -266,15 +360,40 @@ fn counts(pairs: &[(&str, i64)]) -> serde_json::Map<String, Value> {
 }
 
 /// A Deployment owns one ReplicaSet per pod template; the current one runs
-/// `spec.replicas`, older ones are scaled to zero. Then the rollout is complete.
+/// `spec.replicas`, older ones are scaled to zero. Then the rollout is complete: the
+/// revision annotation and the status are written together, when either differs.
 fn deployment(store: &Store, t: &ResourceType, obj: &Value) {
-    let (_, name) = ns_name(obj);
     let n = replicas(obj);
     let template = obj.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let hash = short_hash(&template);
-    if let Some(revision) = replica_sets(store, obj, n, &template, &hash) {
-        annotate_revision(store, t, obj, revision);
+    let revision = replica_sets(store, obj, n, &template, &hash)
+        .filter(|revision| *revision != revision_of(obj));
+    let status = Some(deployment_status(obj, n, &hash)).filter(|status| {
+        !obj.get("status")
+            .is_some_and(|old| same_ignoring_times(old, status))
+    });
+    if revision.is_none() && status.is_none() {
+        return;
     }
+    let (ns, name) = ns_name(obj);
+    let _ = store.modify(t, ns, name, WriteOptions::default(), |o| {
+        if let Some(revision) = revision {
+            if !o["metadata"]["annotations"].is_object() {
+                o["metadata"]["annotations"] = json!({});
+            }
+            o["metadata"]["annotations"][REVISION] = json!(revision.to_string());
+        }
+        if let Some(status) = status {
+            o["status"] = status;
+        }
+        Ok(())
+    });
+}
+
+/// A rolled-out Deployment's status: every replica of the current ReplicaSet
+/// (`{name}-{hash}`) ready and available.
+fn deployment_status(obj: &Value, n: i64, hash: &str) -> Value {
+    let (_, name) = ns_name(obj);
     let mut status = counts(&[
         ("replicas", n),
         ("updatedReplicas", n),
@@ -299,7 +418,7 @@ fn deployment(store: &Store, t: &ResourceType, obj: &Value) {
             ),
         ]),
     );
-    set_status(store, t, obj, Value::Object(status));
+    Value::Object(status)
 }
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
@@ -310,21 +429,6 @@ fn revision_of(obj: &Value) -> i64 {
         .and_then(Value::as_str)
         .and_then(|r| r.parse().ok())
         .unwrap_or(0)
-}
-
-/// Sets the `deployment.kubernetes.io/revision` annotation when it differs.
-fn annotate_revision(store: &Store, t: &ResourceType, obj: &Value, revision: i64) {
-    if revision_of(obj) == revision {
-        return;
-    }
-    let (ns, name) = ns_name(obj);
-    let _ = store.modify(t, ns, name, WriteOptions::default(), |o| {
-        if !o["metadata"]["annotations"].is_object() {
-            o["metadata"]["annotations"] = json!({});
-        }
-        o["metadata"]["annotations"][REVISION] = json!(revision.to_string());
-        Ok(())
-    });
 }
 
 /// The ReplicaSets of a Deployment: one per pod template (named by its hash), the
@@ -342,24 +446,14 @@ fn replica_sets(
     let rs_type = catalog.by_path("apps", "v1", "replicasets")?;
     let uid = deploy
         .pointer("/metadata/uid")
-        .cloned()
-        .unwrap_or(Value::Null);
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let current = format!("{name}-{hash}");
-    let owned: Vec<Arc<Value>> = store
-        .list(rs_type, ns, &Default::default())
-        .ok()?
-        .items
-        .into_iter()
-        .filter(|rs| {
-            rs.pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| refs.iter().any(|r| r.get("uid") == Some(&uid)))
-        })
-        .collect();
+    let owned = store.owned(rs_type, ns, uid);
     let newest_other = owned
         .iter()
         .filter(|rs| rs.pointer("/metadata/name").and_then(Value::as_str) != Some(current.as_str()))
-        .map(|rs| revision_of(rs))
+        .map(revision_of)
         .max()
         .unwrap_or(0);
     for rs in &owned {
@@ -489,7 +583,7 @@ fn stateful_set_claims(store: &Store, obj: &Value) {
         };
         for ordinal in 0..replicas(obj) {
             let pvc_name = format!("{claim}-{name}-{ordinal}");
-            if store.get(pvcs, ns, &pvc_name).is_ok() {
+            if store.contains(pvcs, ns, &pvc_name) {
                 continue;
             }
             let pvc = json!({
@@ -557,7 +651,7 @@ fn claim(store: &Store, t: &ResourceType, obj: &Value) {
     let class_exists = class.is_empty()
         || catalog
             .by_path("storage.k8s.io", "v1", "storageclasses")
-            .is_some_and(|sc| store.get(sc, None, class).is_ok());
+            .is_some_and(|sc| store.contains(sc, None, class));
     if !class_exists {
         set_status(store, t, obj, json!({ "phase": "Pending" }));
         return;
@@ -583,7 +677,7 @@ fn claim(store: &Store, t: &ResourceType, obj: &Value) {
         .pointer("/spec/accessModes")
         .cloned()
         .unwrap_or(json!(["ReadWriteOnce"]));
-    if store.get(pv_type, None, &volume).is_err() {
+    if !store.contains(pv_type, None, &volume) {
         let pv = json!({
             "apiVersion": "v1",
             "kind": "PersistentVolume",

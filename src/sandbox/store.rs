@@ -3,6 +3,12 @@
 //! changes only), generateName, optimistic concurrency, namespaces that must exist,
 //! finalizers, owner-reference garbage collection, namespace deletion that cascades,
 //! CRDs that add types, Service cluster IPs, dry-run, and an event feed for watches.
+//! Objects are kept as compact JSON text (`stored`) and parsed for each reader; owner
+//! and namespace indexes (`index`) keep garbage collection, namespace deletion and the
+//! controllers' lookups proportional to what they touch.
+
+mod index;
+mod stored;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -15,6 +21,8 @@ use super::catalog::{Catalog, ResourceType, split_api_version};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::time::now_rfc3339;
+use index::{Index, ObjectKey, TypeKey};
+use stored::Stored;
 
 /// What happened to an object, for watches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,13 +84,13 @@ pub struct ListPage {
     pub remaining: Option<usize>,
 }
 
-type TypeKey = (String, String);
-type ObjectKey = (String, String);
-
 struct Inner {
-    catalog: Catalog,
-    /// Stored objects are shared (`Arc`): lists, watches and history copy pointers.
-    objects: HashMap<TypeKey, BTreeMap<ObjectKey, Arc<Value>>>,
+    /// Shared with readers (`Store::catalog`); copied only when a CRD changes it.
+    catalog: Arc<Catalog>,
+    /// Stored objects are shared with the history (`Arc`). Changed only through
+    /// `store_object`, `take_object` and `drop_type`, which keep `index` in step.
+    objects: HashMap<TypeKey, BTreeMap<ObjectKey, Arc<Stored>>>,
+    index: Index,
     resource_version: u64,
     /// Continue tokens from before this resourceVersion are expired (410).
     compacted: u64,
@@ -93,11 +101,33 @@ struct Inner {
 /// How many recent changes are kept for watches that start from a resourceVersion.
 const HISTORY: usize = 20_000;
 
+/// One change as the history keeps it: the object stays compact (shared with the
+/// store while it is the current version).
+struct Change {
+    kind: EventType,
+    group: String,
+    plural: String,
+    object: Arc<Stored>,
+    resource_version: u64,
+}
+
+impl Change {
+    fn event(&self) -> WatchEvent {
+        WatchEvent {
+            kind: self.kind,
+            group: self.group.clone(),
+            plural: self.plural.clone(),
+            object: Arc::new(self.object.value()),
+            resource_version: self.resource_version,
+        }
+    }
+}
+
 /// The objects of one sandbox cluster.
 pub struct Store {
     inner: RwLock<Inner>,
     events: broadcast::Sender<WatchEvent>,
-    history: std::sync::Mutex<std::collections::VecDeque<WatchEvent>>,
+    history: std::sync::Mutex<std::collections::VecDeque<Change>>,
 }
 
 impl Default for Store {
@@ -136,8 +166,9 @@ impl Store {
         let (events, _) = broadcast::channel(8192);
         let store = Store {
             inner: RwLock::new(Inner {
-                catalog: Catalog::default(),
+                catalog: Arc::default(),
                 objects: HashMap::new(),
+                index: Index::default(),
                 resource_version: 1,
                 compacted: 0,
                 next_cluster_ip: 1,
@@ -193,7 +224,8 @@ impl Store {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn catalog(&self) -> Catalog {
+    /// The types served now (a snapshot: CRDs created later are not in it).
+    pub fn catalog(&self) -> Arc<Catalog> {
         self.read().catalog.clone()
     }
 
@@ -217,7 +249,7 @@ impl Store {
         let backlog = history
             .iter()
             .filter(|e| e.resource_version > since)
-            .cloned()
+            .map(Change::event)
             .collect();
         Some((backlog, self.events.subscribe()))
     }
@@ -238,13 +270,52 @@ impl Store {
     }
 
     pub fn get(&self, t: &ResourceType, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+        self.stored(t, ns, name)
+            .map(|o| o.value())
+            .ok_or_else(|| ApiError::not_found(&t.qualified(), name))
+    }
+
+    /// Whether the object exists (without reading it).
+    pub fn contains(&self, t: &ResourceType, ns: Option<&str>, name: &str) -> bool {
+        self.stored(t, ns, name).is_some()
+    }
+
+    fn stored(&self, t: &ResourceType, ns: Option<&str>, name: &str) -> Option<Arc<Stored>> {
+        let inner = self.read();
+        inner
+            .objects
+            .get(&type_key(t))?
+            .get(&(ns.unwrap_or("").to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// The objects of type `t` in namespace `ns` whose ownerReferences name the owner
+    /// `uid` (in name order), found through the owner index.
+    pub fn owned(&self, t: &ResourceType, ns: Option<&str>, uid: &str) -> Vec<Value> {
+        let found: Vec<Arc<Stored>> = {
+            let inner = self.read();
+            let (tk, ns) = (type_key(t), ns.unwrap_or(""));
+            let Some(all) = inner.objects.get(&tk) else {
+                return Vec::new();
+            };
+            inner
+                .index
+                .owned_by(uid)
+                .filter(|(t, (o_ns, _))| *t == tk && o_ns == ns)
+                .filter_map(|(_, key)| all.get(key).cloned())
+                .collect()
+        };
+        found.iter().map(|o| o.value()).collect()
+    }
+
+    /// The (namespace, name) of every object of type `t`, in that order.
+    pub fn keys(&self, t: &ResourceType) -> Vec<(String, String)> {
         let inner = self.read();
         inner
             .objects
             .get(&type_key(t))
-            .and_then(|m| m.get(&(ns.unwrap_or("").to_string(), name.to_string())))
-            .map(|o| Value::clone(o))
-            .ok_or_else(|| ApiError::not_found(&t.qualified(), name))
+            .map(|all| all.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn list(
@@ -276,13 +347,20 @@ impl Store {
             (None, Some(n)) => Bound::Included((n.to_string(), String::new())),
             (None, None) => Bound::Unbounded,
         };
+        let unfiltered =
+            q.labels == LabelSelector::default() && q.fields == FieldSelector::default();
         let mut matching = all
             .range((lower, Bound::Unbounded))
             .skip_while(|((o_ns, _), _)| ns.is_some_and(|n| o_ns.as_str() < n))
             .take_while(|((o_ns, _), _)| ns.is_none_or(|n| n == o_ns))
-            .filter(|(_, obj)| q.labels.matches(obj) && q.fields.matches(obj));
+            .filter(|((o_ns, name), obj)| {
+                unfiltered || {
+                    let selectable = obj.selectable(o_ns, name);
+                    q.labels.matches(&selectable) && q.fields.matches(&selectable)
+                }
+            });
         let limit = q.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let page: Vec<(&ObjectKey, &Arc<Value>)> = matching.by_ref().take(limit).collect();
+        let page: Vec<(&ObjectKey, &Arc<Stored>)> = matching.by_ref().take(limit).collect();
         let remaining = if page.len() == limit {
             matching.count()
         } else {
@@ -292,7 +370,9 @@ impl Store {
             Some((key, _)) if remaining > 0 => (Some(encode_continue(rv, key)), Some(remaining)),
             _ => (None, None),
         };
-        let items = page.into_iter().map(|(_, obj)| obj.clone()).collect();
+        let page: Vec<Arc<Stored>> = page.into_iter().map(|(_, obj)| obj.clone()).collect();
+        drop(inner);
+        let items = page.iter().map(|obj| Arc::new(obj.value())).collect();
         Ok(ListPage {
             items,
             resource_version: rv,
@@ -421,7 +501,10 @@ impl Store {
         if opts.dry_run {
             return Ok(obj);
         }
-        Ok(self.put(&mut inner, t, key, obj, EventType::Added, rv))
+        inner.after_write(t, &obj);
+        let stored = self.put(&mut inner, t, key, obj, EventType::Added, rv);
+        drop(inner);
+        Ok(Value::clone(&stored))
     }
 
     /// Replaces an object (PUT). A resourceVersion in the body must be the current one.
@@ -503,7 +586,7 @@ impl Store {
             .objects
             .get(&type_key(t))
             .and_then(|m| m.get(&key))
-            .map(|o| Value::clone(o))
+            .map(|o| o.value())
             .ok_or_else(|| ApiError::not_found(&t.qualified(), name))?;
         let mut obj = before.clone();
         change(&mut obj)?;
@@ -562,11 +645,14 @@ impl Store {
             drop(inner);
             return self.remove_now(t, &key, opts).map(|_| obj);
         }
-        Ok(self.put(&mut inner, t, key, obj, EventType::Modified, rv))
+        inner.after_write(t, &obj);
+        let stored = self.put(&mut inner, t, key, obj, EventType::Modified, rv);
+        drop(inner);
+        Ok(Value::clone(&stored))
     }
 
     /// Stores an object at resourceVersion `rv` (the caller holds the lock) and tells
-    /// the watches.
+    /// the watches. The caller copies the result once the lock is released.
     fn put(
         &self,
         inner: &mut Inner,
@@ -575,17 +661,13 @@ impl Store {
         obj: Value,
         kind: EventType,
         rv: u64,
-    ) -> Value {
+    ) -> Arc<Value> {
         inner.resource_version = rv;
+        let stored = Arc::new(Stored::new(&obj));
+        inner.store_object(type_key(t), key, stored.clone(), &obj);
         let shared = Arc::new(obj);
-        inner
-            .objects
-            .entry(type_key(t))
-            .or_default()
-            .insert(key, shared.clone());
-        inner.after_write(t, &shared);
-        self.emit(kind, t, shared.clone(), rv);
-        Value::clone(&shared)
+        self.emit(kind, t, stored, shared.clone(), rv);
+        shared
     }
 
     /// Deletes an object. With finalizers it is only marked (deletionTimestamp) until
@@ -621,70 +703,63 @@ impl Store {
         ns: Option<&str>,
         name: &str,
     ) -> Result<Value, ApiError> {
-        let mut inner = self.write();
-        let rv = inner.resource_version + 1;
         let key = (ns.unwrap_or("").to_string(), name.to_string());
-        let Some(obj) = inner
+        self.mark_deleted_with(t, &key, |_| {})
+    }
+
+    /// Sets an object's deletionTimestamp (unless set), with `edit` changing it further,
+    /// at a new resourceVersion.
+    fn mark_deleted_with(
+        &self,
+        t: &ResourceType,
+        key: &ObjectKey,
+        edit: impl FnOnce(&mut Value),
+    ) -> Result<Value, ApiError> {
+        let mut inner = self.write();
+        let mut obj = inner
             .objects
-            .get_mut(&type_key(t))
-            .and_then(|m| m.get_mut(&key))
-        else {
-            return Err(ApiError::not_found(&t.qualified(), name));
-        };
-        let meta = metadata_mut(Arc::make_mut(obj));
-        meta.entry("deletionTimestamp")
+            .get(&type_key(t))
+            .and_then(|m| m.get(key))
+            .map(|o| o.value())
+            .ok_or_else(|| ApiError::not_found(&t.qualified(), &key.1))?;
+        let rv = inner.resource_version + 1;
+        metadata_mut(&mut obj)
+            .entry("deletionTimestamp")
             .or_insert(json!(now_rfc3339()));
-        meta.insert("resourceVersion".into(), json!(rv.to_string()));
-        let shared = obj.clone();
-        inner.resource_version = rv;
-        self.emit(EventType::Modified, t, shared.clone(), rv);
-        Ok(Value::clone(&shared))
+        edit(&mut obj);
+        metadata_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
+        let stored = self.put(&mut inner, t, key.clone(), obj, EventType::Modified, rv);
+        drop(inner);
+        Ok(Value::clone(&stored))
     }
 
     fn delete_namespace(&self, t: &ResourceType, name: &str) -> Result<Value, ApiError> {
-        let marked = {
-            let mut inner = self.write();
-            let rv = inner.resource_version + 1;
-            let Some(obj) = inner
-                .objects
-                .get_mut(&type_key(t))
-                .and_then(|m| m.get_mut(&(String::new(), name.to_string())))
-            else {
-                return Err(ApiError::not_found(&t.qualified(), name));
-            };
-            let value = Arc::make_mut(obj);
-            metadata_mut(value)
-                .entry("deletionTimestamp")
-                .or_insert(json!(now_rfc3339()));
-            metadata_mut(value).insert("resourceVersion".into(), json!(rv.to_string()));
-            value["status"] = json!({ "phase": "Terminating" });
-            let shared = obj.clone();
-            inner.resource_version = rv;
-            self.emit(EventType::Modified, t, shared.clone(), rv);
-            Value::clone(&shared)
-        };
+        let marked = self.mark_deleted_with(t, &(String::new(), name.to_string()), |ns| {
+            ns["status"] = json!({ "phase": "Terminating" });
+        })?;
         // The namespace controller's work: delete everything inside, then the namespace.
         let catalog = self.catalog();
         for rt in catalog.types().iter().filter(|rt| rt.namespaced) {
-            let names: Vec<String> = {
-                let inner = self.read();
-                inner
-                    .objects
-                    .get(&type_key(rt))
-                    .map(|m| {
-                        m.keys()
-                            .filter(|(ns, _)| ns == name)
-                            .map(|(_, n)| n.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
+            let names = self.names_in(rt, name);
             for n in names {
                 let _ = self.delete(rt, Some(name), &n, WriteOptions::default());
             }
         }
         self.finish_namespace(name);
         Ok(marked)
+    }
+
+    /// The names of the objects of type `t` in namespace `ns` (one range of the
+    /// type's map: keys sort by namespace first).
+    fn names_in(&self, t: &ResourceType, ns: &str) -> Vec<String> {
+        let inner = self.read();
+        let Some(all) = inner.objects.get(&type_key(t)) else {
+            return Vec::new();
+        };
+        all.range((ns.to_string(), String::new())..)
+            .take_while(|((o_ns, _), _)| o_ns == ns)
+            .map(|((_, n), _)| n.clone())
+            .collect()
     }
 
     /// Removes a Terminating namespace once nothing is left in it.
@@ -699,12 +774,8 @@ impl Store {
                 .objects
                 .get(&type_key(ns_type))
                 .and_then(|m| m.get(&(String::new(), name.to_string())))
-                .is_some_and(|o| o.pointer("/metadata/deletionTimestamp").is_some());
-            let empty = inner
-                .objects
-                .iter()
-                .all(|(_, m)| m.keys().all(|(ns, _)| ns != name));
-            (terminating, empty)
+                .is_some_and(|o| o.deleting());
+            (terminating, inner.index.namespace_len(name) == 0)
         };
         if terminating && empty {
             let _ = self.remove_now(
@@ -726,17 +797,18 @@ impl Store {
             let mut inner = self.write();
             let rv = inner.resource_version + 1;
             let mut removed = inner
-                .objects
-                .get_mut(&type_key(t))
-                .and_then(|m| m.remove(key))
-                .ok_or_else(|| ApiError::not_found(&t.qualified(), &key.1))?;
-            metadata_mut(Arc::make_mut(&mut removed))
-                .insert("resourceVersion".into(), json!(rv.to_string()));
+                .take_object(&type_key(t), key)
+                .ok_or_else(|| ApiError::not_found(&t.qualified(), &key.1))?
+                .value();
+            metadata_mut(&mut removed).insert("resourceVersion".into(), json!(rv.to_string()));
             inner.resource_version = rv;
             inner.after_delete(t, &removed);
-            self.emit(EventType::Deleted, t, removed.clone(), rv);
-            Value::clone(&removed)
+            let stored = Arc::new(Stored::new(&removed));
+            let removed = Arc::new(removed);
+            self.emit(EventType::Deleted, t, stored, removed.clone(), rv);
+            removed
         };
+        let removed = Value::clone(&removed);
         if let Some(uid) = meta_str(&removed, "uid") {
             self.dependents(uid, opts.orphan);
         }
@@ -747,53 +819,58 @@ impl Store {
     }
 
     /// The garbage collector's work for a deleted owner `uid`: delete its dependents
-    /// (ownerReferences), or with `orphan` keep them and drop the reference.
+    /// (ownerReferences, through the owner index), or with `orphan` keep them and drop
+    /// the reference.
     fn dependents(&self, uid: &str, orphan: bool) {
         let catalog = self.catalog();
-        let owned_by = |o: &Value| {
-            o.pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| {
-                    refs.iter()
-                        .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                })
-        };
-        for rt in catalog.types() {
-            let owned: Vec<(String, String)> = {
-                let inner = self.read();
-                inner
-                    .objects
-                    .get(&type_key(rt))
-                    .map(|m| {
-                        m.iter()
-                            .filter(|(_, o)| owned_by(o))
-                            .map(|(k, _)| k.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default()
+        let owned: Vec<_> = self.read().index.owned_by(uid).cloned().collect();
+        for ((group, plural), (ns, name)) in owned {
+            let Some(rt) = catalog
+                .types()
+                .iter()
+                .find(|rt| rt.group == group && rt.plural == plural)
+            else {
+                continue;
             };
-            for (ns, name) in owned {
-                let ns = (!ns.is_empty()).then_some(ns);
-                if orphan {
-                    let _ = self.modify(rt, ns.as_deref(), &name, WriteOptions::default(), |o| {
-                        if let Some(refs) = o
-                            .pointer_mut("/metadata/ownerReferences")
-                            .and_then(Value::as_array_mut)
-                        {
-                            refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
-                        }
-                        Ok(())
-                    });
-                } else {
-                    let _ = self.delete(rt, ns.as_deref(), &name, WriteOptions::default());
-                }
+            let ns = (!ns.is_empty()).then_some(ns.as_str());
+            if orphan {
+                let _ = self.modify(rt, ns, &name, WriteOptions::default(), |o| {
+                    if let Some(refs) = o
+                        .pointer_mut("/metadata/ownerReferences")
+                        .and_then(Value::as_array_mut)
+                    {
+                        refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
+                    }
+                    Ok(())
+                });
+            } else {
+                let _ = self.delete(rt, ns, &name, WriteOptions::default());
             }
         }
     }
 
-    /// Records a change and tells the watches (called with the store locked, so
-    /// changes leave in resourceVersion order).
-    fn emit(&self, kind: EventType, t: &ResourceType, object: Arc<Value>, rv: u64) {
+    /// Records a change (`stored` and `object` are the same object, compact and
+    /// parsed) and tells the watches. Called with the store locked, so changes leave in
+    /// resourceVersion order.
+    fn emit(
+        &self,
+        kind: EventType,
+        t: &ResourceType,
+        stored: Arc<Stored>,
+        object: Arc<Value>,
+        rv: u64,
+    ) {
+        let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(Change {
+            kind,
+            group: t.group.clone(),
+            plural: t.plural.clone(),
+            object: stored,
+            resource_version: rv,
+        });
         let event = WatchEvent {
             kind,
             group: t.group.clone(),
@@ -801,11 +878,6 @@ impl Store {
             object,
             resource_version: rv,
         };
-        let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
-        if history.len() == HISTORY {
-            history.pop_front();
-        }
-        history.push_back(event.clone());
         // No receiver is fine: nobody is watching.
         let _ = self.events.send(event);
     }
@@ -851,7 +923,7 @@ impl Inner {
             .get(&(String::new(), "namespaces".to_string()))
             .and_then(|m| m.get(&(String::new(), ns.to_string())))
             .ok_or_else(|| ApiError::not_found("namespaces", ns))?;
-        if ns_obj.pointer("/metadata/deletionTimestamp").is_some() {
+        if ns_obj.deleting() {
             return Err(ApiError::forbidden(format!(
                 "unable to create new content in namespace {ns} because it is being terminated"
             )));
@@ -942,14 +1014,42 @@ impl Inner {
         Ok(())
     }
 
+    /// Stores `stored` (the compact form of `obj`) under `t`/`key`, replacing what
+    /// was there, and indexes it.
+    fn store_object(&mut self, t: TypeKey, key: ObjectKey, stored: Arc<Stored>, obj: &Value) {
+        let objects = self.objects.entry(t.clone()).or_default();
+        let replacing = objects.insert(key.clone(), stored).is_some();
+        self.index.insert(&t, &key, replacing, obj);
+    }
+
+    /// Removes the object under `t`/`key` from the objects and the indexes.
+    fn take_object(&mut self, t: &TypeKey, key: &ObjectKey) -> Option<Arc<Stored>> {
+        let old = self.objects.get_mut(t)?.remove(key)?;
+        self.index.remove(t, key);
+        Some(old)
+    }
+
+    /// Removes every object of type `t` (its CRD is gone).
+    fn drop_type(&mut self, t: &TypeKey) {
+        for key in self
+            .objects
+            .remove(t)
+            .into_iter()
+            .flat_map(BTreeMap::into_keys)
+        {
+            self.index.remove(t, &key);
+        }
+    }
+
     /// Keeps the catalog in step with CRDs.
     fn after_write(&mut self, t: &ResourceType, obj: &Value) {
         if t.group == "apiextensions.k8s.io"
             && t.plural == "customresourcedefinitions"
             && let Ok(types) = crd_types(obj)
         {
+            let catalog = Arc::make_mut(&mut self.catalog);
             for rt in types {
-                self.catalog.add(rt);
+                catalog.add(rt);
             }
         }
     }
@@ -961,9 +1061,9 @@ impl Inner {
         {
             for rt in types {
                 if rt.custom {
-                    self.objects.remove(&type_key(&rt));
+                    self.drop_type(&type_key(&rt));
                 }
-                self.catalog.remove_custom(&rt.group, &rt.plural);
+                Arc::make_mut(&mut self.catalog).remove_custom(&rt.group, &rt.plural);
             }
         }
     }
