@@ -85,7 +85,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         .await?;
         match &before {
             None => created += 1,
-            Some(b) if comparable(b) != comparable(&after) => updated += 1,
+            Some(b) if objects::comparable(b) != objects::comparable(&after) => updated += 1,
             Some(_) => {}
         }
         undo.push(json!({
@@ -209,17 +209,4 @@ async fn identify(
         None
     };
     Ok((rtype, ns, name))
-}
-
-fn comparable(object: &Value) -> Value {
-    let mut o = object.clone();
-    if let Some(map) = o.as_object_mut() {
-        map.remove("status");
-    }
-    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        for f in ["resourceVersion", "managedFields", "generation"] {
-            meta.remove(f);
-        }
-    }
-    o
 }

@@ -177,6 +177,22 @@ pub async fn apply_as(
     send(conn, "apply", what(), request).await
 }
 
+/// An object without what every write changes (version, managed fields, generation)
+/// and without its status (controllers change it meanwhile), to tell whether a write
+/// changed the object.
+pub fn comparable(object: &Value) -> Value {
+    let mut o = object.clone();
+    if let Some(map) = o.as_object_mut() {
+        map.remove("status");
+    }
+    if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        for f in ["resourceVersion", "managedFields", "generation"] {
+            meta.remove(f);
+        }
+    }
+    o
+}
+
 /// `ns/name`, or `name` for cluster-scoped objects.
 pub fn object_name(namespace: Option<&str>, name: &str) -> String {
     match namespace {

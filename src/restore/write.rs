@@ -130,7 +130,9 @@ impl<'a> Writer<'a> {
                 match objects::apply(self.conn, &p.rtype, ns, name, &p.object, true, self.dry_run)
                     .await
                 {
-                    Ok(applied) if comparable(&applied) == comparable(&current) => {
+                    Ok(applied)
+                        if objects::comparable(&applied) == objects::comparable(&current) =>
+                    {
                         Outcome::Unchanged
                     }
                     Ok(_) => Outcome::Updated,
@@ -178,22 +180,6 @@ fn missing_namespace(e: &KubeError, ns: Option<&str>) -> Option<String> {
     message
         .contains(&format!("namespaces \"{ns}\" not found"))
         .then(|| ns.to_string())
-}
-
-/// An object without what every write changes (and without the status, which
-/// controllers change meanwhile and restore does not apply), for telling updated from
-/// unchanged.
-fn comparable(object: &Value) -> Value {
-    let mut o = object.clone();
-    if let Some(map) = o.as_object_mut() {
-        map.remove("status");
-    }
-    if let Some(Value::Object(meta)) = o.get_mut("metadata") {
-        for f in ["resourceVersion", "managedFields", "generation"] {
-            meta.remove(f);
-        }
-    }
-    o
 }
 
 /// Waits until every restored CRD reports `Established`.
