@@ -153,19 +153,48 @@ fn condition(job: &Value, kind: &str) -> bool {
         })
 }
 
-/// The logs of the Job's pods (found by their `job-name` label), at most `KEEP` bytes.
+/// The logs of the Job's pods (found by their `job-name` label), oldest pod first, at
+/// most `KEEP` bytes. With more than one pod or container, each log is headed by the
+/// pod and container it comes from.
 async fn logs(conn: &ClusterConn, ns: &str, job: &str) -> Result<String, ActionError> {
     let pod_type = discovery::resolve(conn, "Pod", Some("v1")).await?;
-    let pods =
+    let mut pods =
         objects::list_all(conn, &pod_type, Some(ns), Some(&format!("job-name={job}"))).await?;
+    let created = |p: &Value| {
+        (
+            p.pointer("/metadata/creationTimestamp")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            p.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
+    pods.sort_by_key(created);
+    let sources: Vec<(String, String)> = pods
+        .iter()
+        .flat_map(|pod| {
+            let name = created(pod).1;
+            pod.pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.get("name").and_then(Value::as_str))
+                .map(move |c| (name.clone(), c.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let mut text = String::new();
-    for pod in &pods {
-        let Some(name) = pod.pointer("/metadata/name").and_then(Value::as_str) else {
+    for (pod, container) in &sources {
+        let Some(log) = objects::pod_log(conn, ns, pod, container).await? else {
             continue;
         };
-        if let Some(log) = objects::pod_log(conn, ns, name).await? {
-            text.push_str(&log);
+        if sources.len() > 1 {
+            text.push_str(&format!("--- pod {pod}, container {container} ---\n"));
         }
+        text.push_str(&log);
         if text.len() >= KEEP {
             let mut cut = KEEP;
             while !text.is_char_boundary(cut) {

@@ -365,15 +365,18 @@ pub async fn delete(
     }
 }
 
-/// The log of a pod (all its containers' output, as `kubectl logs` shows it), or
-/// `None` when the pod or its log does not exist.
+/// The log of one container of a pod (as `kubectl logs -c` shows it), or `None` when
+/// the pod, the container or its log does not exist.
 pub async fn pod_log(
     conn: &ClusterConn,
     namespace: &str,
     pod: &str,
+    container: &str,
 ) -> Result<Option<String>, KubeError> {
-    let what = || format!("the log of pod {namespace}/{pod}");
-    let request = http::Request::get(format!("/api/v1/namespaces/{namespace}/pods/{pod}/log"))
+    let what = || format!("the log of container {container} of pod {namespace}/{pod}");
+    let request = http::Request::get(format!(
+        "/api/v1/namespaces/{namespace}/pods/{pod}/log?container={container}"
+    ))
         .body(Vec::new())
         .map_err(|e| KubeError::Transport {
             op: "read",

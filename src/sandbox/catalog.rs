@@ -97,7 +97,7 @@ const BUILT_IN: &[Row] = &[
         &["pvc"],
         STATUS,
     ),
-    ("", "v1", "Pod", "pods", true, &["po"], STATUS),
+    ("", "v1", "Pod", "pods", true, &["po"], &["status", "log"]),
     ("", "v1", "Event", "events", true, &["ev"], &[]),
     ("", "v1", "Endpoints", "endpoints", true, &["ep"], &[]),
     (

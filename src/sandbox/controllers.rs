@@ -1,8 +1,8 @@
 //! The sandbox's simulated controllers: after a short, configurable delay they bring
 //! each object's status to what a healthy cluster would report. Deployments roll out
 //! (through ReplicaSets they own), StatefulSets, DaemonSets and ReplicaSets report
-//! ready replicas, Jobs complete, PVCs bind to a new PersistentVolume, VolumeSnapshots
-//! become readyToUse. One small function per kind; each is idempotent, so a status
+//! ready replicas, Jobs run their simulated pods and finish (see `jobs`), PVCs bind
+//! to a new PersistentVolume, VolumeSnapshots become readyToUse. One small function per kind; each is idempotent, so a status
 //! write that changes nothing stops the loop.
 //!
 //! One task follows the store's change feed: a change to a watched object queues that
@@ -213,7 +213,7 @@ fn reconcile(store: &Store, t: &ResourceType, (_, ns, name): &Key) {
             set_status(store, t, &obj, stateful_set_status(&obj));
         }
         ("apps", "daemonsets") => set_status(store, t, &obj, daemon_set_status(&obj)),
-        ("batch", "jobs") => job(store, t, &obj),
+        ("batch", "jobs") => super::jobs::reconcile(store, t, &obj),
         ("", "persistentvolumeclaims") => claim(store, t, &obj),
         ("snapshot.storage.k8s.io", "volumesnapshots") => snapshot(store, t, &obj),
         _ => {}
@@ -222,7 +222,7 @@ fn reconcile(store: &Store, t: &ResourceType, (_, ns, name): &Key) {
 
 /// Writes `status` when it differs from the object's (times compared away, so an
 /// unchanged state is not rewritten).
-fn set_status(store: &Store, t: &ResourceType, obj: &Value, status: Value) {
+pub(super) fn set_status(store: &Store, t: &ResourceType, obj: &Value, status: Value) {
     if obj
         .get("status")
         .is_some_and(|old| same_ignoring_times(old, &status))
@@ -345,7 +345,7 @@ fn short_hash(v: &Value) -> String {
         .collect()
 }
 
-fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
+pub(super) fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
     let now = now_rfc3339();
     json!({ "type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": now, "lastUpdateTime": now })
 }
@@ -608,33 +608,6 @@ fn daemon_set_status(obj: &Value) -> Value {
         "updatedNumberScheduled": 1,
         "observedGeneration": generation(obj),
     })
-}
-
-/// A Job (not suspended) succeeds as many times as it asks.
-fn job(store: &Store, t: &ResourceType, obj: &Value) {
-    if obj.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true)
-        || obj.pointer("/status/completionTime").is_some()
-    {
-        return;
-    }
-    let completions = obj
-        .pointer("/spec/completions")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
-    let now = now_rfc3339();
-    let status = json!({
-        "startTime": obj.pointer("/status/startTime").cloned().unwrap_or(json!(now)),
-        "completionTime": now,
-        "succeeded": completions,
-        "ready": 0,
-        "terminating": 0,
-        "uncountedTerminatedPods": {},
-        "conditions": [
-            condition("SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods"),
-            condition("Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods"),
-        ],
-    });
-    set_status(store, t, obj, status);
 }
 
 /// A PVC binds to a new PersistentVolume when its storage class exists (or it names

@@ -113,7 +113,7 @@ pub fn resources(catalog: &Catalog, group: &str, version: &str) -> Option<Value>
                 "singularName": "",
                 "namespaced": t.namespaced,
                 "kind": t.kind,
-                "verbs": ["get", "patch", "update"],
+                "verbs": if *sub == "log" { json!(["get"]) } else { json!(["get", "patch", "update"]) },
             });
             if *sub == "scale" {
                 s["group"] = json!("autoscaling");

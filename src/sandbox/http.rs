@@ -285,6 +285,20 @@ async fn object_request(
         Ok(a) => a,
         Err(e) => return error_response(&e),
     };
+    if let (&Method::GET, Some(name), Some("log")) = (method, &p.name, p.subresource.as_deref())
+        && t.subresources.contains(&"log")
+    {
+        entry.verb = "get";
+        return match store
+            .get(&t, ns, name)
+            .and_then(|pod| super::jobs::log(&pod, &log_options(params)))
+        {
+            Ok(text) => {
+                (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], text).into_response()
+            }
+            Err(e) => error_response(&e),
+        };
+    }
     let result: Result<(u16, Value), ApiError> = match (method, &p.name, &p.subresource) {
         (&Method::GET, None, None) if watch => {
             entry.verb = "watch";
@@ -783,6 +797,17 @@ fn patch_object(
         }
         Ok(())
     })
+}
+
+/// The options of a `/log` request.
+fn log_options(params: &HashMap<String, String>) -> super::jobs::LogOptions {
+    let number = |key: &str| params.get(key).and_then(|v| v.parse().ok());
+    super::jobs::LogOptions {
+        container: params.get("container").filter(|c| !c.is_empty()).cloned(),
+        tail_lines: number("tailLines"),
+        limit_bytes: number("limitBytes"),
+        timestamps: params.get("timestamps").is_some_and(|v| v == "true"),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

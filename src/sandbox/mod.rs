@@ -12,6 +12,7 @@ pub mod controllers;
 pub mod defaults;
 pub mod discovery;
 pub mod http;
+pub mod jobs;
 pub mod patch;
 pub mod protobuf;
 pub mod schema;

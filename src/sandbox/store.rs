@@ -965,6 +965,7 @@ impl Inner {
                     obj["spec"]["type"] = json!("ClusterIP");
                 }
             }
+            ("batch", "jobs") => super::jobs::generate_selector(obj)?,
             ("apiextensions.k8s.io", "customresourcedefinitions") => {
                 crd_types(obj)?;
                 obj["status"] = crd_status(obj);

@@ -102,8 +102,20 @@ fn columns(t: &ResourceType) -> Vec<Column> {
         ],
         ("batch", "jobs") => vec![
             ("Status", "string", |o| {
-                json!(if o.pointer("/status/completionTime").is_some() {
+                let has = |kind: &str| {
+                    o.pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c["type"] == kind && c["status"] == "True")
+                        })
+                };
+                json!(if has("Complete") {
                     "Complete"
+                } else if has("Failed") {
+                    "Failed"
+                } else if o.pointer("/spec/suspend") == Some(&json!(true)) {
+                    "Suspended"
                 } else {
                     "Running"
                 })
@@ -116,6 +128,32 @@ fn columns(t: &ResourceType) -> Vec<Column> {
                         .and_then(Value::as_i64)
                         .unwrap_or(1)
                 ))
+            }),
+        ],
+        ("", "pods") => vec![
+            ("Ready", "string", |o| {
+                let statuses = o
+                    .pointer("/status/containerStatuses")
+                    .and_then(Value::as_array);
+                let ready = statuses
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["ready"] == true)
+                    .count();
+                json!(format!("{ready}/{}", containers(o).len()))
+            }),
+            ("Status", "string", pod_status),
+            ("Restarts", "integer", |o| {
+                let statuses = o
+                    .pointer("/status/containerStatuses")
+                    .and_then(Value::as_array);
+                json!(
+                    statuses
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c["restartCount"].as_i64())
+                        .sum::<i64>()
+                )
             }),
         ],
         ("batch", "cronjobs") => vec![
@@ -309,6 +347,33 @@ pub fn render(
         metadata["continue"] = json!(c);
     }
     json!({ "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": defs, "rows": rows })
+}
+
+/// A pod's STATUS as kubectl shows it: the reason its last container terminated
+/// (`Completed`, `Error`), else its phase.
+fn pod_status(o: &Value) -> Value {
+    let terminated = o
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            c.pointer("/state/terminated/reason")
+                .and_then(Value::as_str)
+        })
+        .next_back();
+    match terminated {
+        Some(reason) => json!(reason),
+        None => json!(or_pending(s(o, "/status/phase"))),
+    }
+}
+
+fn or_pending(phase: String) -> String {
+    if phase.is_empty() {
+        "Pending".into()
+    } else {
+        phase
+    }
 }
 
 /// The containers of a workload's pod template (or a pod).

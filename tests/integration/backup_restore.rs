@@ -196,6 +196,22 @@ pub fn all_objects(cluster: &Served) -> BTreeMap<String, Value> {
 /// SPEC section 5's strip list, written out independently of lifeboat's own rules.
 pub fn stripped(t: &str, o: &Value) -> Value {
     let mut o = o.clone();
+    if t == "jobs.batch" {
+        // Each cluster generates a Job's selector from the Job's own uid.
+        let uid = o["metadata"]["uid"].clone();
+        for labels in ["/spec/selector/matchLabels", "/spec/template/metadata/labels"] {
+            for v in o
+                .pointer_mut(labels)
+                .and_then(Value::as_object_mut)
+                .into_iter()
+                .flat_map(|m| m.values_mut())
+            {
+                if *v == uid {
+                    *v = Value::from("<the job's uid>");
+                }
+            }
+        }
+    }
     if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
         for f in [
             "uid",

@@ -485,6 +485,7 @@ fn job_runs_to_completion_and_snapshot_waits_until_ready() {
         "dump",
         Some(&c.kubeconfig),
         "  - id: dump\n    uses: job\n    with:\n      namespace: app\n      spec: { template: { spec: { restartPolicy: Never, containers: [ { name: dump, image: \"postgres:16\", args: [ pg_dumpall ] } ] } } }\n      timeout: 30s\n\
+         \x20 - id: broken\n    uses: job\n    on_failure: continue\n    with:\n      namespace: app\n      spec: { backoffLimit: 0, template: { metadata: { annotations: { sandbox.lifeboat.dev/exit-code: \"1\", sandbox.lifeboat.dev/log: \"dumping\\npg_dump: error: connection refused\" } }, spec: { restartPolicy: Never, containers: [ { name: dump, image: \"postgres:16\" } ] } } }\n      timeout: 30s\n\
          \x20 - { id: snap, uses: snapshot, with: { namespace: app, pvcs: [ uploads ], timeout: 30s } }\n\
          \x20 - { id: none, uses: snapshot, with: { namespace: app, pvcs: [ nope ] } }\n",
     );
@@ -493,10 +494,26 @@ fn job_runs_to_completion_and_snapshot_waits_until_ready() {
     assert_eq!(dump["succeeded"], "1");
     let job = dump["job_name"].as_str().unwrap_or_default().to_string();
     assert!(job.starts_with("dump-"), "{dump}");
+    assert_eq!(
+        dump["logs"],
+        "sandbox: simulated run of image postgres:16: pg_dumpall (nothing is executed)\n",
+        "the logs of the Job's pod"
+    );
     assert!(
         c.fails(&["get", "job", "-n", "app", &job])
             .contains("NotFound"),
         "the Job is deleted unless keep"
+    );
+    let left = c.kubectl(&["get", "pods", "-n", "app", "-l", &format!("job-name={job}")]);
+    assert!(
+        String::from_utf8_lossy(&left.stderr).contains("No resources found"),
+        "the Job's pods go with it"
+    );
+    let broken = failure(&events, "broken");
+    assert!(
+        broken.contains("failed: Job has reached the specified backoff limit")
+            && broken.contains("last log line: pg_dump: error: connection refused"),
+        "{broken}"
     );
     let snap = outputs(&events, "snap");
     assert_eq!(snap["count"], "1");

@@ -788,6 +788,92 @@ fn jobs_complete_claims_bind_and_snapshots_become_ready() {
 }
 
 #[test]
+fn jobs_run_simulated_pods_whose_logs_kubectl_reads() {
+    let s = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let manifests = "apiVersion: batch/v1\nkind: Job\nmetadata: { name: hello, namespace: default }\nspec:\n  completions: 2\n  template:\n    metadata: { annotations: { sandbox.lifeboat.dev/log: \"hello from the sandbox\" } }\n    spec:\n      restartPolicy: Never\n      containers: [ { name: hello, image: busybox, command: [ echo, hello ] } ]\n---\napiVersion: batch/v1\nkind: Job\nmetadata: { name: broken, namespace: default }\nspec:\n  backoffLimit: 1\n  template:\n    metadata: { annotations: { sandbox.lifeboat.dev/exit-code: \"2\", sandbox.lifeboat.dev/log: \"dumping\\nerror: connection refused\" } }\n    spec:\n      restartPolicy: Never\n      containers: [ { name: dump, image: postgres:16 } ]\n";
+    s.ok(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "jobs.yaml", manifests).to_string_lossy(),
+    ]);
+    s.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/hello",
+        "--timeout=20s",
+    ]);
+    // The API server generated the selector; the pods carry its labels.
+    let selector = s.ok(&[
+        "get",
+        "job",
+        "hello",
+        "-o",
+        "jsonpath={.spec.selector.matchLabels}",
+    ]);
+    assert!(
+        selector.contains("batch.kubernetes.io/controller-uid"),
+        "{selector}"
+    );
+    assert_eq!(s.ok(&["logs", "job/hello"]), "hello from the sandbox\n");
+    let pods = s.ok(&["get", "pods", "-l", "job-name=hello"]);
+    assert_eq!(pods.matches("Completed").count(), 2, "{pods}");
+    assert!(pods.contains("0/1"), "{pods}");
+    assert_eq!(
+        s.ok(&["get", "job", "hello", "-o", "jsonpath={.status.succeeded}"]),
+        "2"
+    );
+
+    s.ok(&[
+        "wait",
+        "--for=condition=failed",
+        "job/broken",
+        "--timeout=20s",
+    ]);
+    assert_eq!(
+        s.ok(&["get", "job", "broken", "-o", "jsonpath={.status.failed}"]),
+        "2",
+        "backoffLimit 1: the first try and one retry"
+    );
+    assert!(s.ok(&["get", "job", "broken"]).contains("Failed"));
+    assert!(
+        s.ok(&["get", "pods", "-l", "job-name=broken"])
+            .contains("Error")
+    );
+    assert_eq!(
+        s.ok(&["logs", "job/broken", "--tail=1"]),
+        "error: connection refused\n"
+    );
+    // A selector written by hand needs manualSelector, as on a real cluster.
+    let manual = "apiVersion: batch/v1\nkind: Job\nmetadata: { name: manual, namespace: default }\nspec:\n  selector: { matchLabels: { app: x } }\n  template:\n    metadata: { labels: { app: x } }\n    spec: { restartPolicy: Never, containers: [ { name: c, image: busybox } ] }\n";
+    let refused = s.fails(&[
+        "apply",
+        "-f",
+        &write(dir.path(), "manual.yaml", manual).to_string_lossy(),
+    ]);
+    assert!(
+        refused.contains("`selector` will be auto-generated"),
+        "{refused}"
+    );
+
+    // Deleting a Job deletes its pods.
+    s.ok(&["delete", "job", "hello"]);
+    let start = Instant::now();
+    loop {
+        let out = s.kubectl(&["get", "pods", "-l", "job-name=hello"]);
+        let text = String::from_utf8_lossy(&out.stderr);
+        if text.contains("No resources found") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the Job's pods outlived it"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
 fn server_side_apply_owns_fields_and_reports_conflicts() {
     let s = Served::start(&[]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
