@@ -304,9 +304,21 @@ async fn object_request(
             entry.verb = "watch";
             return watch_response(state, &t, ns, params, as_table(headers));
         }
+        (&Method::GET, None, None) if as_table(headers) => {
+            entry.verb = "list";
+            list_table(store, &t, ns, params)
+        }
         (&Method::GET, None, None) => {
             entry.verb = "list";
-            list(store, &t, ns, params, as_table(headers))
+            return match list(store, &t, ns, params) {
+                Ok(body) => (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response(),
+                Err(e) => error_response(&e),
+            };
         }
         (&Method::GET, Some(name), None) => {
             entry.verb = "get";
@@ -567,28 +579,36 @@ fn table_of(
     super::table::render(t, items, rv, continue_token, &custom)
 }
 
+/// A list as a Table (what `kubectl get` asks for).
+fn list_table(
+    store: &Store,
+    t: &ResourceType,
+    ns: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Result<(u16, Value), ApiError> {
+    let page = store.list(t, ns, &list_query(params)?)?;
+    let rv = page.resource_version.to_string();
+    Ok((
+        200,
+        table_of(
+            store,
+            t,
+            &page.items.iter().map(|o| o.as_ref()).collect::<Vec<_>>(),
+            &rv,
+            page.continue_token.as_deref(),
+        ),
+    ))
+}
+
+/// A list as JSON text: the stored objects are written as they are kept (compact
+/// JSON), never parsed, so a large list costs little more than its bytes.
 fn list(
     store: &Store,
     t: &ResourceType,
     ns: Option<&str>,
     params: &HashMap<String, String>,
-    table: bool,
-) -> Result<(u16, Value), ApiError> {
-    let query = list_query(params)?;
-    let page = store.list(t, ns, &query)?;
-    if table {
-        let rv = page.resource_version.to_string();
-        return Ok((
-            200,
-            table_of(
-                store,
-                t,
-                &page.items.iter().map(|o| o.as_ref()).collect::<Vec<_>>(),
-                &rv,
-                page.continue_token.as_deref(),
-            ),
-        ));
-    }
+) -> Result<String, ApiError> {
+    let page = store.list_stored(t, ns, &list_query(params)?)?;
     let mut metadata = json!({ "resourceVersion": page.resource_version.to_string() });
     if let Some(c) = page.continue_token {
         metadata["continue"] = json!(c);
@@ -596,15 +616,25 @@ fn list(
     if let Some(r) = page.remaining {
         metadata["remainingItemCount"] = json!(r);
     }
-    Ok((
-        200,
-        json!({
-            "kind": format!("{}List", t.kind),
-            "apiVersion": t.api_version(),
-            "metadata": metadata,
-            "items": page.items,
-        }),
-    ))
+    let head = json!({
+        "kind": format!("{}List", t.kind),
+        "apiVersion": t.api_version(),
+        "metadata": metadata,
+    })
+    .to_string();
+    let size = head.len() + 12 + page.items.iter().map(|o| o.json().len() + 1).sum::<usize>();
+    let mut body = String::with_capacity(size);
+    // `head` is a JSON object: its closing brace makes way for the items.
+    body.push_str(&head[..head.len() - 1]);
+    body.push_str(",\"items\":[");
+    for (i, item) in page.items.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(item.json());
+    }
+    body.push_str("]}");
+    Ok(body)
 }
 
 fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {

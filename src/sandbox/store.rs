@@ -84,6 +84,15 @@ pub struct ListPage {
     pub remaining: Option<usize>,
 }
 
+/// One page of a list, its objects as stored (see `Store::list_stored`).
+#[derive(Clone, Debug)]
+pub struct StoredPage {
+    pub items: Vec<Arc<Stored>>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+    pub remaining: Option<usize>,
+}
+
 struct Inner {
     /// Shared with readers (`Store::catalog`); copied only when a CRD changes it.
     catalog: Arc<Catalog>,
@@ -324,6 +333,23 @@ impl Store {
         ns: Option<&str>,
         q: &ListQuery,
     ) -> Result<ListPage, ApiError> {
+        let page = self.list_stored(t, ns, q)?;
+        Ok(ListPage {
+            items: page.items.iter().map(|obj| Arc::new(obj.value())).collect(),
+            resource_version: page.resource_version,
+            continue_token: page.continue_token,
+            remaining: page.remaining,
+        })
+    }
+
+    /// One page of a list as the store holds it (JSON text), for answers that send
+    /// the objects as they are: no parsing and writing again.
+    pub fn list_stored(
+        &self,
+        t: &ResourceType,
+        ns: Option<&str>,
+        q: &ListQuery,
+    ) -> Result<StoredPage, ApiError> {
         let inner = self.read();
         let rv = inner.resource_version;
         let start_after = match &q.continue_token {
@@ -370,10 +396,9 @@ impl Store {
             Some((key, _)) if remaining > 0 => (Some(encode_continue(rv, key)), Some(remaining)),
             _ => (None, None),
         };
-        let page: Vec<Arc<Stored>> = page.into_iter().map(|(_, obj)| obj.clone()).collect();
+        let items: Vec<Arc<Stored>> = page.into_iter().map(|(_, obj)| obj.clone()).collect();
         drop(inner);
-        let items = page.iter().map(|obj| Arc::new(obj.value())).collect();
-        Ok(ListPage {
+        Ok(StoredPage {
             items,
             resource_version: rv,
             continue_token,

@@ -189,7 +189,7 @@ fn spawn_run(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<S
 }
 
 /// Waits for a line containing `needle`; returns the lines seen.
-fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+pub(crate) fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Vec<String> {
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {

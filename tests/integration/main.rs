@@ -8,6 +8,7 @@ mod docs;
 mod engine;
 mod harness;
 mod hostile;
+mod interrupt;
 mod invalid;
 mod journal;
 mod kill;

@@ -43,6 +43,11 @@ impl Stored {
         serde_json::from_str(&self.json).unwrap_or(Value::Null)
     }
 
+    /// The object as compact JSON text.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
     /// What selectors read of the object: `metadata.name`, `metadata.namespace` (empty
     /// when cluster-scoped, as `ns` is) and `metadata.labels`.
     pub fn selectable(&self, ns: &str, name: &str) -> Value {
