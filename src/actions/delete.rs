@@ -2,10 +2,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{ActionError, CheckInputs, Output, exactly_one_of, out};
-use crate::cluster::{discovery, objects};
+use crate::cluster::objects;
+use crate::cluster::select::{Target, Which};
 use crate::engine::context::StepCtx;
 use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::DeError;
@@ -63,30 +63,17 @@ impl CheckInputs for Inputs {
 /// delete is success unless `ignore_missing: false`.
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     let conn = ctx.cluster().await?;
-    let rtype = discovery::resolve(&conn, &i.kind, i.api_version.as_deref()).await?;
-    let ns = match (rtype.namespaced, i.namespace.as_deref()) {
-        (true, Some(ns)) => Some(ns),
-        (true, None) => {
-            return Err(ActionError::Inputs(format!(
-                "{} is namespaced: give `namespace`",
-                rtype.kind
-            )));
-        }
-        (false, _) => None,
-    };
-    let names: Vec<String> = match (&i.name, &i.selector) {
-        (Some(name), _) => vec![name.clone()],
-        (None, Some(sel)) => objects::list_all(&conn, &rtype, ns, Some(sel))
-            .await?
-            .iter()
-            .filter_map(|o| {
-                o.pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .collect(),
-        (None, None) => Vec::new(),
-    };
+    let which = Which::from_inputs(i.name.as_deref(), i.selector.as_deref(), false)?;
+    let selection = Target {
+        kind: i.kind.clone(),
+        api_version: i.api_version.clone(),
+        namespace: i.namespace.clone(),
+        which,
+    }
+    .resolve(&conn)
+    .await?;
+    let (rtype, ns) = (selection.rtype(), selection.namespace());
+    let names = selection.names(&conn).await?;
     let propagation = match i.propagation {
         Propagation::Background => "Background",
         Propagation::Foreground => "Foreground",
@@ -94,18 +81,14 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     };
     let mut deleted = 0u64;
     for name in &names {
-        if objects::delete(&conn, &rtype, ns, name, propagation, ctx.run.dry_run).await? {
+        if objects::delete(&conn, rtype, ns, name, propagation, ctx.run.dry_run).await? {
             deleted += 1;
         }
     }
     if deleted == 0 && !i.ignore_missing {
-        let what = match (&i.name, &i.selector) {
-            (Some(n), _) => format!("{} {}", rtype.kind, objects::object_name(ns, n)),
-            (None, Some(sel)) => format!("no {} matches `{sel}`", rtype.kind),
-            _ => rtype.kind.clone(),
-        };
         return Err(ActionError::Failed(format!(
-            "nothing to delete: {what} does not exist (ignore_missing: false)"
+            "nothing to delete: {} (ignore_missing: false)",
+            selection.not_found(&conn)
         )));
     }
     let mut outputs = Outputs::new();

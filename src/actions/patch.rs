@@ -10,7 +10,8 @@ use super::{ActionError, CheckInputs, Output, exactly_one_of, out};
 use crate::runbook::de::DeError;
 use crate::runbook::node::Node;
 
-use crate::cluster::{ResourceType, discovery, objects};
+use crate::cluster::select::{Selection, Target, Which};
+use crate::cluster::{ClusterConn, objects};
 use crate::engine::context::StepCtx;
 use crate::engine::events::{OutputValue, Outputs};
 
@@ -77,18 +78,11 @@ impl CheckInputs for Inputs {
 /// Patches the object and records it as it was, for undo.
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     let conn = ctx.cluster().await?;
-    let rtype = discovery::resolve(&conn, &i.kind, i.api_version.as_deref()).await?;
-    let ns = namespace(i, &rtype)?;
-    let before = objects::get(&conn, &rtype, ns, &i.name)
-        .await?
-        .ok_or_else(|| {
-            ActionError::Failed(format!(
-                "{} {} does not exist on {}",
-                rtype.kind,
-                objects::object_name(ns, &i.name),
-                conn.describe()
-            ))
-        })?;
+    let selection = select(i, &conn).await?;
+    let (rtype, ns) = (selection.rtype(), selection.namespace());
+    let Some(before) = selection.objects(&conn).await?.pop() else {
+        return Err(selection.not_found(&conn).into());
+    };
     let patch = match (&i.merge, &i.json) {
         (Some(m), _) => Patch::Merge(m.clone()),
         (None, Some(ops)) => Patch::Json(
@@ -103,7 +97,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             ));
         }
     };
-    let after = objects::patch(&conn, &rtype, ns, &i.name, None, &patch, ctx.run.dry_run).await?;
+    let after = objects::patch(&conn, rtype, ns, &i.name, None, &patch, ctx.run.dry_run).await?;
     ctx.set_undo_state(before);
     let mut outputs = Outputs::new();
     let rv = after
@@ -125,17 +119,15 @@ pub async fn undo(
         ActionError::Failed("the step recorded no earlier version of the object to put back".into())
     })?;
     let conn = ctx.cluster().await?;
-    let rtype = discovery::resolve(&conn, &i.kind, i.api_version.as_deref()).await?;
-    let ns = namespace(i, &rtype)?;
-    let current = objects::get(&conn, &rtype, ns, &i.name)
-        .await?
-        .ok_or_else(|| {
-            ActionError::Failed(format!(
-                "{} {} no longer exists",
-                rtype.kind,
-                objects::object_name(ns, &i.name)
-            ))
-        })?;
+    let selection = select(i, &conn).await?;
+    let (rtype, ns) = (selection.rtype(), selection.namespace());
+    let current = selection.objects(&conn).await?.pop().ok_or_else(|| {
+        ActionError::Failed(format!(
+            "{} {} no longer exists",
+            rtype.kind,
+            objects::object_name(ns, &i.name)
+        ))
+    })?;
     let mut body = before.clone();
     if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("managedFields");
@@ -147,17 +139,17 @@ pub async fn undo(
                 .unwrap_or(Value::Null),
         );
     }
-    objects::replace(&conn, &rtype, ns, &i.name, &body, ctx.run.dry_run).await?;
+    objects::replace(&conn, rtype, ns, &i.name, &body, ctx.run.dry_run).await?;
     Ok(Outputs::new())
 }
 
-fn namespace<'a>(i: &'a Inputs, rtype: &ResourceType) -> Result<Option<&'a str>, ActionError> {
-    match (rtype.namespaced, i.namespace.as_deref()) {
-        (true, Some(ns)) => Ok(Some(ns)),
-        (true, None) => Err(ActionError::Inputs(format!(
-            "{} is namespaced: give `namespace`",
-            rtype.kind
-        ))),
-        (false, _) => Ok(None),
-    }
+/// The one object the step names.
+async fn select(i: &Inputs, conn: &ClusterConn) -> Result<Selection, ActionError> {
+    let target = Target {
+        kind: i.kind.clone(),
+        api_version: i.api_version.clone(),
+        namespace: i.namespace.clone(),
+        which: Which::Name(i.name.clone()),
+    };
+    Ok(target.resolve(conn).await?)
 }

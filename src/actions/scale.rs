@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ActionError, CheckInputs, IntOrExpr, Output, exactly_one_of, located, map_out};
+use crate::cluster::select::{Target, Which};
 use crate::cluster::{ClusterConn, ResourceType, discovery, objects};
 use crate::engine::context::StepCtx;
 use crate::engine::events::{OutputValue, Outputs};
@@ -74,8 +75,22 @@ impl CheckInputs for Inputs {
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     let conn = ctx.cluster().await?;
     let replicas = i.replicas.value("replicas")?;
-    let rtype = discovery::resolve(&conn, i.kind.as_str(), None).await?;
-    let workloads = select(&conn, &rtype, i).await?;
+    let which = Which::from_inputs(i.name.as_deref(), i.selector.as_deref(), false)?;
+    let selection = Target {
+        kind: i.kind.as_str().to_string(),
+        api_version: None,
+        namespace: Some(i.namespace.clone()),
+        which,
+    }
+    .resolve(&conn)
+    .await?;
+    // None is an error: a scale that silently does nothing would hide a typo at the
+    // worst moment.
+    let workloads = selection.objects(&conn).await?;
+    if workloads.is_empty() {
+        return Err(selection.not_found(&conn).into());
+    }
+    let rtype = selection.rtype();
     let mut previous = BTreeMap::new();
     for w in &workloads {
         let name = w
@@ -86,7 +101,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             .pointer("/spec/replicas")
             .and_then(Value::as_i64)
             .unwrap_or(1);
-        set_replicas(&conn, &rtype, &i.namespace, name, replicas, ctx.run.dry_run).await?;
+        set_replicas(&conn, rtype, &i.namespace, name, replicas, ctx.run.dry_run).await?;
         previous.insert(name.to_string(), before.to_string());
     }
     let mut outputs = Outputs::new();
@@ -116,37 +131,6 @@ pub async fn undo(
         set_replicas(&conn, &rtype, &i.namespace, name, replicas, ctx.run.dry_run).await?;
     }
     Ok(Outputs::new())
-}
-
-/// The workloads named, or matching the selector; none is an error (a scale that
-/// silently does nothing would hide a typo at the worst moment).
-async fn select(
-    conn: &ClusterConn,
-    rtype: &ResourceType,
-    i: &Inputs,
-) -> Result<Vec<Value>, ActionError> {
-    let ns = Some(i.namespace.as_str());
-    let found = match (&i.name, &i.selector) {
-        (Some(name), _) => objects::get(conn, rtype, ns, name)
-            .await?
-            .into_iter()
-            .collect(),
-        (None, Some(sel)) => objects::list_all(conn, rtype, ns, Some(sel)).await?,
-        (None, None) => Vec::new(),
-    };
-    if found.is_empty() {
-        let what = match (&i.name, &i.selector) {
-            (Some(name), _) => format!("{} {name}", i.kind.as_str()),
-            (None, Some(sel)) => format!("{} matching `{sel}`", i.kind.as_str()),
-            (None, None) => i.kind.as_str().to_string(),
-        };
-        return Err(ActionError::Failed(format!(
-            "no {what} in namespace {} on {}",
-            i.namespace,
-            conn.describe()
-        )));
-    }
-    Ok(found)
 }
 
 async fn set_replicas(

@@ -6,7 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{ActionError, CheckInputs, Output, exactly_one_of, located, out};
-use crate::cluster::{ClusterConn, ResourceType, discovery, jsonpath, objects};
+use crate::cluster::jsonpath;
+use crate::cluster::select::{Target, Which};
 use crate::engine::context::StepCtx;
 use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
@@ -113,18 +114,30 @@ const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300)
 /// naming what was not. A dry run looks once and reports.
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     let conn = ctx.cluster().await?;
-    let rtype = discovery::resolve(&conn, &i.kind, i.api_version.as_deref()).await?;
+    let which = Which::from_inputs(
+        i.name.as_deref(),
+        i.selector.as_deref(),
+        i.all == Some(true),
+    )?;
+    let selection = Target {
+        kind: i.kind.clone(),
+        api_version: i.api_version.clone(),
+        namespace: i.namespace.clone(),
+        which,
+    }
+    .resolve(&conn)
+    .await?;
     let timeout = i.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
     let started = std::time::Instant::now();
     loop {
-        let objects = select(&conn, &rtype, i).await?;
+        let objects = selection.objects(&conn).await?;
         let pending = pending(&objects, i)?;
         let waited = crate::runbook::model::Duration(std::time::Duration::from_secs(
             started.elapsed().as_secs(),
         ));
         if objects.is_empty() || !pending.is_empty() {
             let what = if objects.is_empty() {
-                format!("no {} found yet", rtype.kind)
+                format!("no {} found yet", selection.rtype().kind)
             } else {
                 format!("not yet: {}", pending.join(", "))
             };
@@ -153,28 +166,6 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         }
         return Ok(outputs);
     }
-}
-
-async fn select(
-    conn: &ClusterConn,
-    rtype: &ResourceType,
-    i: &Inputs,
-) -> Result<Vec<Value>, ActionError> {
-    let ns = if rtype.namespaced {
-        Some(i.namespace.as_deref().ok_or_else(|| {
-            ActionError::Inputs(format!("{} is namespaced: give `namespace`", rtype.kind))
-        })?)
-    } else {
-        None
-    };
-    Ok(match (&i.name, &i.selector) {
-        (Some(name), _) => objects::get(conn, rtype, ns, name)
-            .await?
-            .into_iter()
-            .collect(),
-        (None, Some(sel)) => objects::list_all(conn, rtype, ns, Some(sel)).await?,
-        (None, None) => objects::list_all(conn, rtype, ns, None).await?,
-    })
 }
 
 /// The objects not yet as asked, each with why.

@@ -1,12 +1,14 @@
 //! Talking to clusters: connecting to one (a kubeconfig context, or an in-process
-//! sandbox), discovering its resource types, and reading and writing objects as raw
-//! JSON, exactly as the API server sends them. Backup and restore build on this.
+//! sandbox), discovering its resource types, reading and writing objects as raw JSON
+//! (exactly as the API server sends them), and selecting the objects an action names.
+//! Backup and restore build on this.
 
 pub mod connect;
 pub mod discovery;
 pub mod filter;
 pub mod jsonpath;
 pub mod objects;
+pub mod select;
 
 pub use connect::ClusterConn;
 pub use discovery::ResourceType;

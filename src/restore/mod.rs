@@ -386,24 +386,12 @@ fn summary(manifest: &Manifest, tally: Tally, stopped_early: bool) -> RestoreSum
 
 fn merge(into: &mut Tally, from: Tally) {
     for (kind, c) in from.kinds {
-        let k = into.kinds.entry(kind).or_default();
-        k.created += c.created;
-        k.updated += c.updated;
-        k.unchanged += c.unchanged;
-        k.skipped += c.skipped;
-        k.failed += c.failed;
+        *into.kinds.entry(kind).or_default() += &c;
     }
-    into.total.created += from.total.created;
-    into.total.updated += from.total.updated;
-    into.total.unchanged += from.total.unchanged;
-    into.total.skipped += from.total.skipped;
-    into.total.failed += from.total.failed;
+    into.total += &from.total;
     into.unchecked += from.unchecked;
-    for f in from.failures {
-        if into.failures.len() < 20 {
-            into.failures.push(f);
-        }
-    }
+    let room = outcome::FAILURES_KEPT.saturating_sub(into.failures.len());
+    into.failures.extend(from.failures.into_iter().take(room));
 }
 
 /// Groups of the CRDs in the backup: their custom resources go in the last tier.

@@ -1,6 +1,7 @@
 //! Per-object results of a restore and their counts, in total and per kind.
 
 use std::collections::BTreeMap;
+use std::ops::AddAssign;
 
 use serde::Serialize;
 
@@ -40,6 +41,16 @@ impl Counts {
     }
 }
 
+impl AddAssign<&Counts> for Counts {
+    fn add_assign(&mut self, other: &Counts) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+    }
+}
+
 /// One failed object, for messages and reports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -61,7 +72,7 @@ pub struct Tally {
     pub unchecked: u64,
 }
 
-const FAILURES_KEPT: usize = 20;
+pub(super) const FAILURES_KEPT: usize = 20;
 
 impl Tally {
     pub fn record(&mut self, kind: &str, name: &str, outcome: &Outcome) {
@@ -76,5 +87,37 @@ impl Tally {
                 reason: reason.clone(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_field_by_field() {
+        let mut a = Counts {
+            created: 1,
+            updated: 2,
+            unchanged: 3,
+            skipped: 4,
+            failed: 5,
+        };
+        a += &Counts {
+            created: 10,
+            updated: 20,
+            unchanged: 30,
+            skipped: 40,
+            failed: 50,
+        };
+        let want = Counts {
+            created: 11,
+            updated: 22,
+            unchanged: 33,
+            skipped: 44,
+            failed: 55,
+        };
+        assert_eq!(a, want);
+        assert_eq!(a.total(), 165);
     }
 }
