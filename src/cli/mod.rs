@@ -184,8 +184,20 @@ pub struct ResumeArgs {
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
     /// Where the run's journal is (default: ./.lifeboat).
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    #[arg(
+        long,
+        value_name = "DIR|s3://BUCKET/PREFIX",
+        conflicts_with = "runbook"
+    )]
     pub state: Option<String>,
+    /// Find the journal where this runbook keeps it (its `state:`, with the store's
+    /// endpoint and settings).
+    #[arg(long, value_name = "FILE")]
+    pub runbook: Option<PathBuf>,
+    /// Take over a stale lock left by another run that died (this run's own lock is
+    /// taken back without it once it is stale).
+    #[arg(long)]
+    pub steal_lock: bool,
     #[arg(long)]
     pub yes: bool,
     /// Approve this `approve` step without asking (repeatable).
@@ -205,8 +217,16 @@ pub struct ResumeArgs {
 pub struct StatusArgs {
     #[arg(value_name = "RUN_ID")]
     pub run_id: Option<String>,
-    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
+    /// Where the journals are (default: ./.lifeboat).
+    #[arg(
+        long,
+        value_name = "DIR|s3://BUCKET/PREFIX",
+        conflicts_with = "runbook"
+    )]
     pub state: Option<String>,
+    /// Read the journals where this runbook keeps them (its `state:`).
+    #[arg(long, value_name = "FILE")]
+    pub runbook: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

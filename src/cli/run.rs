@@ -47,7 +47,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         } else {
             state::for_runbook(args.state.as_deref(), &loaded).await?
         };
-        execute(&loaded, location, options, args.output, args.steal_lock).await
+        let hint = state::flag_for(args.state.as_deref(), Some(&loaded.path), &location);
+        execute(
+            &loaded,
+            location,
+            &hint,
+            options,
+            args.output,
+            args.steal_lock,
+        )
+        .await
     })
 }
 
@@ -56,7 +65,9 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let location = state::from_flag(args.state.as_deref()).await?;
+        let location =
+            state::from_flags(args.state.as_deref(), args.runbook.as_deref()).await?;
+        let hint = state::flag_for(args.state.as_deref(), args.runbook.as_deref(), &location);
         let records = location.read(&args.run_id).await?;
         let replay = Replay::from_records(&args.run_id, &records)
             .map_err(|e| Error::Usage(format!("run {}: {e}", args.run_id)))?;
@@ -102,7 +113,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             inject_failure: Vec::new(),
             resume: Some(replay),
         };
-        execute(&loaded, location, options, args.output, false).await
+        execute(&loaded, location, &hint, options, args.output, args.steal_lock).await
     })
 }
 
@@ -131,6 +142,7 @@ fn resumed_params(
 async fn execute(
     loaded: &Loaded,
     location: StateLocation,
+    state_flag: &str,
     options: RunOptions,
     output: OutputFormat,
     steal_lock: bool,
@@ -151,7 +163,7 @@ async fn execute(
                 })?,
         )
     };
-    let resume_hint = format!("lifeboat resume {run_id}{}", state::flag_for(&location));
+    let resume_hint = format!("lifeboat resume {run_id}{state_flag}");
     let existing = options.resume.as_ref().map_or(0, |r| r.records);
     let journal = Arc::new(JournalSink::new(Journal::open(
         location, &run_id, existing,
@@ -190,7 +202,7 @@ async fn execute(
     let lock = Arc::new(tokio::sync::Mutex::new(lock));
     let renewal = tokio::spawn(renew(lock.clone()));
     let interrupt: Interrupt = Arc::new(tokio::sync::Notify::new());
-    let signals = tokio::spawn(watch_ctrl_c(interrupt.clone()));
+    let signals = tokio::spawn(watch_ctrl_c(interrupt.clone(), resume_hint.clone()));
     let options = RunOptions {
         run_id: Some(run_id.clone()),
         ..options
@@ -210,6 +222,7 @@ async fn execute(
             display.emit(&Event::RunInterrupted {
                 run_id,
                 resume: resume_hint,
+                journal_error: journal.failure(),
             });
             ExitCode::Interrupted
         }
@@ -227,15 +240,23 @@ async fn renew(lock: Arc<tokio::sync::Mutex<Option<Lock>>>) {
 }
 
 /// The first Ctrl-C asks the run to stop (it records where it stopped); a second
-/// one exits at once: every journal record already written is complete.
-async fn watch_ctrl_c(interrupt: Interrupt) {
-    if tokio::signal::ctrl_c().await.is_err() {
+/// one exits at once: every journal record already written is complete. One signal
+/// stream, made before the run starts, sees both (a second Ctrl-C pressed while the
+/// first is being handled is not lost).
+async fn watch_ctrl_c(interrupt: Interrupt, resume: String) {
+    let Ok(mut signals) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    else {
+        return;
+    };
+    if signals.recv().await.is_none() {
         return;
     }
     eprintln!("stopping after recording where the run is (press Ctrl-C again to quit at once)");
     interrupt.notify_one();
-    if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("quitting now; the journal is consistent");
+    if signals.recv().await.is_some() {
+        eprintln!(
+            "quitting now; the journal is consistent (the steps it does not show finished run again). continue it with:\n  {resume}"
+        );
         std::process::exit(ExitCode::Interrupted as i32);
     }
 }

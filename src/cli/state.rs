@@ -1,6 +1,7 @@
 //! Where runs keep their journal and lock: `--state` (a folder or `s3://...`), else
 //! the runbook's `state:` (a store it defines, or a folder relative to it), else
-//! `./.lifeboat` in the current folder. Shared by `run`, `resume` and `status`.
+//! `./.lifeboat` in the current folder. Shared by `run`, `resume` and `status`, which
+//! also take `--runbook FILE` to find the state where that runbook keeps it.
 
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use crate::engine::context::store_config;
 use crate::error::Error;
 use crate::journal::StateLocation;
 use crate::runbook::Loaded;
+use crate::runbook::model::Runbook;
 use crate::store::{Store, StoreConfig, parse_store_url};
 
 /// The default state folder.
@@ -30,18 +32,38 @@ pub async fn for_runbook(flag: Option<&str>, loaded: &Loaded) -> anyhow::Result<
     if flag.is_some() {
         return from_flag(flag).await;
     }
-    let base = loaded.path.parent().unwrap_or(Path::new("."));
-    match &loaded.runbook.state {
+    of_runbook(&loaded.runbook, &loaded.path).await
+}
+
+/// `--state` if given, else the state of the runbook `--runbook` names, else the
+/// default (for `resume` and `status`, which have no runbook to load first).
+pub async fn from_flags(
+    state: Option<&str>,
+    runbook: Option<&Path>,
+) -> anyhow::Result<StateLocation> {
+    match (state, runbook) {
+        (None, Some(path)) => {
+            let parsed = crate::runbook::parse_only(path).map_err(Error::InvalidRunbook)?;
+            of_runbook(&parsed, path).await
+        }
+        _ => from_flag(state).await,
+    }
+}
+
+/// Where the runs of `runbook` (read from `path`) keep their state.
+async fn of_runbook(runbook: &Runbook, path: &Path) -> anyhow::Result<StateLocation> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    match &runbook.state {
         Some(s) if s.store.is_some() => {
             let name = s
                 .store
                 .as_ref()
                 .map(|n| n.value.clone())
                 .unwrap_or_default();
-            let model =
-                loaded.runbook.stores.get(&name).ok_or_else(|| {
-                    Error::Usage(format!("state: the runbook has no store `{name}`"))
-                })?;
+            let model = runbook
+                .stores
+                .get(&name)
+                .ok_or_else(|| Error::Usage(format!("state: the runbook has no store `{name}`")))?;
             let config = store_config(model, base).map_err(|e| Error::Usage(e.to_string()))?;
             Ok(StateLocation::Store(Store::open(&config).await?))
         }
@@ -52,11 +74,18 @@ pub async fn for_runbook(flag: Option<&str>, loaded: &Loaded) -> anyhow::Result<
     }
 }
 
-/// `--state X` to repeat in a printed command, when the location is not the default.
-pub fn flag_for(location: &StateLocation) -> String {
-    match location {
-        StateLocation::Local(p) if p == Path::new(DEFAULT_STATE) => String::new(),
-        other => format!(" --state {}", shell_word(&other.describe())),
+/// What a printed command (`lifeboat resume ...`) needs to find `location` again:
+/// the `--state` the user gave, else `--runbook FILE` when the runbook chose the
+/// location (an S3 store keeps its endpoint and settings that way), else nothing.
+pub fn flag_for(state: Option<&str>, runbook: Option<&Path>, location: &StateLocation) -> String {
+    match (state, runbook, location) {
+        (Some(flag), _, _) => format!(" --state {}", shell_word(flag)),
+        (None, _, StateLocation::Local(p)) if p == Path::new(DEFAULT_STATE) => String::new(),
+        (None, Some(path), _) => {
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            format!(" --runbook {}", shell_word(&path.display().to_string()))
+        }
+        (None, None, other) => format!(" --state {}", shell_word(&other.describe())),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `lifeboat status [RUN_ID] [--state ...]`: the runs in a state location (id,
+//! `lifeboat status [RUN_ID] [--state ... | --runbook FILE]`: the runs in a state location (id,
 //! runbook, start, state, last step), or one run's steps with attempts, durations,
 //! outputs and errors, read from its journal.
 
@@ -14,7 +14,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let location = state::from_flag(args.state.as_deref()).await?;
+        let location = state::from_flags(args.state.as_deref(), args.runbook.as_deref()).await?;
         match &args.run_id {
             None => {
                 let mut rows = Vec::new();

@@ -377,12 +377,12 @@ pub async fn pod_log(
     let request = http::Request::get(format!(
         "/api/v1/namespaces/{namespace}/pods/{pod}/log?container={container}"
     ))
-        .body(Vec::new())
-        .map_err(|e| KubeError::Transport {
-            op: "read",
-            what: what(),
-            message: e.to_string(),
-        })?;
+    .body(Vec::new())
+    .map_err(|e| KubeError::Transport {
+        op: "read",
+        what: what(),
+        message: e.to_string(),
+    })?;
     match conn.client.request_text(request).await {
         Ok(text) => Ok(Some(text)),
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 400 => Ok(None),

@@ -86,6 +86,10 @@ pub enum Event {
     RunInterrupted {
         run_id: String,
         resume: String,
+        /// Why the journal could not record everything, when it could not (a resume
+        /// then redoes the steps after the last one recorded).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        journal_error: Option<String>,
     },
     /// What restore did (or, in a dry run, would do) with one object. Sent for every
     /// object in a dry run, and for objects that failed otherwise.

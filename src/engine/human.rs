@@ -73,8 +73,19 @@ pub fn human_line(event: &Event) -> Option<String> {
         Event::StepResumed { step, .. } => {
             format!("  done  {step} (succeeded before; outputs from the journal)")
         }
-        Event::RunInterrupted { run_id, resume } => format!(
+        Event::RunInterrupted {
+            run_id,
+            resume,
+            journal_error: None,
+        } => format!(
             "run {run_id} interrupted; the journal is complete. continue it with:\n  {resume}"
+        ),
+        Event::RunInterrupted {
+            run_id,
+            resume,
+            journal_error: Some(e),
+        } => format!(
+            "run {run_id} interrupted, but its journal could not record everything ({e}); a resume redoes the steps after the last one recorded. continue it with:\n  {resume}"
         ),
         Event::ObjectResult {
             kind,

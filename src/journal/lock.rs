@@ -45,8 +45,10 @@ impl LockHolder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "runbook `{runbook}` is locked in {location} by {}; wait for that run to finish (`lifeboat status --state {location}`)",
-        holder.describe()
+        "runbook `{runbook}` is locked in {location} by {}; wait for that run to finish (`lifeboat status` shows it); if its process is gone, the lock goes stale when its lease ends (at most {}s after its last renewal) and `lifeboat resume {}` or `run --steal-lock` takes it then",
+        holder.describe(),
+        LEASE.as_secs(),
+        holder.run_id
     )]
     Held {
         runbook: String,
@@ -110,10 +112,13 @@ impl Lock {
                 let current = read_holder(store, &key).await.map_err(store_err)?;
                 let now = crate::sandbox::time::now_secs();
                 // The same run, left behind by a process that died on this machine
-                // (a resume takes it back without waiting for the lease to end).
-                let ours = current
-                    .as_ref()
-                    .is_some_and(|h| h.run_id == run_id && h.host == hostname() && !alive(h.pid));
+                // (a resume takes it back without waiting for the lease to end), or
+                // anywhere once its lease ran out (nobody renews it: a resume on
+                // another machine, after the first one was lost, takes it back).
+                let ours = current.as_ref().is_some_and(|h| {
+                    h.run_id == run_id
+                        && ((h.host == hostname() && !alive(h.pid)) || h.expires <= now)
+                });
                 match current {
                     Some(h) if h.expires > now && !ours => {
                         return Err(LockError::Held {
@@ -198,4 +203,70 @@ pub fn hostname() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown-host".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+
+    /// A lock left in `store` by run `run_id` of another machine, its lease ending
+    /// `expires_in` seconds from now (negative: already over).
+    async fn left_by_another_host(store: &Store, run_id: &str, expires_in: i64) {
+        let holder = LockHolder {
+            runbook: "rb".into(),
+            run_id: run_id.into(),
+            host: "another-host".into(),
+            pid: 1,
+            since: "2026-11-28T00:00:00Z".into(),
+            expires: crate::sandbox::time::now_secs().saturating_add_signed(expires_in),
+        };
+        let body = serde_json::to_vec(&holder).unwrap_or_default();
+        let put = store.put("locks/rb.json", body, PutMode::Overwrite).await;
+        assert!(put.is_ok(), "{put:?}");
+    }
+
+    async fn folder_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = Store::open(&StoreConfig::Fs {
+            root: dir.path().to_path_buf(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn a_run_resumed_on_another_machine_takes_back_its_own_stale_lock() {
+        let (_dir, store) = folder_store().await;
+        left_by_another_host(&store, "run-1", -10).await;
+        let taken = Lock::acquire(&store, "rb", "run-1", false).await;
+        assert!(taken.is_ok(), "{:?}", taken.err());
+    }
+
+    #[tokio::test]
+    async fn a_live_lease_of_the_same_run_elsewhere_is_still_held() {
+        let (_dir, store) = folder_store().await;
+        left_by_another_host(&store, "run-1", 60).await;
+        let taken = Lock::acquire(&store, "rb", "run-1", true).await;
+        assert!(
+            matches!(taken, Err(LockError::Held { .. })),
+            "{:?}",
+            taken.err()
+        );
+    }
+
+    #[tokio::test]
+    async fn another_runs_stale_lock_needs_steal_lock() {
+        let (_dir, store) = folder_store().await;
+        left_by_another_host(&store, "run-1", -10).await;
+        let refused = Lock::acquire(&store, "rb", "run-2", false).await;
+        assert!(
+            matches!(refused, Err(LockError::Stale { .. })),
+            "{:?}",
+            refused.err()
+        );
+        let stolen = Lock::acquire(&store, "rb", "run-2", true).await;
+        assert!(stolen.is_ok(), "{:?}", stolen.err());
+    }
 }

@@ -105,6 +105,19 @@ pub fn load(path: &Path, sets: &[(String, String)]) -> Result<Loaded, Diagnostic
     })
 }
 
+/// Reads and parses a runbook without binding params or checking its steps: enough
+/// to find where its runs keep their state (`resume --runbook`, `status --runbook`),
+/// which must work without the params the run was given.
+pub fn parse_only(path: &Path) -> Result<Runbook, Diagnostics> {
+    let (_, root) = node::load_file(path).map_err(|d| Diagnostics(vec![d]))?;
+    let parsed = parse::parse(path, &root);
+    if parsed.diagnostics.is_empty() {
+        Ok(parsed.runbook)
+    } else {
+        Err(Diagnostics(parsed.diagnostics).sorted())
+    }
+}
+
 /// Parses `--set name=value`.
 pub fn parse_set(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {

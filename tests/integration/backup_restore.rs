@@ -199,7 +199,10 @@ pub fn stripped(t: &str, o: &Value) -> Value {
     if t == "jobs.batch" {
         // Each cluster generates a Job's selector from the Job's own uid.
         let uid = o["metadata"]["uid"].clone();
-        for labels in ["/spec/selector/matchLabels", "/spec/template/metadata/labels"] {
+        for labels in [
+            "/spec/selector/matchLabels",
+            "/spec/template/metadata/labels",
+        ] {
             for v in o
                 .pointer_mut(labels)
                 .and_then(Value::as_object_mut)
