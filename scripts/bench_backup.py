@@ -70,7 +70,8 @@ def timed(cmd, **kw):
     """Wall seconds and peak RSS (KiB) of a command."""
     rss = os.path.join(work, "rss")
     t = time.perf_counter()
-    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss, *cmd], check=True, stdout=subprocess.DEVNULL, **kw)
+    kw.setdefault("stdout", subprocess.DEVNULL)
+    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss, *cmd], check=True, **kw)
     secs = time.perf_counter() - t
     return secs, int(open(rss).read().split()[-1])
 
@@ -80,6 +81,8 @@ def aws(*args):
 
 
 def runbook(name, kubeconfig, bucket, step):
+    """A runbook of one step, its journal in the bench's own folder (a journal left by
+    an earlier bench run with the same run id would make the run a no-op)."""
     p = os.path.join(work, f"{name}.yaml")
     with open(p, "w") as f:
         f.write(f"""apiVersion: lifeboat.dev/v1alpha1
@@ -88,7 +91,8 @@ metadata: {{ name: {name} }}
 clusters:
   c: {{ kubeconfig: "{kubeconfig}" }}
 stores:
-  vault: {{ s3: {{ bucket: {bucket}, prefix: bench/, endpoint: "{ENDPOINT}", region: us-east-1, path_style: true, checksum: when_required }} }}
+  vault: {{ s3: {{ bucket: {bucket}, prefix: bench-{os.getpid()}/, endpoint: "{ENDPOINT}", region: us-east-1, path_style: true, checksum: when_required }} }}
+state: {{ path: state-{name} }}
 steps:
   - {step}
 """)
@@ -96,18 +100,31 @@ steps:
 
 
 def lifeboat_run(rb, run_id):
-    return timed([BIN, "run", rb, "--run-id", run_id, "--output", "json"])
+    with open(os.path.join(work, "last-run.jsonl"), "w") as events:
+        return timed([BIN, "run", rb, "--run-id", run_id, "--output", "json"], stdout=events)
 
 
-def round_trip(n, bucket, with_baseline):
-    source = Served(f"source-{n}", seed(f"seed-{n}", n))
-    target = Served(f"target-{n}")
+def check_step(rb, step):
+    """The step of the last run of `rb` ran (was not resumed from a journal) and
+    succeeded; otherwise its figure means nothing."""
+    events = [json.loads(l) for l in open(os.path.join(work, "last-run.jsonl")) if l.strip()]
+    ran = [e for e in events if e.get("event") == "step_succeeded" and e.get("step") == step]
+    if not ran:
+        sys.exit(f"bench: step {step} of {rb} did not run and succeed: {events[-3:]}")
+    return ran[0].get("outputs", {})
+
+
+def round_trip(tag, n, bucket, with_baseline):
+    source = Served(f"source-{tag}", seed(f"seed-{tag}", n))
+    target = Served(f"target-{tag}")
     out = {}
-    rb = runbook(f"bench-backup-{n}", source.kubeconfig, bucket, "{ id: backup, uses: backup, with: { store: vault, namespaces: [ \"team-*\" ] } }")
+    rb = runbook(f"bench-backup-{tag}", source.kubeconfig, bucket, "{ id: backup, uses: backup, with: { store: vault, namespaces: [ \"team-*\" ] } }")
     out["backup"] = lifeboat_run(rb, f"b{n}")
-    backup_id = f"bench-backup-{n}-b{n}-backup"
-    rb = runbook(f"bench-restore-{n}", target.kubeconfig, bucket, f"{{ id: restore, uses: restore, with: {{ store: vault, backup: {backup_id} }} }}")
+    out["backup_objects"] = check_step(rb, "backup").get("objects")
+    backup_id = f"bench-backup-{tag}-b{n}-backup"
+    rb = runbook(f"bench-restore-{tag}", target.kubeconfig, bucket, f"{{ id: restore, uses: restore, with: {{ store: vault, backup: {backup_id} }} }}")
     out["restore"] = lifeboat_run(rb, f"r{n}")
+    out["restore_objects"] = check_step(rb, "restore").get("created")
     if with_baseline:
         dump = os.path.join(work, "kubectl-dump.json")
         t = time.perf_counter()
@@ -151,13 +168,14 @@ def round_trip(n, bucket, with_baseline):
 def main():
     bucket = f"bench-{os.getpid()}"
     aws("s3", "mb", f"s3://{bucket}")
-    r = round_trip(N, bucket, True)
+    r = round_trip("small", N, bucket, True)
     (b, b_rss), (rs, rs_rss) = r["backup"], r["restore"]
+    print(f"objects: backed up {r['backup_objects']}, restored (created) {r['restore_objects']}")
     print(f"backup of {N} objects (sandbox + S3):   lifeboat {b:6.2f} s   kubectl get -o json + aws s3 cp {r['backup_baseline']:6.2f} s   "
           f"{r['backup_baseline'] / b:5.1f}x faster (target >= 5x)")
     print(f"restore of {N} objects (empty cluster): lifeboat {rs:6.2f} s   kubectl apply -f {r['restore_baseline']:6.2f} s   "
           f"{r['restore_baseline'] / rs:5.1f}x faster (target >= 10x); {N / rs:,.0f} objects/s (target >= 1,000/s)")
-    big = round_trip(LARGE, bucket, False)
+    big = round_trip("large", LARGE, bucket, False)
     (bb, bb_rss), (br, br_rss) = big["backup"], big["restore"]
     print(f"peak memory of lifeboat, backup:  {b_rss / 1024:6.1f} MiB at {N} objects, {bb_rss / 1024:6.1f} MiB at {LARGE} ({bb:.1f} s)  (target < 200 MiB, flat)")
     print(f"peak memory of lifeboat, restore: {rs_rss / 1024:6.1f} MiB at {N} objects, {br_rss / 1024:6.1f} MiB at {LARGE} ({br:.1f} s, {LARGE / br:,.0f} objects/s)  (target < 200 MiB, flat)")
