@@ -1,23 +1,29 @@
-//! A second Ctrl-C exits at once, and the journal it leaves is consistent: guards the
-//! documented promise of `lifeboat run` (docs/journal.md, `watch_ctrl_c` in
-//! src/cli/run.rs) in the one case where it matters, when the work after the first
-//! Ctrl-C is slow. The run keeps its journal and lock in an S3 store reached through a
-//! proxy that the test freezes mid-run (the store stops answering), so the first Ctrl-C
-//! hangs on recording the interruption; the second one must end the process well
-//! before the store's request timeout, and `resume` must then finish the run from what
-//! the journal holds.
+//! Ctrl-C while the store that holds the journal and lock misbehaves. The run keeps
+//! its journal and lock in an S3 store reached through a proxy that the test turns
+//! bad mid-run, while a long step runs:
+//!
+//! - the store hangs (it stops answering), so the first Ctrl-C hangs on recording the
+//!   interruption; the second one must end the process well before the store's
+//!   request timeout: the documented promise of `lifeboat run` (docs/journal.md,
+//!   `watch_ctrl_c` in src/cli/run.rs) in the one case where it matters;
+//! - the store fails every request, so the first Ctrl-C cannot record the
+//!   interruption: lifeboat must say the journal is incomplete instead of claiming it
+//!   complete, and still print the resume command.
+//!
+//! Either way the store then works again and the printed `resume` command, run from
+//! another folder, finishes the run from what the journal holds.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::backup_restore::Bucket;
-use crate::harness::Test;
+use crate::harness::{Output, Test};
 use crate::journal::wait_for;
 use crate::s3_server::{aws, endpoint};
 
@@ -28,40 +34,26 @@ use crate::s3_server::{aws, endpoint};
 /// what exiting takes, so it asserts "does not hang", not a speed.
 const SECOND_CTRL_C_BOUND: Duration = Duration::from_secs(20);
 
+/// How long the first Ctrl-C may take to end the process when the store fails every
+/// request. Two requests fail after all their attempts (recording the interruption,
+/// reading the lock to release it), in well under a second with the retry delay the
+/// failing store asks for (`Mode::Fail`), in 30s at most with the S3 client's own
+/// backoff. The bound only catches a hang (one would last the store's 300s timeout).
+const FAILING_STORE_BOUND: Duration = Duration::from_secs(60);
+
 #[test]
 fn a_second_ctrl_c_exits_at_once_while_the_store_hangs_and_the_run_resumes() {
     let bucket = Bucket::new("interrupt");
-    let proxy = FreezableProxy::start(&endpoint());
+    let proxy = StoreProxy::start(&endpoint());
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let rb = dir.path().join("hang.yaml");
     // `long` only has to outlast the steps before the first Ctrl-C (a few seconds);
     // the resume at the end runs it in full.
-    std::fs::write(
-        &rb,
-        format!(
-            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: hang }}\nstores:\n  vault: {}\nstate: {{ store: vault }}\nsteps:\n  - {{ id: first, uses: sleep, with: {{ duration: 1ms }} }}\n  - {{ id: long, uses: sleep, with: {{ duration: 20s }} }}\n",
-            bucket.store_yaml().replace(&endpoint(), &proxy.endpoint())
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    write_runbook(&rb, &bucket, &proxy, "20s");
 
     let mut run = Running::spawn(&["run", &rb.to_string_lossy()], dir.path());
-    let seen = wait_for(&run.stdout, "start long");
-    let id = seen[0]
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    // The display shows an event before the journal records it: freeze only once the
-    // start of `long` is in the store, so the journal is at a known point (run started,
-    // `first` started and succeeded, `long` started) and nothing is in flight.
-    let started_long = wait_for_object(&bucket, &format!("dr/runs/{id}/events/00000004.json"));
-    assert!(
-        started_long.contains("\"event\":\"step_started\"")
-            && started_long.contains("\"step\":\"long\""),
-        "{started_long}"
-    );
-    proxy.freeze();
+    let id = wait_until_long_started(&run, &bucket);
+    proxy.set(Mode::Freeze);
 
     run.interrupt();
     wait_for(&run.stderr, "stopping after recording");
@@ -84,11 +76,7 @@ fn a_second_ctrl_c_exits_at_once_while_the_store_hangs_and_the_run_resumes() {
     assert!(!stdout.contains("lifeboat resume"), "{stdout}");
     let lock = "dr/locks/hang.json".to_string();
     assert!(bucket.keys().contains(&lock), "{}", bucket.listing());
-    let resume = stderr
-        .lines()
-        .map(str::trim)
-        .find(|l| l.starts_with("lifeboat resume"))
-        .unwrap_or_else(|| panic!("no resume command after the second Ctrl-C:\n{stderr}"));
+    let resume = resume_command(&stderr);
     let words: Vec<String> = resume.split_whitespace().map(str::to_string).collect();
     // The state is in a store with its own endpoint: the command finds it through the
     // runbook (an `s3://` URL would lose the endpoint and go to AWS).
@@ -96,7 +84,7 @@ fn a_second_ctrl_c_exits_at_once_while_the_store_hangs_and_the_run_resumes() {
     assert_eq!(words[3], "--runbook", "{resume}");
 
     // The store answers again. The printed command, run anywhere, finds the state.
-    proxy.thaw();
+    proxy.set(Mode::Forward);
     let elsewhere = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let rb_flag = ["--runbook", words[4].as_str()];
     let lifeboat = |args: &[&str]| {
@@ -133,16 +121,137 @@ fn a_second_ctrl_c_exits_at_once_while_the_store_hangs_and_the_run_resumes() {
         .args(words[1..].iter().map(String::as_str))
         .current_dir(elsewhere.path())
         .run();
-    assert!(resumed.stdout.contains("done  first"), "{}", resumed.stdout);
-    assert!(
-        !resumed.stdout.contains("start first"),
-        "{}",
-        resumed.stdout
-    );
-    assert!(resumed.stdout.contains("start long"), "{}", resumed.stdout);
-    assert!(resumed.stdout.contains("ok    long"), "{}", resumed.stdout);
+    assert_finishes_the_run(&resumed);
     lifeboat(&["status"]).stdout_contains("succeeded").run();
     assert!(!bucket.keys().contains(&lock), "{}", bucket.listing());
+}
+
+#[test]
+fn a_ctrl_c_while_the_store_fails_says_the_journal_is_incomplete_and_the_run_resumes() {
+    let bucket = Bucket::new("interrupt-fail");
+    let proxy = StoreProxy::start(&endpoint());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = dir.path().join("broken.yaml");
+    // `long` only has to outlast the steps before the Ctrl-C (a few seconds); the
+    // resume at the end runs it in full.
+    write_runbook(&rb, &bucket, &proxy, "10s");
+
+    // A relative runbook path: the resume command must name it absolute.
+    let mut run = Running::spawn(&["run", "broken.yaml"], dir.path());
+    let id = wait_until_long_started(&run, &bucket);
+    proxy.set(Mode::Fail);
+
+    run.interrupt();
+    wait_for(&run.stderr, "stopping after recording");
+    let code = run.exit_within(FAILING_STORE_BOUND).unwrap_or_else(|| {
+        panic!(
+            "lifeboat did not exit within {FAILING_STORE_BOUND:?} of a Ctrl-C: it hangs on a store that fails"
+        )
+    });
+    let stdout = drain(&run.stdout).join("\n");
+    let stderr = drain(&run.stderr).join("\n");
+    assert_eq!(code, 130, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    // The interruption could not be recorded: lifeboat says so, with the store's
+    // error, instead of calling the journal complete.
+    assert!(
+        stdout.contains(&format!(
+            "run {id} interrupted, but its journal could not record everything (failed to write the journal of run {id}"
+        )) && stdout.contains("SlowDown")
+            && stdout.contains("a resume redoes the steps after the last one recorded"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("the journal is complete"), "{stdout}");
+    // One Ctrl-C: the process ended on its own, not through the second Ctrl-C's exit.
+    assert!(!stderr.contains("quitting now"), "{stderr}");
+    let resume = resume_command(&stdout);
+    assert_eq!(
+        resume,
+        format!("lifeboat resume {id} --runbook {}", rb.display()),
+        "{stdout}"
+    );
+    // Nothing reached the store after the Ctrl-C: the journal ends at the start of
+    // `long`, and the lock, which lifeboat could not read to release, is still there.
+    let keys = bucket.keys();
+    let lock = "dr/locks/broken.json".to_string();
+    assert!(keys.contains(&lock), "{}", bucket.listing());
+    assert!(
+        !keys.contains(&format!("dr/runs/{id}/events/00000005.json")),
+        "{}",
+        bucket.listing()
+    );
+
+    // The store works again. The lock left behind names this run, this host and a pid
+    // that is gone, so the printed command, run from another folder, takes it back as
+    // its own (src/journal/lock.rs) without --steal-lock and finishes the run.
+    proxy.set(Mode::Forward);
+    let elsewhere = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let resumed = Test::new()
+        .args(resume.split_whitespace().skip(1))
+        .current_dir(elsewhere.path())
+        .run();
+    assert_finishes_the_run(&resumed);
+    Test::new()
+        .args(["status", "--runbook", &rb.to_string_lossy()])
+        .current_dir(elsewhere.path())
+        .stdout_contains("succeeded")
+        .run();
+    assert!(!bucket.keys().contains(&lock), "{}", bucket.listing());
+}
+
+/// Writes runbook `path` (named after the file): its state in `bucket` through
+/// `proxy`, a quick step `first`, then a step `long` that sleeps for `long`.
+fn write_runbook(path: &Path, bucket: &Bucket, proxy: &StoreProxy, long: &str) {
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_else(|| panic!("no runbook name in {}", path.display()));
+    std::fs::write(
+        path,
+        format!(
+            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {name} }}\nstores:\n  vault: {}\nstate: {{ store: vault }}\nsteps:\n  - {{ id: first, uses: sleep, with: {{ duration: 1ms }} }}\n  - {{ id: long, uses: sleep, with: {{ duration: {long} }} }}\n",
+            bucket.store_yaml().replace(&endpoint(), &proxy.endpoint())
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Waits until `run` started `long` and the journal in `bucket` holds that start;
+/// returns the run id.
+fn wait_until_long_started(run: &Running, bucket: &Bucket) -> String {
+    let seen = wait_for(&run.stdout, "start long");
+    let id = seen[0]
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    // The display shows an event before the journal records it: the store may turn bad
+    // only once the start of `long` is in it, so the journal is at a known point (run
+    // started, `first` started and succeeded, `long` started) and nothing is in flight.
+    let started_long = wait_for_object(bucket, &format!("dr/runs/{id}/events/00000004.json"));
+    assert!(
+        started_long.contains("\"event\":\"step_started\"")
+            && started_long.contains("\"step\":\"long\""),
+        "{started_long}"
+    );
+    id
+}
+
+/// The `lifeboat resume ...` line in `out`.
+fn resume_command(out: &str) -> String {
+    out.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("lifeboat resume"))
+        .unwrap_or_else(|| panic!("no resume command:\n{out}"))
+        .to_string()
+}
+
+/// A resume that kept `first` as done before and ran `long` in full.
+fn assert_finishes_the_run(resumed: &Output) {
+    let out = &resumed.stdout;
+    assert!(out.contains("done  first"), "{out}");
+    assert!(!out.contains("start first"), "{out}");
+    assert!(out.contains("start long"), "{out}");
+    assert!(out.contains("ok    long"), "{out}");
 }
 
 /// `lifeboat` running in the background, its stdout and stderr lines arriving on
@@ -247,35 +356,58 @@ fn wait_for_object(bucket: &Bucket, key: &str) -> String {
     String::from_utf8_lossy(&got.stdout).into_owned()
 }
 
-/// A TCP proxy in front of the test S3 server that can be frozen, like a store that
-/// stops answering: while frozen, what either side sends is dropped and every
-/// connection (old or new) is held open, so requests neither fail nor get an answer.
-/// Thawing closes the connections that saw the freeze (what they carried is lost, as
-/// in a network partition) and forwards again. Never forwarding a held request later
-/// keeps a dead client's write from landing after the test moved on.
-struct FreezableProxy {
+/// What `StoreProxy` does with the traffic between lifeboat and the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Passes everything through, both ways.
+    Forward,
+    /// A store that stops answering: what either side sends is dropped and every
+    /// connection (old or new) is held open, so requests neither fail nor get an
+    /// answer. Leaving this mode closes the connections that saw it (what they carried
+    /// is lost, as in a network partition). Never forwarding a held request later
+    /// keeps a dead client's write from landing after the test moved on.
+    Freeze,
+    /// A store that fails every request at once: a new connection gets `503 SlowDown`
+    /// (how S3 turns work away), an open one is closed when it next carries anything.
+    /// The answer asks for a retry after `FAIL_RETRY_AFTER`, which the S3 client
+    /// honours instead of its own backoff (up to 1+2+4+8s over its 5 attempts for a
+    /// refused connection or a bare 500), so a failing request fails in well under a
+    /// second. Nothing reaches the store.
+    Fail,
+}
+
+/// The delay `Mode::Fail` asks the client to wait before each retry.
+const FAIL_RETRY_AFTER: Duration = Duration::from_millis(20);
+
+/// A TCP proxy in front of the test S3 server, whose `Mode` the test sets to make the
+/// store hang or fail mid-run and then work again.
+struct StoreProxy {
     addr: SocketAddr,
-    frozen: Arc<AtomicBool>,
+    mode: Arc<Mutex<Mode>>,
     stopped: Arc<AtomicBool>,
 }
 
-impl FreezableProxy {
-    fn start(upstream: &str) -> FreezableProxy {
+impl StoreProxy {
+    fn start(upstream: &str) -> StoreProxy {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let frozen = Arc::new(AtomicBool::new(false));
+        let mode = Arc::new(Mutex::new(Mode::Forward));
         let stopped = Arc::new(AtomicBool::new(false));
-        let (frozen_, stopped_) = (frozen.clone(), stopped.clone());
+        let (mode_, stopped_) = (mode.clone(), stopped.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stopped_.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(client) = client else { continue };
+                if current(&mode_) == Mode::Fail {
+                    std::thread::spawn(move || answer_slow_down(client));
+                    continue;
+                }
                 // Dropping the client when the server is unreachable refuses it.
                 let Ok(server) = TcpStream::connect(&upstream) else {
                     continue;
@@ -284,14 +416,14 @@ impl FreezableProxy {
                     continue;
                 };
                 for (from, to) in [(client, server), (server2, client2)] {
-                    let frozen = frozen_.clone();
-                    std::thread::spawn(move || pump(from, to, &frozen));
+                    let mode = mode_.clone();
+                    std::thread::spawn(move || pump(from, to, &mode));
                 }
             }
         });
-        FreezableProxy {
+        StoreProxy {
             addr,
-            frozen,
+            mode,
             stopped,
         }
     }
@@ -300,43 +432,73 @@ impl FreezableProxy {
         format!("http://{}", self.addr)
     }
 
-    fn freeze(&self) {
-        self.frozen.store(true, Ordering::SeqCst);
-    }
-
-    fn thaw(&self) {
-        self.frozen.store(false, Ordering::SeqCst);
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
     }
 }
 
-impl Drop for FreezableProxy {
+impl Drop for StoreProxy {
     fn drop(&mut self) {
         self.stopped.store(true, Ordering::SeqCst);
-        self.thaw();
+        // Ends the held connections of a freeze.
+        self.set(Mode::Forward);
         // Wakes the accepting thread so it sees `stopped`.
         let _ = TcpStream::connect(self.addr);
     }
 }
 
-/// Copies `from` to `to` until either closes; while frozen, drops what arrives and
-/// holds the connection until the thaw, then closes it.
-fn pump(mut from: TcpStream, mut to: TcpStream, frozen: &AtomicBool) {
+fn current(mode: &Mutex<Mode>) -> Mode {
+    *mode.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Copies `from` to `to` until either closes, or until something arrives while the
+/// proxy does not forward: a freeze drops it and holds the connection until the
+/// freeze ends, a failing store drops it at once; then both are closed.
+fn pump(mut from: TcpStream, mut to: TcpStream, mode: &Mutex<Mode>) {
     let mut buf = [0u8; 16 * 1024];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if frozen.load(Ordering::SeqCst) {
-            while frozen.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(50));
+        match current(mode) {
+            Mode::Forward if to.write_all(&buf[..n]).is_ok() => {}
+            Mode::Forward | Mode::Fail => break,
+            Mode::Freeze => {
+                while current(mode) == Mode::Freeze {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                break;
             }
-            break;
-        }
-        if to.write_all(&buf[..n]).is_err() {
-            break;
         }
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
+}
+
+/// Answers the request arriving on `client` the way S3 turns work away (`503
+/// SlowDown`), asking for a retry after `FAIL_RETRY_AFTER`, and closes the connection.
+fn answer_slow_down(mut client: TcpStream) {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
+    // The answer goes after the request's head: an HTTP client drops a connection that
+    // speaks first.
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match client.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+    let answer = format!(
+        "HTTP/1.1 503 Slow Down\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nx-amz-retry-after: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len(),
+        FAIL_RETRY_AFTER.as_millis()
+    );
+    let _ = client.write_all(answer.as_bytes());
+    let _ = client.shutdown(Shutdown::Write);
+    // Reads the rest of the request until the client closes: closing with unread data
+    // would reset the connection, maybe before the client read the answer.
+    let _ = std::io::copy(&mut client, &mut std::io::sink());
 }
