@@ -1,35 +1,39 @@
 //! Restoring a backup (SPEC section 5). Integrity first: every part is downloaded and
 //! checked against the manifest before the first object is written, so a tampered or
 //! truncated backup is refused with nothing applied. Then tier by tier
-//! (`order::TIERS`): objects are filtered, left out when a controller recreates them
-//! (`rules`), stripped of what the source cluster assigned, moved by the namespace
-//! mapping, and written in parallel (bounded) within the tier. After the CRD tier the
-//! restore waits until the CRDs are Established and refreshes discovery. Dry-run sends
-//! every write with `dryRun=All`.
+//! (`order::TIERS`, one tier at a time in `tier`): objects are filtered, left out when
+//! a controller recreates them (`rules`), stripped of what the source cluster assigned,
+//! moved by the namespace mapping, and written in parallel (bounded) within the tier
+//! (`write`). After the CRD tier the restore waits until the CRDs are Established and
+//! refreshes discovery. Dry-run sends every write with `dryRun=All`.
+//!
+//! Each tier finished while every tier so far restored without a failure is reported
+//! as a checkpoint (`TierDone`). A restore resumed from one does not write the tiers up
+//! to it again: it reads them only for the Services' selectors, does not report their
+//! skips again, and takes their counts from the checkpoint. Under `fail_fast` the first
+//! failure stops the writes, and the restore ends with the tally of that tier.
 
 mod order;
 mod outcome;
 mod rules;
+mod tier;
 mod write;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::{StreamExt, stream};
 use serde_json::Value;
-use tokio::sync::Mutex;
 
 use crate::actions::ActionError;
 use crate::actions::restore::Existing;
 use crate::archive::crypt::Identities;
-use crate::archive::part::PartReader;
-use crate::archive::{Manifest, catalog, verify};
-use crate::cluster::discovery::{self, ServedType};
+use crate::archive::{Manifest, catalog};
+use crate::cluster::discovery::ServedType;
 use crate::cluster::filter::{NamespaceFilter, ResourceFilter};
 use crate::cluster::{ClusterConn, ResourceType};
 use crate::sandbox::selector::LabelSelector;
 use crate::store::Store;
+use tier::{CRD_TIER, Restore};
 
 pub use order::{TIERS, tier_name};
 pub use outcome::{Counts, Failure, Outcome, Tally};
@@ -103,180 +107,69 @@ struct Prepared {
     status: Option<Value>,
 }
 
+/// Restores a backup: checks every part, then restores tier by tier, after the last
+/// tier an earlier attempt of this restore finished (`req.done`).
 pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError> {
-    let selector = match &req.label_selector {
-        Some(s) => Some(
-            LabelSelector::parse(s)
-                .map_err(|e| ActionError::Inputs(format!("label_selector `{s}`: {}", e.message)))?,
-        ),
-        None => None,
-    };
+    let filter = Filter::new(&req)?;
     let manifest = catalog::resolve(req.store, &req.backup, &req.runbook).await?;
-    let ids = req.identities.as_ref();
-    let spooled = verify::download_verified(req.store, &manifest, DOWNLOADS, ids).await?;
-    let custom_groups = crd_groups(&spooled.manifest, &spooled.files, ids).await?;
-    let mut served = discovery::served(req.conn, false).await?;
-    let ctx = write::Writer::new(&req);
-    let filter = Filter {
-        namespaces: NamespaceFilter::new(&req.namespaces, &req.exclude_namespaces),
-        resources: ResourceFilter::new(&req.include_resources, &req.exclude_resources),
-        selector,
-        mapping: req.namespace_mapping.clone(),
-    };
-    let mut tally = Tally::default();
-    // Tiers an earlier attempt finished are not written again.
-    let resume_after = req
-        .done
-        .as_ref()
-        .filter(|d| d.backup_id == manifest.backup_id)
-        .map(|d| {
-            tally.total = d.total.clone();
-            tally.kinds = d.kinds.clone();
-            d.tier
-        });
-    let stop = AtomicBool::new(false);
+    let mut restore = Restore::verified(&req, &manifest, filter).await?;
+    let (mut tally, resume_after) = resume_point(req.done.as_ref(), &manifest.backup_id);
     // Tiers are checkpointed while every tier so far restored without a failure.
     let mut clean = true;
-    let services_with_selectors: Mutex<HashSet<(String, String)>> = Mutex::new(HashSet::new());
-    let mut restored_crds: BTreeSet<String> = BTreeSet::new();
     for tier in 0..TIERS.len() {
-        let parts: Vec<usize> = (0..manifest.parts.len())
-            .filter(|&i| {
-                let p = &manifest.parts[i];
-                order::tier_of(&p.resource_type(), custom_groups.contains(&p.group)) == tier
-            })
-            .collect();
+        let parts = restore.parts_in(tier);
         if parts.is_empty() {
             continue;
         }
         // A finished tier is only read for what later tiers need (Services' selectors).
-        let replay_only = resume_after.is_some_and(|done| tier <= done);
-        let tier_tally = Mutex::new(Tally::default());
-        for &i in &parts {
-            let part = &manifest.parts[i];
-            let source_type = part.resource_type();
-            let qualified = source_type.qualified();
-            if replay_only && qualified != "services" {
-                continue;
-            }
-            let target = discovery::find(&served, &part.group, &part.version, &part.kind).cloned();
-            let mut reader = open_part(&spooled.files[i], part.encryption.is_some(), ids)?;
-            loop {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let (r, batch) = next_batch(reader).await?;
-                reader = r;
-                if batch.is_empty() {
-                    break;
-                }
-                let mut prepared = Vec::with_capacity(batch.len());
-                {
-                    let mut tt = tier_tally.lock().await;
-                    let services = services_with_selectors.lock().await;
-                    for object in batch {
-                        match filter.prepare(
-                            object,
-                            &source_type,
-                            target.as_ref(),
-                            &services,
-                            req.restore_status,
-                        ) {
-                            Decision::Leave => {}
-                            Decision::Skip(..) if replay_only => {}
-                            Decision::Skip(kind, name, why) => {
-                                let outcome = Outcome::Skipped(why);
-                                (req.on_object)(&kind, &name, &outcome);
-                                tt.record(&kind, &name, &outcome);
-                                (req.progress)(1, 0);
-                            }
-                            Decision::Write(p) => prepared.push(p),
-                        }
-                    }
-                }
-                if qualified == "services" {
-                    let mut services = services_with_selectors.lock().await;
-                    for p in &prepared {
-                        if p.object
-                            .pointer("/spec/selector")
-                            .is_some_and(|s| s.as_object().is_some_and(|m| !m.is_empty()))
-                        {
-                            services.insert((
-                                namespace_of(&p.object).to_string(),
-                                name_of(&p.object).to_string(),
-                            ));
-                        }
-                    }
-                }
-                if replay_only {
-                    continue;
-                }
-                let results: Vec<(String, String, Outcome)> =
-                    stream::iter(prepared.into_iter().map(|p| {
-                        let ctx = &ctx;
-                        let stop = &stop;
-                        let custom_groups = &custom_groups;
-                        async move {
-                            let kind = p.rtype.kind.clone();
-                            let name = display_name(&p.object);
-                            if stop.load(Ordering::Relaxed) {
-                                return None;
-                            }
-                            let outcome = ctx.write(p, custom_groups).await;
-                            if matches!(outcome, Outcome::Failed(_)) && ctx.fail_fast {
-                                stop.store(true, Ordering::Relaxed);
-                            }
-                            Some((kind, name, outcome))
-                        }
-                    }))
-                    .buffer_unordered(req.parallelism.max(1))
-                    .filter_map(|r| async move { r })
-                    .collect()
-                    .await;
-                let mut tt = tier_tally.lock().await;
-                for (kind, name, outcome) in &results {
-                    if tier == 0
-                        && matches!(
-                            outcome,
-                            Outcome::Created | Outcome::Updated | Outcome::Unchanged
-                        )
-                    {
-                        restored_crds.insert(name.clone());
-                    }
-                    (req.on_object)(kind, name, outcome);
-                    tt.record(kind, name, outcome);
-                }
-                (req.progress)(results.len() as u64, 0);
-            }
-        }
-        if replay_only {
+        if resume_after.is_some_and(|done| tier <= done) {
+            restore.replay_tier(&parts).await?;
             continue;
         }
-        let tier_tally = tier_tally.into_inner();
-        clean &= tier_tally.total.failed == 0;
-        merge(&mut tally, tier_tally);
-        if stop.load(Ordering::Relaxed) {
-            tally.unchecked = ctx.unchecked.load(Ordering::Relaxed);
-            return Ok(summary(&manifest, tally, true));
+        let restored = restore.restore_tier(tier, &parts).await?;
+        clean &= restored.tally.total.failed == 0;
+        merge(&mut tally, restored.tally);
+        if restore.stopped() {
+            return Ok(restore.finish(tally, true));
         }
         if clean {
-            (req.on_tier_done)(&TierDone {
-                backup_id: manifest.backup_id.clone(),
-                tier,
-                tier_name: tier_name(tier).to_string(),
-                total: tally.total.clone(),
-                kinds: tally.kinds.clone(),
-            });
+            (req.on_tier_done)(&TierDone::after(&manifest.backup_id, tier, &tally));
         }
-        if tier == 0 && !restored_crds.is_empty() {
-            if !req.dry_run {
-                write::wait_established(req.conn, &served, &restored_crds).await?;
-            }
-            served = discovery::served(req.conn, true).await?;
+        if tier == CRD_TIER && !restored.crds.is_empty() {
+            restore.wait_for_crds(&restored.crds).await?;
         }
     }
-    tally.unchecked = ctx.unchecked.load(Ordering::Relaxed);
-    Ok(summary(&manifest, tally, false))
+    Ok(restore.finish(tally, false))
+}
+
+/// Where an earlier attempt of this restore left off: the tally of the tiers it
+/// finished (from its checkpoint) and the last of them. A checkpoint of another backup
+/// is ignored.
+fn resume_point(done: Option<&TierDone>, backup_id: &str) -> (Tally, Option<usize>) {
+    match done.filter(|d| d.backup_id == backup_id) {
+        Some(d) => {
+            let tally = Tally {
+                total: d.total.clone(),
+                kinds: d.kinds.clone(),
+                ..Tally::default()
+            };
+            (tally, Some(d.tier))
+        }
+        None => (Tally::default(), None),
+    }
+}
+
+impl TierDone {
+    /// The checkpoint after `tier`, with `tally` of every tier up to it.
+    fn after(backup_id: &str, tier: usize, tally: &Tally) -> TierDone {
+        TierDone {
+            backup_id: backup_id.to_string(),
+            tier,
+            tier_name: tier_name(tier).to_string(),
+            total: tally.total.clone(),
+            kinds: tally.kinds.clone(),
+        }
+    }
 }
 
 /// What to do with one object from the backup.
@@ -288,6 +181,7 @@ enum Decision {
     Write(Prepared),
 }
 
+/// What the request selects, and where namespaces go.
 struct Filter {
     namespaces: NamespaceFilter,
     resources: ResourceFilter,
@@ -296,6 +190,24 @@ struct Filter {
 }
 
 impl Filter {
+    /// The request's filters; a label selector that does not parse is an input error.
+    fn new(req: &RestoreRequest<'_>) -> Result<Filter, ActionError> {
+        let selector = match &req.label_selector {
+            Some(s) => Some(LabelSelector::parse(s).map_err(|e| {
+                ActionError::Inputs(format!("label_selector `{s}`: {}", e.message))
+            })?),
+            None => None,
+        };
+        Ok(Filter {
+            namespaces: NamespaceFilter::new(&req.namespaces, &req.exclude_namespaces),
+            resources: ResourceFilter::new(&req.include_resources, &req.exclude_resources),
+            selector,
+            mapping: req.namespace_mapping.clone(),
+        })
+    }
+
+    /// Decides what to do with one object of type `source` (served as `target`, when
+    /// the cluster serves it), and prepares it for writing.
     fn prepare(
         &self,
         mut object: Value,
@@ -366,6 +278,7 @@ impl Filter {
     }
 }
 
+/// What the restore of `manifest` did.
 fn summary(manifest: &Manifest, tally: Tally, stopped_early: bool) -> RestoreSummary {
     use crate::sandbox::time::{fraction_millis, parse_rfc3339};
     let now = std::time::SystemTime::now()
@@ -384,6 +297,7 @@ fn summary(manifest: &Manifest, tally: Tally, stopped_early: bool) -> RestoreSum
     }
 }
 
+/// Adds a tier's tally to the restore's (keeping at most `FAILURES_KEPT` failures).
 fn merge(into: &mut Tally, from: Tally) {
     for (kind, c) in from.kinds {
         *into.kinds.entry(kind).or_default() += &c;
@@ -394,61 +308,7 @@ fn merge(into: &mut Tally, from: Tally) {
     into.failures.extend(from.failures.into_iter().take(room));
 }
 
-/// Groups of the CRDs in the backup: their custom resources go in the last tier.
-async fn crd_groups(
-    manifest: &Manifest,
-    files: &[std::path::PathBuf],
-    ids: Option<&Identities>,
-) -> Result<BTreeSet<String>, ActionError> {
-    let mut groups = BTreeSet::new();
-    for (i, part) in manifest.parts.iter().enumerate() {
-        if !part.resource_type().is_crd() {
-            continue;
-        }
-        let mut reader = open_part(&files[i], part.encryption.is_some(), ids)?;
-        loop {
-            let (r, batch) = next_batch(reader).await?;
-            reader = r;
-            if batch.is_empty() {
-                break;
-            }
-            groups.extend(
-                batch
-                    .iter()
-                    .filter_map(|c| c.pointer("/spec/group").and_then(Value::as_str))
-                    .map(str::to_string),
-            );
-        }
-    }
-    Ok(groups)
-}
-
-fn open_part(
-    path: &std::path::Path,
-    encrypted: bool,
-    ids: Option<&Identities>,
-) -> Result<PartReader, ActionError> {
-    PartReader::open(path, encrypted, ids).map_err(|source| ActionError::Io {
-        op: "read",
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-async fn next_batch(mut reader: PartReader) -> Result<(PartReader, Vec<Value>), ActionError> {
-    tokio::task::spawn_blocking(move || {
-        let batch = reader.next_batch(BATCH);
-        batch.map(|b| (reader, b))
-    })
-    .await
-    .map_err(|e| ActionError::Failed(format!("reading a part stopped: {e}")))?
-    .map_err(|source| ActionError::Io {
-        op: "read a part in",
-        path: std::env::temp_dir(),
-        source,
-    })
-}
-
+/// The object's namespace (empty when cluster-scoped).
 fn namespace_of(object: &Value) -> &str {
     object
         .pointer("/metadata/namespace")
@@ -456,6 +316,7 @@ fn namespace_of(object: &Value) -> &str {
         .unwrap_or("")
 }
 
+/// The object's name.
 fn name_of(object: &Value) -> &str {
     object
         .pointer("/metadata/name")
@@ -468,5 +329,36 @@ fn display_name(object: &Value) -> String {
     match namespace_of(object) {
         "" => name_of(object).to_string(),
         ns => format!("{ns}/{}", name_of(object)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(backup_id: &str, tier: usize) -> TierDone {
+        let mut tally = Tally::default();
+        tally.record("Secret", "ns/a", &Outcome::Created);
+        TierDone::after(backup_id, tier, &tally)
+    }
+
+    #[test]
+    fn a_checkpoint_of_the_backup_gives_its_tier_and_counts() {
+        let checkpoint = done("b1", 7);
+        assert_eq!(checkpoint.tier_name, tier_name(7));
+        let (tally, after) = resume_point(Some(&checkpoint), "b1");
+        assert_eq!(after, Some(7));
+        assert_eq!(tally.total, checkpoint.total);
+        assert_eq!(tally.kinds, checkpoint.kinds);
+        assert!(tally.failures.is_empty());
+    }
+
+    #[test]
+    fn a_checkpoint_of_another_backup_is_ignored() {
+        let (tally, after) = resume_point(Some(&done("b1", 3)), "b2");
+        assert_eq!(after, None);
+        assert_eq!(tally.total, Counts::default());
+        let (_, after) = resume_point(None, "b2");
+        assert_eq!(after, None);
     }
 }
