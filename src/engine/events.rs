@@ -168,3 +168,146 @@ impl EventSink for FanOut {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One event of every kind, optional fields given. The match below stops compiling when a kind is added
+    /// without a sample here (and so without a row in docs/events.md).
+    fn one_of_each() -> Vec<Event> {
+        let s = || String::from("x");
+        vec![
+            Event::RunStarted {
+                run_id: s(),
+                runbook: s(),
+                dry_run: false,
+                steps: 1,
+            },
+            Event::StepStarted {
+                step: s(),
+                action: s(),
+                cluster: Some(s()),
+                attempt: 1,
+            },
+            Event::StepProgress {
+                step: s(),
+                objects: 1,
+                bytes: 1,
+            },
+            Event::StepSucceeded {
+                step: s(),
+                duration_ms: 1,
+                outputs: Outputs::new(),
+                undo_state: None,
+            },
+            Event::StepResumed {
+                step: s(),
+                outputs: Outputs::new(),
+            },
+            Event::Checkpoint {
+                step: s(),
+                data: serde_json::Value::Null,
+            },
+            Event::RunInterrupted {
+                run_id: s(),
+                resume: s(),
+                journal_error: Some(s()),
+            },
+            Event::ObjectResult {
+                step: s(),
+                kind: s(),
+                name: s(),
+                result: s(),
+                reason: Some(s()),
+                dry_run: false,
+            },
+            Event::StepRetrying {
+                step: s(),
+                attempt: 1,
+                error: s(),
+                backoff_ms: 1,
+            },
+            Event::StepFailed {
+                step: s(),
+                duration_ms: 1,
+                error: s(),
+            },
+            Event::StepSkipped {
+                step: s(),
+                reason: s(),
+            },
+            Event::RollbackStarted {
+                step: s(),
+                undos: 1,
+            },
+            Event::UndoStarted {
+                step: s(),
+                action: s(),
+            },
+            Event::StepUndone {
+                step: s(),
+                duration_ms: 1,
+                error: Some(s()),
+            },
+            Event::ObjectiveChecked {
+                objective: s(),
+                target_ms: 1,
+                measured_ms: 1,
+                met: true,
+            },
+            Event::RunFinished {
+                run_id: s(),
+                state: RunState::Succeeded,
+                duration_ms: 1,
+                succeeded: 1,
+                failed: 0,
+                skipped: 0,
+            },
+        ]
+    }
+
+    fn sampled(e: &Event) {
+        match e {
+            Event::RunStarted { .. }
+            | Event::StepStarted { .. }
+            | Event::StepProgress { .. }
+            | Event::StepSucceeded { .. }
+            | Event::StepResumed { .. }
+            | Event::Checkpoint { .. }
+            | Event::RunInterrupted { .. }
+            | Event::ObjectResult { .. }
+            | Event::StepRetrying { .. }
+            | Event::StepFailed { .. }
+            | Event::StepSkipped { .. }
+            | Event::RollbackStarted { .. }
+            | Event::UndoStarted { .. }
+            | Event::StepUndone { .. }
+            | Event::ObjectiveChecked { .. }
+            | Event::RunFinished { .. } => {}
+        }
+    }
+
+    #[test]
+    fn every_event_and_its_fields_are_documented() {
+        let doc = include_str!("../../docs/events.md");
+        for event in one_of_each() {
+            sampled(&event);
+            let json = serde_json::to_value(&event).unwrap_or_default();
+            let Some(fields) = json.as_object() else {
+                panic!("{event:?} is not an object");
+            };
+            let kind = fields["event"].as_str().unwrap_or_default();
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{kind}` |")))
+                .unwrap_or_else(|| panic!("docs/events.md has no row for `{kind}`"));
+            for field in fields.keys().filter(|f| *f != "event") {
+                assert!(
+                    row.contains(&format!("`{field}`")),
+                    "docs/events.md does not describe field `{field}` of `{kind}`"
+                );
+            }
+        }
+    }
+}
