@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::{Test, path};
+use crate::harness::{Test, TestRunbook, path};
 use crate::s3_server::{aws, endpoint};
 use crate::sandbox_kubectl::{Served, shared};
 
@@ -92,20 +92,11 @@ pub fn runbook_with_store(
     store: &str,
     steps: &str,
 ) -> PathBuf {
-    let mut text = format!(
-        "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {name} }}\nclusters:\n"
-    );
-    for (c, kc) in clusters {
-        text.push_str(&format!("  {c}: {{ kubeconfig: \"{}\" }}\n", kc.display()));
+    let mut rb = TestRunbook::new(name).store("vault", store).steps(steps);
+    for (c, kubeconfig) in clusters {
+        rb = rb.cluster(c, kubeconfig);
     }
-    // Each test's runs keep their journal and lock beside the runbook, so tests that
-    // run at the same time never share a lock.
-    text.push_str(&format!(
-        "stores:\n  vault: {store}\nstate: {{ path: state }}\nsteps:\n{steps}"
-    ));
-    let p = dir.join(format!("{name}.yaml"));
-    std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
-    p
+    rb.write(dir)
 }
 
 /// `lifeboat run RUNBOOK --output json`, expecting `status`; returns the events.

@@ -9,23 +9,16 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::backup_restore::{failure, outputs, run_json};
-use crate::harness::{Test, path};
+use crate::harness::{Test, TestRunbook, path};
 use crate::sandbox_kubectl::Served;
 
 /// Writes a runbook acting on one served cluster `c` (no stores).
 fn runbook(dir: &Path, name: &str, cluster: Option<&Path>, steps: &str) -> PathBuf {
-    let clusters = match cluster {
-        Some(kc) => format!("clusters:\n  c: {{ kubeconfig: \"{}\" }}\n", kc.display()),
-        None => String::new(),
-    };
-    let p = dir.join(format!("{name}.yaml"));
-    std::fs::write(
-        &p,
-        // The journal and lock live beside the runbook: tests never share a lock.
-        format!("apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {name} }}\n{clusters}state: {{ path: state }}\nsteps:\n{steps}"),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    p
+    let mut rb = TestRunbook::new(name).steps(steps);
+    if let Some(kubeconfig) = cluster {
+        rb = rb.cluster("c", kubeconfig);
+    }
+    rb.write(dir)
 }
 
 fn events_of<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {

@@ -179,3 +179,70 @@ impl Test {
         }
     }
 }
+
+/// A runbook a test writes: its clusters (kubeconfig files), stores (YAML of a store
+/// definition), and steps. Its runs keep their journal and lock beside it
+/// (`state: { path: state }`), so tests that run at the same time never share a lock.
+pub struct TestRunbook {
+    name: String,
+    clusters: Vec<(String, PathBuf)>,
+    stores: Vec<(String, String)>,
+    steps: String,
+}
+
+impl TestRunbook {
+    pub fn new(name: &str) -> Self {
+        TestRunbook {
+            name: name.to_string(),
+            clusters: Vec::new(),
+            stores: Vec::new(),
+            steps: String::new(),
+        }
+    }
+
+    /// A cluster reached through a kubeconfig file.
+    pub fn cluster(mut self, name: &str, kubeconfig: &Path) -> Self {
+        self.clusters
+            .push((name.to_string(), kubeconfig.to_path_buf()));
+        self
+    }
+
+    /// A store, as the YAML value of its definition (`{ fs: { path: ... } }`).
+    pub fn store(mut self, name: &str, definition: &str) -> Self {
+        self.stores.push((name.to_string(), definition.to_string()));
+        self
+    }
+
+    /// The steps, as YAML list items (`  - { id: ..., uses: ... }` lines).
+    pub fn steps(mut self, steps: &str) -> Self {
+        self.steps = steps.to_string();
+        self
+    }
+
+    /// Writes `<dir>/<name>.yaml` and returns its path.
+    pub fn write(self, dir: &Path) -> PathBuf {
+        let mut text = format!(
+            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {} }}\n",
+            self.name
+        );
+        if !self.clusters.is_empty() {
+            text.push_str("clusters:\n");
+            for (name, kubeconfig) in &self.clusters {
+                text.push_str(&format!(
+                    "  {name}: {{ kubeconfig: \"{}\" }}\n",
+                    kubeconfig.display()
+                ));
+            }
+        }
+        if !self.stores.is_empty() {
+            text.push_str("stores:\n");
+            for (name, definition) in &self.stores {
+                text.push_str(&format!("  {name}: {definition}\n"));
+            }
+        }
+        text.push_str(&format!("state: {{ path: state }}\nsteps:\n{}", self.steps));
+        let p = dir.join(format!("{}.yaml", self.name));
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+        p
+    }
+}

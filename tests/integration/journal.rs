@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::backup_restore::{Bucket, failure, outputs, run_json};
-use crate::harness::{Test, path};
+use crate::harness::{Test, TestRunbook, path};
 use crate::sandbox_kubectl::Served;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -23,14 +23,10 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn runbook(dir: &Path, name: &str, cluster: &Path, steps: &str) -> PathBuf {
-    write(
-        dir,
-        name,
-        &format!(
-            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {name} }}\nclusters:\n  c: {{ kubeconfig: \"{}\" }}\nstate: {{ path: state }}\nsteps:\n{steps}",
-            cluster.display()
-        ),
-    )
+    TestRunbook::new(name)
+        .cluster("c", cluster)
+        .steps(steps)
+        .write(dir)
 }
 
 fn run_id(events: &[Value]) -> String {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::Test;
+use crate::harness::{Test, TestRunbook};
 
 /// A `lifeboat sandbox serve` writing its access log to a file.
 struct Logged {
@@ -102,17 +102,14 @@ fn bulk_seed(dir: &Path, n: usize) -> PathBuf {
 }
 
 fn write_runbook(dir: &Path, name: &str, cluster: &Path, store: &Path, steps: &str) -> PathBuf {
-    let p = dir.join(format!("{name}.yaml"));
-    std::fs::write(
-        &p,
-        format!(
-            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {name} }}\nclusters:\n  c: {{ kubeconfig: \"{}\" }}\nstores:\n  local: {{ fs: {{ path: \"{}\" }} }}\nstate: {{ path: state }}\nsteps:\n{steps}",
-            cluster.display(),
-            store.display()
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    p
+    TestRunbook::new(name)
+        .cluster("c", cluster)
+        .store(
+            "local",
+            &format!("{{ fs: {{ path: \"{}\" }} }}", store.display()),
+        )
+        .steps(steps)
+        .write(dir)
 }
 
 /// Create requests per resource (with `status`, or any status when `None`).
