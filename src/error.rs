@@ -45,6 +45,14 @@ pub enum Error {
     Locked(String),
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    /// A report file (`--report`, `--junit`) that cannot be written: found before the
+    /// run starts, or at its end (then the run's own exit code wins when it is not 0).
+    #[error("cannot write {what} {path}: {problem}")]
+    Report {
+        what: &'static str,
+        path: String,
+        problem: String,
+    },
     #[error("failed to write {what}: {source}")]
     Write {
         what: String,
@@ -57,6 +65,8 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::InvalidRunbook(_) | Error::NotBuilt { .. } | Error::Usage(_) => ExitCode::Usage,
+            // A path given on the command line that cannot take the report: fix the flag.
+            Error::Report { .. } => ExitCode::Usage,
             Error::Locked(_) => ExitCode::Locked,
             // A seed that cannot be read or a port that cannot be had: fix the input.
             Error::Sandbox(_) => ExitCode::Usage,

@@ -1,7 +1,8 @@
 //! lifeboat runs disaster-recovery runbooks for Kubernetes: declarative YAML describing
 //! backup, restore and failover steps. This crate holds the runbook language
 //! (`runbook`), the built-in actions (`actions`), the static plan (`plan`), the
-//! simulated cluster (`sandbox`) and the command line (`cli`).
+//! simulated cluster (`sandbox`), the run's reports (`report`) and the command line
+//! (`cli`).
 
 pub mod actions;
 pub mod archive;
@@ -12,9 +13,11 @@ pub mod engine;
 pub mod error;
 pub mod journal;
 pub mod plan;
+pub mod report;
 pub mod restore;
 pub mod runbook;
 pub mod sandbox;
+pub mod secrets;
 pub mod store;
 pub mod tls;
 

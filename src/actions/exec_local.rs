@@ -57,19 +57,8 @@ const KEEP: usize = 64 * 1024;
 /// Runs the program (never through a shell) and fails when it exits non-zero. Values
 /// of secret params are masked in what it printed.
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
-    let secrets: Vec<String> = ctx
-        .run
-        .loaded
-        .params
-        .iter()
-        .filter(|p| p.secret && !p.value.is_empty())
-        .map(|p| p.value.clone())
-        .collect();
-    let mask = |text: &str| {
-        secrets.iter().fold(text.to_string(), |t, s| {
-            t.replace(s.as_str(), crate::plan::MASK)
-        })
-    };
+    let secrets = crate::secrets::SecretMask::of(ctx.run.loaded);
+    let mask = |text: &str| secrets.text(text);
     let mut outputs = Outputs::new();
     let (program, args) = i
         .argv

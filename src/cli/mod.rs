@@ -211,6 +211,9 @@ pub struct ResumeArgs {
     pub sets: Vec<(String, String)>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
+    /// Progress bars: on a terminal (auto), also when not (always), or never.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
 }
 
 #[derive(Debug, Args)]

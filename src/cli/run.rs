@@ -1,17 +1,21 @@
 //! `lifeboat run` and `lifeboat resume`: load the runbook, take the run lock, open the
 //! journal, run (or continue) the steps with every event shown (one line each, or JSON
-//! Lines) and journaled, handle Ctrl-C, release the lock. Exit 0 when every step
-//! succeeded, 1 when one failed, 4 when another run holds the lock, 130 when
-//! interrupted (the printed `resume` command continues it).
+//! Lines) and journaled, handle Ctrl-C, release the lock, write the reports asked for
+//! (`--junit`, `--report`; their paths are checked before anything runs). Exit 0 when
+//! every step succeeded, 1 when one failed, 3 when an objective was missed, 4 when
+//! another run holds the lock, 130 when interrupted (the printed `resume` command
+//! continues it); 2 when a report cannot be written after a run that succeeded.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{OutputFormat, ResumeArgs, RunArgs, state};
+use super::{OutputFormat, Progress, ResumeArgs, RunArgs, state};
 use crate::archive::part::hex;
 use crate::engine::events::{Event, EventSink, FanOut, RunState};
 use crate::engine::human::{HumanLines, JsonLines};
+use crate::engine::progress::ProgressBars;
 use crate::engine::{self, Interrupt, RunOptions};
 use crate::error::{Error, ExitCode};
 use crate::journal::{
@@ -19,12 +23,19 @@ use crate::journal::{
     StateLocation, hostname,
 };
 use crate::plan::MASK;
+use crate::report::{ReportFile, RunRecorder};
 use crate::runbook::{self, Loaded};
+use crate::secrets::{MaskedEvents, SecretMask};
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = runbook::load(&args.runbook, &args.sets).map_err(Error::InvalidRunbook)?;
-    refuse_unbuilt_flags(args)?;
     check_step_names(&loaded, args)?;
+    // Before anything runs: a run must not do all its work, then fail to write its report.
+    let reports = crate::report::files::check_all(
+        args.report.as_deref(),
+        args.junit.as_deref(),
+        &args.runbook,
+    )?;
     let options = RunOptions {
         run_id: Some(args.run_id.clone().unwrap_or_else(engine::new_run_id)),
         dry_run: args.dry_run,
@@ -53,8 +64,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             location,
             &hint,
             options,
-            args.output,
+            Display {
+                output: args.output,
+                progress: args.progress,
+            },
             args.steal_lock,
+            &reports,
         )
         .await
     })
@@ -113,7 +128,19 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             inject_failure: Vec::new(),
             resume: Some(replay),
         };
-        execute(&loaded, location, &hint, options, args.output, args.steal_lock).await
+        execute(
+            &loaded,
+            location,
+            &hint,
+            options,
+            Display {
+                output: args.output,
+                progress: args.progress,
+            },
+            args.steal_lock,
+            &[],
+        )
+        .await
     })
 }
 
@@ -139,14 +166,41 @@ fn resumed_params(
     Ok(out)
 }
 
+/// How the run is shown on the terminal: `--output` and `--progress`.
+#[derive(Clone, Copy)]
+struct Display {
+    output: OutputFormat,
+    progress: Progress,
+}
+
+impl Display {
+    /// One line per event, JSON Lines, or (on a terminal, or with `--progress always`)
+    /// progress bars with the lines above them.
+    fn sink(self) -> Arc<dyn EventSink> {
+        let stdout = std::io::stdout();
+        match (self.output, self.progress) {
+            (OutputFormat::Json, _) => Arc::new(JsonLines(Mutex::new(stdout))),
+            (OutputFormat::Human, Progress::Always) => {
+                Arc::new(ProgressBars::on_stderr(stdout, true))
+            }
+            (OutputFormat::Human, Progress::Auto) if std::io::stderr().is_terminal() => {
+                Arc::new(ProgressBars::on_stderr(stdout, false))
+            }
+            (OutputFormat::Human, _) => Arc::new(HumanLines(Mutex::new(stdout))),
+        }
+    }
+}
+
 async fn execute(
     loaded: &Loaded,
     location: StateLocation,
     state_flag: &str,
     options: RunOptions,
-    output: OutputFormat,
+    display: Display,
     steal_lock: bool,
+    reports: &[ReportFile],
 ) -> anyhow::Result<ExitCode> {
+    let output = display.output;
     let run_id = options.run_id.clone().unwrap_or_else(engine::new_run_id);
     let name = loaded.runbook.metadata.name.value.0.clone();
     let lock = if options.dry_run {
@@ -194,11 +248,20 @@ async fn execute(
         }
         return Err(Error::Usage(format!("the run cannot start: {e}")).into());
     }
-    let display: Arc<dyn EventSink> = match output {
-        OutputFormat::Human => Arc::new(HumanLines(Mutex::new(std::io::stdout()))),
-        OutputFormat::Json => Arc::new(JsonLines(Mutex::new(std::io::stdout()))),
-    };
-    let sink: Arc<dyn EventSink> = Arc::new(FanOut(vec![display.clone(), journal.clone()]));
+    let display = display.sink();
+    // The reports' recorder, when a report is asked for.
+    let recorder =
+        (!reports.is_empty()).then(|| Arc::new(RunRecorder::new(loaded, &run_id, options.dry_run)));
+    let mut sinks: Vec<Arc<dyn EventSink>> = vec![display.clone(), journal.clone()];
+    if let Some(r) = &recorder {
+        sinks.push(r.clone());
+    }
+    // Secret values are masked before any consumer sees an event.
+    let mask = SecretMask::of(loaded);
+    let sink: Arc<dyn EventSink> = Arc::new(MaskedEvents {
+        mask: mask.clone(),
+        inner: Arc::new(FanOut(sinks)),
+    });
     let lock = Arc::new(tokio::sync::Mutex::new(lock));
     let renewal = tokio::spawn(renew(lock.clone()));
     let interrupt: Interrupt = Arc::new(tokio::sync::Notify::new());
@@ -212,21 +275,85 @@ async fn execute(
     renewal.abort();
     signals.abort();
     if let Some(lock) = lock.lock().await.take() {
-        let _ = lock.release().await;
+        let describe = lock.describe();
+        if let Err(e) = lock.release().await {
+            eprintln!(
+                "warning: the run lock {describe} could not be released ({}); `lifeboat resume {run_id}` takes it back, another run can take it with --steal-lock once it goes stale",
+                mask.text(&e.to_string())
+            );
+        }
     }
-    Ok(match report.state {
+    let mut code = match report.state {
         RunState::Succeeded if report.objectives_missed => ExitCode::ObjectivesMissed,
         RunState::Succeeded => ExitCode::Success,
         RunState::Failed | RunState::RolledBack => ExitCode::StepFailed,
-        RunState::Interrupted => {
-            display.emit(&Event::RunInterrupted {
-                run_id,
-                resume: resume_hint,
-                journal_error: journal.failure(),
-            });
-            ExitCode::Interrupted
+        RunState::Interrupted => ExitCode::Interrupted,
+    };
+    let interrupted = (report.state == RunState::Interrupted).then(|| {
+        mask.event(&Event::RunInterrupted {
+            run_id: run_id.clone(),
+            resume: resume_hint,
+            journal_error: journal.failure(),
+        })
+    });
+    if let Some(recorder) = &recorder {
+        if let Some(event) = &interrupted {
+            recorder.emit(event);
         }
-    })
+        // A dry run's journal is in a scratch folder that is gone by now.
+        let status = (!options.dry_run).then(|| format!("lifeboat status {run_id}{state_flag}"));
+        if !write_reports(reports, recorder, output, status.as_deref(), code)
+            && code == ExitCode::Success
+        {
+            code = ExitCode::Usage;
+        }
+    }
+    // The resume command is the last thing an interrupted run prints.
+    if let Some(event) = &interrupted {
+        display.emit(event);
+    }
+    Ok(code)
+}
+
+/// Writes every report (one that fails does not stop the others); says where each went
+/// (human output) or why it could not be written (stderr). Returns whether all were
+/// written. A report that cannot be written never hides the run's own result: the
+/// caller keeps the run's exit code unless it was 0.
+fn write_reports(
+    reports: &[ReportFile],
+    recorder: &RunRecorder,
+    output: OutputFormat,
+    status: Option<&str>,
+    code: ExitCode,
+) -> bool {
+    let Some(record) = recorder.record() else {
+        eprintln!("error: the reports cannot be written: their record of the run was lost");
+        return false;
+    };
+    let outcome = if code == ExitCode::Success {
+        "the run itself succeeded; lifeboat exits 2 because a report it was asked for is missing"
+            .to_string()
+    } else {
+        format!("the run's own exit code ({}) is kept", code as i32)
+    };
+    let status = status
+        .map(|s| format!("; `{s}` shows the run from its journal"))
+        .unwrap_or_default();
+    let mut all = true;
+    for file in reports {
+        match file.write(&record) {
+            Ok(()) => {
+                if matches!(output, OutputFormat::Human) {
+                    println!("wrote {} to {}", file.kind.what(), file.path.display());
+                }
+            }
+            Err(e) => {
+                all = false;
+                eprintln!("error: {e}\n  {outcome}{status}");
+            }
+        }
+    }
+    all
 }
 
 /// Renews the run lock while the run lives.
@@ -301,18 +428,4 @@ fn check_step_names(loaded: &Loaded, args: &RunArgs) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Flags whose machinery is not built yet are refused, not ignored.
-fn refuse_unbuilt_flags(args: &RunArgs) -> Result<(), Error> {
-    let unbuilt = [
-        ("--report", args.report.is_some(), "the HTML report"),
-        ("--junit", args.junit.is_some(), "JUnit output"),
-    ];
-    match unbuilt.iter().find(|(_, given, _)| *given) {
-        Some((flag, _, what)) => Err(Error::Usage(format!(
-            "{flag} is not available yet: {what} is not built in this version; run without it"
-        ))),
-        None => Ok(()),
-    }
 }

@@ -9,6 +9,7 @@
 pub mod context;
 pub mod events;
 pub mod human;
+pub mod progress;
 pub mod resolve;
 pub mod rollback;
 pub mod step;

@@ -167,6 +167,11 @@ impl Lock {
         }
     }
 
+    /// Where the lock is: `locks/NAME.json in LOCATION`.
+    pub fn describe(&self) -> String {
+        format!("{} in {}", self.key, self.store.describe())
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -66,9 +66,14 @@ fn run_checks_the_runbook_and_its_flags_before_running_anything() {
         .stderr_contains("--only nosuch: the runbook has no step `nosuch`")
         .run();
     Test::new()
-        .args(["run", "runbooks/demo.yaml", "--junit", "/tmp/x.xml"])
+        .args([
+            "run",
+            "runbooks/demo.yaml",
+            "--junit",
+            "/nonexistent-lifeboat-dir/x.xml",
+        ])
         .status(2)
-        .stderr_contains("--junit is not available yet")
+        .stderr_contains("the folder /nonexistent-lifeboat-dir does not exist")
         .run();
 }
 

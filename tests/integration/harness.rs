@@ -187,6 +187,7 @@ pub struct TestRunbook {
     name: String,
     clusters: Vec<(String, PathBuf)>,
     stores: Vec<(String, String)>,
+    params: String,
     steps: String,
 }
 
@@ -196,6 +197,7 @@ impl TestRunbook {
             name: name.to_string(),
             clusters: Vec::new(),
             stores: Vec::new(),
+            params: String::new(),
             steps: String::new(),
         }
     }
@@ -213,6 +215,12 @@ impl TestRunbook {
         self
     }
 
+    /// The params, as YAML map entries (`  token: { secret: true }` lines).
+    pub fn params(mut self, params: &str) -> Self {
+        self.params = params.to_string();
+        self
+    }
+
     /// The steps, as YAML list items (`  - { id: ..., uses: ... }` lines).
     pub fn steps(mut self, steps: &str) -> Self {
         self.steps = steps.to_string();
@@ -225,6 +233,9 @@ impl TestRunbook {
             "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: {} }}\n",
             self.name
         );
+        if !self.params.is_empty() {
+            text.push_str(&format!("params:\n{}", self.params));
+        }
         if !self.clusters.is_empty() {
             text.push_str("clusters:\n");
             for (name, kubeconfig) in &self.clusters {
