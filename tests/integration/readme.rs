@@ -83,3 +83,49 @@ fn the_readme_error_example_is_what_validate_prints() {
         "README's example of `lifeboat {command}` is stale"
     );
 }
+
+/// Every `cargo run --release -- run ...` line of the README runs as written (with the
+/// test's binary, from a scratch folder, with its own state so it never meets another
+/// test's lock) and ends as the README says: the injected failure exits 1.
+#[test]
+fn the_readme_run_commands_work_as_written() {
+    let text = readme();
+    let commands: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("cargo run --release -- run "))
+        .collect();
+    assert!(commands.len() >= 3, "README has no run commands");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (i, command) in commands.iter().enumerate() {
+        let words: Vec<String> = command
+            .split_whitespace()
+            .map(|w| {
+                if w.starts_with("runbooks/") {
+                    root().join(w).display().to_string()
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect();
+        let state = dir.path().join(format!("state-{i}"));
+        let out = Test::new()
+            .arg("run")
+            .args(words.iter().map(String::as_str))
+            .arg("--state")
+            .arg(&state)
+            .current_dir(dir.path())
+            .status(if command.contains("--inject-failure") {
+                1
+            } else {
+                0
+            })
+            .run();
+        assert!(out.stdout.contains("run "), "{command}: {}", out.stdout);
+        for w in words
+            .iter()
+            .filter(|w| w.ends_with(".html") || w.ends_with(".xml"))
+        {
+            assert!(dir.path().join(w).exists(), "{command} did not write {w}");
+        }
+    }
+}
