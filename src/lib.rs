@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod engine;
 pub mod error;
 pub mod journal;
+pub mod logging;
 pub mod plan;
 pub mod report;
 pub mod restore;

@@ -42,6 +42,10 @@ Exit codes: 0 success, 1 a step failed, 2 usage error or invalid runbook,
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Diagnostic logs on stderr (chosen by RUST_LOG, default lifeboat's warnings): text
+    /// or JSON Lines, with run_id and step_id on the lines of a run.
+    #[arg(long, global = true, value_enum, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +335,7 @@ where
         }
     };
     crate::tls::install_crypto_provider();
+    crate::logging::init(cli.log_format);
     let mut stdout = std::io::stdout().lock();
     match dispatch(cli.command, &mut stdout) {
         Ok(code) => code,

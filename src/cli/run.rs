@@ -22,6 +22,7 @@ use crate::journal::{
     Journal, JournalEvent, JournalSink, Lock, LockError, Replay, RunState as JournalState,
     StateLocation, hostname,
 };
+use crate::logging::LoggedEvents;
 use crate::plan::MASK;
 use crate::report::{ReportFile, RunRecorder};
 use crate::runbook::{self, Loaded};
@@ -252,12 +253,14 @@ async fn execute(
     // The reports' recorder, when a report is asked for.
     let recorder =
         (!reports.is_empty()).then(|| Arc::new(RunRecorder::new(loaded, &run_id, options.dry_run)));
-    let mut sinks: Vec<Arc<dyn EventSink>> = vec![display.clone(), journal.clone()];
+    let mut sinks: Vec<Arc<dyn EventSink>> =
+        vec![display.clone(), journal.clone(), Arc::new(LoggedEvents)];
     if let Some(r) = &recorder {
         sinks.push(r.clone());
     }
     // Secret values are masked before any consumer sees an event.
     let mask = SecretMask::of(loaded);
+    crate::logging::mask_secrets(&mask);
     let sink: Arc<dyn EventSink> = Arc::new(MaskedEvents {
         mask: mask.clone(),
         inner: Arc::new(FanOut(sinks)),
@@ -271,7 +274,12 @@ async fn execute(
         ..options
     };
     let failure = || journal.failure();
-    let report = engine::run(loaded, &options, sink, interrupt, &failure).await;
+    let span = tracing::info_span!("run", run_id = %run_id);
+    let report = tracing::Instrument::instrument(
+        engine::run(loaded, &options, sink, interrupt, &failure),
+        span,
+    )
+    .await;
     renewal.abort();
     signals.abort();
     if let Some(lock) = lock.lock().await.take() {

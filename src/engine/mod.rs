@@ -254,16 +254,21 @@ pub async fn run(
             // The step binds its inputs against the outputs known when it starts.
             let known = outputs.clone();
             let (run, run_id) = (&run, &run_id);
-            running.push(async move {
-                let scope = Scope {
-                    loaded,
-                    run_id,
-                    dry_run: options.dry_run,
-                    outputs: &known,
-                };
-                let end = run_step(run, step, cluster.clone(), &scope, inject, checkpoints).await;
-                (i, cluster, end)
-            });
+            let span = tracing::info_span!("step", step_id = %id);
+            running.push(tracing::Instrument::instrument(
+                async move {
+                    let scope = Scope {
+                        loaded,
+                        run_id,
+                        dry_run: options.dry_run,
+                        outputs: &known,
+                    };
+                    let end =
+                        run_step(run, step, cluster.clone(), &scope, inject, checkpoints).await;
+                    (i, cluster, end)
+                },
+                span,
+            ));
         }
         if running.is_empty() {
             break;

@@ -102,3 +102,54 @@ fn progress_bars_go_to_stderr_only_when_asked_and_lines_stay_the_same() {
     assert!(bars.stderr.contains("first"), "{:?}", bars.stderr);
     assert!(!bars.stdout.contains('\u{1b}'), "{:?}", bars.stdout);
 }
+
+#[test]
+fn json_logs_carry_the_run_and_step_ids_and_never_a_secret() {
+    const SECRET: &str = "hunter2-very-secret";
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = leaky(dir.path());
+    let rb = rb.to_string_lossy().to_string();
+    let set = format!("token={SECRET}");
+    let out = Test::new()
+        .args(["run", &rb, "--set", &set, "--log-format", "json"])
+        .env("RUST_LOG", "lifeboat=info")
+        .status(1)
+        .run();
+    let lines: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect();
+    let run_id = |l: &serde_json::Value| {
+        l["spans"]
+            .as_array()
+            .and_then(|spans| spans.iter().find(|s| s["name"] == "run"))
+            .and_then(|s| s["run_id"].as_str().map(str::to_string))
+    };
+    let failed = lines
+        .iter()
+        .find(|l| l["fields"]["event"] == "step_failed")
+        .unwrap_or_else(|| panic!("no step_failed log line:\n{}", out.stderr));
+    assert_eq!(failed["fields"]["step_id"], "probe", "{failed}");
+    assert!(
+        failed["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("token=********")),
+        "{failed}"
+    );
+    let first = run_id(&lines[0]).unwrap_or_else(|| panic!("no run_id: {}", lines[0]));
+    for l in &lines {
+        assert_eq!(run_id(l).as_deref(), Some(first.as_str()), "{l}");
+    }
+    assert!(!out.stderr.contains(SECRET), "{}", out.stderr);
+
+    // Without RUST_LOG only lifeboat's warnings are logged: a plain failing run has none.
+    let quiet = Test::new()
+        .args(["run", &rb, "--set", &set])
+        .env("RUST_LOG", "")
+        .status(1)
+        .run();
+    assert!(!quiet.stderr.contains("INFO"), "{}", quiet.stderr);
+}
