@@ -93,7 +93,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             .ok_or_else(|| {
                 ActionError::Failed(format!("Job {ns}/{name} disappeared while running"))
             })?;
-        if condition(&job, "Complete") || condition(&job, "Failed") {
+        if objects::condition_true(&job, "Complete") || objects::condition_true(&job, "Failed") {
             break job;
         }
         if started.elapsed() >= timeout {
@@ -114,7 +114,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     if !i.keep {
         objects::delete(&conn, &job_type, Some(ns), &name, "Background", false).await?;
     }
-    if condition(&job, "Failed") {
+    if objects::condition_true(&job, "Failed") {
         let why = job
             .pointer("/status/conditions")
             .and_then(Value::as_array)
@@ -140,17 +140,6 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         )));
     }
     Ok(outputs)
-}
-
-fn condition(job: &Value, kind: &str) -> bool {
-    job.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some(kind)
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-        })
 }
 
 /// The logs of the Job's pods (found by their `job-name` label), oldest pod first, at

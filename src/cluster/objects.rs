@@ -193,6 +193,18 @@ pub fn comparable(object: &Value) -> Value {
     o
 }
 
+/// Whether `obj` reports condition `kind` with status `True` (`status.conditions`).
+pub fn condition_true(obj: &Value, kind: &str) -> bool {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some(kind)
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}
+
 /// `ns/name`, or `name` for cluster-scoped objects.
 pub fn object_name(namespace: Option<&str>, name: &str) -> String {
     match namespace {

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::outcome::Outcome;
@@ -201,14 +201,7 @@ pub async fn wait_established(
         loop {
             let established = objects::get(conn, &crd.rtype, None, name)
                 .await?
-                .and_then(|c| c.pointer("/status/conditions").cloned())
-                .and_then(|c| c.as_array().cloned())
-                .is_some_and(|conds| {
-                    conds.iter().any(|c| {
-                        c.get("type").and_then(Value::as_str) == Some("Established")
-                            && c.get("status").and_then(Value::as_str) == Some("True")
-                    })
-                });
+                .is_some_and(|c| objects::condition_true(&c, "Established"));
             if established {
                 break;
             }

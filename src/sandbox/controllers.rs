@@ -345,6 +345,18 @@ fn short_hash(v: &Value) -> String {
         .collect()
 }
 
+/// Whether `obj` reports condition `kind` with status `True`.
+pub(super) fn has_condition(obj: &Value, kind: &str) -> bool {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some(kind)
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}
+
 pub(super) fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
     let now = now_rfc3339();
     json!({ "type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": now, "lastUpdateTime": now })

@@ -12,7 +12,7 @@
 use serde_json::{Value, json};
 
 use super::catalog::ResourceType;
-use super::controllers::{condition, set_status};
+use super::controllers::{condition, has_condition, set_status};
 use super::status::ApiError;
 use super::store::{Store, WriteOptions};
 use super::time::now_rfc3339;
@@ -79,16 +79,7 @@ pub fn generate_selector(obj: &mut Value) -> Result<(), ApiError> {
 
 /// The Job controller: runs the Job's pods (simulated) and reports the outcome.
 pub fn reconcile(store: &Store, t: &ResourceType, job: &Value) {
-    let finished = |kind: &str| {
-        job.pointer("/status/conditions")
-            .and_then(Value::as_array)
-            .is_some_and(|cs| {
-                cs.iter().any(|c| {
-                    c.get("type").and_then(Value::as_str) == Some(kind)
-                        && c.get("status").and_then(Value::as_str) == Some("True")
-                })
-            })
-    };
+    let finished = |kind: &str| has_condition(job, kind);
     if job.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true)
         || finished("Complete")
         || finished("Failed")

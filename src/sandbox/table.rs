@@ -102,14 +102,7 @@ fn columns(t: &ResourceType) -> Vec<Column> {
         ],
         ("batch", "jobs") => vec![
             ("Status", "string", |o| {
-                let has = |kind: &str| {
-                    o.pointer("/status/conditions")
-                        .and_then(Value::as_array)
-                        .is_some_and(|cs| {
-                            cs.iter()
-                                .any(|c| c["type"] == kind && c["status"] == "True")
-                        })
-                };
+                let has = |kind: &str| super::controllers::has_condition(o, kind);
                 json!(if has("Complete") {
                     "Complete"
                 } else if has("Failed") {
