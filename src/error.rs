@@ -32,12 +32,6 @@ pub enum Error {
     /// One or more runbooks are invalid; the diagnostics say where and why.
     #[error("{0}")]
     InvalidRunbook(Diagnostics),
-    /// The command exists but what it needs is not built yet.
-    #[error("`lifeboat {command}` is not available yet: {missing}")]
-    NotBuilt {
-        command: &'static str,
-        missing: &'static str,
-    },
     #[error("{0}")]
     Usage(String),
     /// Another run holds the runbook's lock.
@@ -53,6 +47,10 @@ pub enum Error {
         path: String,
         problem: String,
     },
+    /// `--pushgateway URL`: a URL refused before the run starts, or a push that failed
+    /// at its end (then the run's own exit code wins when it is not 0).
+    #[error("cannot push the metrics to {url}: {problem}")]
+    Push { url: String, problem: String },
     #[error("failed to write {what}: {source}")]
     Write {
         what: String,
@@ -64,9 +62,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::InvalidRunbook(_) | Error::NotBuilt { .. } | Error::Usage(_) => ExitCode::Usage,
+            Error::InvalidRunbook(_) | Error::Usage(_) => ExitCode::Usage,
             // A path given on the command line that cannot take the report: fix the flag.
-            Error::Report { .. } => ExitCode::Usage,
+            Error::Report { .. } | Error::Push { .. } => ExitCode::Usage,
             Error::Locked(_) => ExitCode::Locked,
             // A seed that cannot be read or a port that cannot be had: fix the input.
             Error::Sandbox(_) => ExitCode::Usage,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod journal;
 pub mod logging;
 pub mod plan;
+pub mod rbac;
 pub mod report;
 pub mod restore;
 pub mod runbook;

@@ -23,7 +23,7 @@ use crate::cluster::objects::{self, Page};
 use crate::cluster::{ClusterConn, KubeError, ResourceType};
 use crate::store::{PutMode, Store};
 
-pub use select::{Selection, TypeScope};
+pub use select::{PER_NAMESPACE_LISTS, Selection, TypeScope};
 
 /// Objects per list page.
 const PAGE: u32 = 500;

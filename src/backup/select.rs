@@ -17,7 +17,7 @@ use crate::cluster::{ClusterConn, ResourceType};
 
 /// Up to this many selected namespaces are listed one by one; more are read with one
 /// list across all namespaces, filtered here (fewer requests per resource type).
-const PER_NAMESPACE_LISTS: usize = 4;
+pub const PER_NAMESPACE_LISTS: usize = 4;
 
 /// Left out unless named in `include_resources`: they describe the past, not the
 /// state to restore.

@@ -3,8 +3,8 @@
 
 mod backups;
 mod completions;
-mod not_built;
 mod plan;
+mod rbac;
 mod run;
 mod sandbox;
 mod schema;
@@ -90,8 +90,10 @@ pub enum Command {
         after_help = "Examples:\n  lifeboat schema > lifeboat.schema.json\n  # then, first line of a runbook:\n  # yaml-language-server: $schema=./lifeboat.schema.json"
     )]
     Schema,
-    /// Print the least-privilege Role/ClusterRole YAML a runbook needs.
-    #[command(after_help = "Examples:\n  lifeboat rbac runbooks/backup.yaml | kubectl apply -f -")]
+    /// Print the least-privilege Role/ClusterRole YAML a runbook needs (no cluster read).
+    #[command(
+        after_help = "Examples:\n  lifeboat rbac runbooks/backup.yaml | kubectl apply -f -\n  lifeboat rbac runbooks/failover.yaml --cluster standby | kubectl --context prod-us apply -f -\n  lifeboat rbac runbooks/restore.yaml --set target=shop-restored"
+    )]
     Rbac(RbacArgs),
     /// Print shell completions.
     #[command(
@@ -169,6 +171,12 @@ pub struct RunArgs {
     /// Write JUnit XML (one testcase per step and objective).
     #[arg(long, value_name = "FILE.xml")]
     pub junit: Option<PathBuf>,
+    /// Write the run's metrics in Prometheus text format (for a textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// Push the run's metrics to this Prometheus Pushgateway at the end of the run.
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
     /// Run only these steps.
     #[arg(long, value_name = "STEP")]
     pub only: Vec<String>,
@@ -301,6 +309,12 @@ pub enum SandboxCommand {
 pub struct RbacArgs {
     #[arg(value_name = "RUNBOOK")]
     pub runbook: PathBuf,
+    /// Set a param (the RBAC follows the values the run will have).
+    #[arg(long = "set", value_name = "K=V", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// Print only this cluster's roles (to pipe into kubectl for that cluster).
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -363,7 +377,7 @@ fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                     controller_delay,
                 },
         }) => sandbox::serve(&seed, port, kubeconfig, access_log, controller_delay, out),
-        Command::Rbac(_) => not_built::rbac(),
+        Command::Rbac(args) => rbac::run(&args, out),
     }
 }
 

@@ -42,18 +42,6 @@ fn every_subcommand_help_has_an_example() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_2() {
-    let cases: &[&[&str]] = &[&["rbac", "runbooks/demo.yaml"]];
-    for args in cases {
-        Test::new()
-            .args(*args)
-            .status(2)
-            .stderr_contains("is not available yet")
-            .run();
-    }
-}
-
-#[test]
 fn run_checks_the_runbook_and_its_flags_before_running_anything() {
     Test::new()
         .args(["run", "tests/fixtures/invalid/unknown-cluster.yaml"])

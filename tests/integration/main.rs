@@ -14,6 +14,7 @@ mod journal;
 mod kill;
 mod output;
 mod plan;
+mod rbac;
 mod readme;
 mod report;
 mod restore_options;
