@@ -63,6 +63,46 @@ const PVC_BINDING_ANNOTATIONS: &[&str] = &[
     "volume.kubernetes.io/selected-node",
 ];
 
+/// Fields the API server refuses to change once an object exists (by `resource.group`):
+/// `existing: update` sends the target's own values for them, so an update changes
+/// what may change instead of failing on what may not (a PVC bound in the target keeps
+/// its volume).
+const FIXED_AFTER_CREATE: &[(&str, &[&str])] = &[
+    (
+        "persistentvolumeclaims",
+        &[
+            "/spec/volumeName",
+            "/spec/storageClassName",
+            "/spec/accessModes",
+            "/spec/volumeMode",
+            "/spec/selector",
+            "/spec/dataSource",
+            "/spec/dataSourceRef",
+        ],
+    ),
+    (
+        "jobs.batch",
+        &["/spec/selector", "/spec/template", "/spec/completions"],
+    ),
+    ("deployments.apps", &["/spec/selector"]),
+    ("replicasets.apps", &["/spec/selector"]),
+    ("daemonsets.apps", &["/spec/selector"]),
+    (
+        "statefulsets.apps",
+        &[
+            "/spec/selector",
+            "/spec/serviceName",
+            "/spec/volumeClaimTemplates",
+            "/spec/podManagementPolicy",
+        ],
+    ),
+    ("rolebindings.rbac.authorization.k8s.io", &["/roleRef"]),
+    (
+        "clusterrolebindings.rbac.authorization.k8s.io",
+        &["/roleRef"],
+    ),
+];
+
 /// Labels the API server puts on a Job's pods and selector.
 const JOB_GENERATED_LABELS: &[&str] = &["controller-uid", "batch.kubernetes.io/controller-uid"];
 
@@ -175,6 +215,49 @@ fn strip_job(map: &mut Map<String, Value>) {
     }
 }
 
+/// For `existing: update`: the fields of `FIXED_AFTER_CREATE` take the values `current`
+/// (the object in the target) has, or are left out when it has none.
+pub fn keep_fixed_fields(qualified: &str, object: &mut Value, current: &Value) {
+    let Some((_, pointers)) = FIXED_AFTER_CREATE.iter().find(|(q, _)| *q == qualified) else {
+        return;
+    };
+    for pointer in *pointers {
+        match current.pointer(pointer) {
+            Some(value) => set_at(object, pointer, value.clone()),
+            None => remove_at(object, pointer),
+        }
+    }
+}
+
+/// Sets the value at a JSON pointer of plain keys, creating the objects on the way.
+fn set_at(object: &mut Value, pointer: &str, value: Value) {
+    let mut at = object;
+    let keys: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return;
+    };
+    for key in parents {
+        let Some(map) = at.as_object_mut() else {
+            return;
+        };
+        at = map
+            .entry((*key).to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    if let Some(map) = at.as_object_mut() {
+        map.insert((*last).to_string(), value);
+    }
+}
+
+fn remove_at(object: &mut Value, pointer: &str) {
+    let Some((parent, key)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    if let Some(Value::Object(map)) = object.pointer_mut(parent) {
+        map.remove(key);
+    }
+}
+
 /// Moves an object into another namespace: its own namespace, and for a Namespace
 /// its name; role bindings follow their service-account subjects.
 pub fn map_namespace(object: &mut Value, qualified: &str, map: &dyn Fn(&str) -> Option<String>) {
@@ -208,6 +291,25 @@ pub fn map_namespace(object: &mut Value, qualified: &str, map: &dyn Fn(&str) -> 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_update_keeps_the_fields_the_target_cannot_change() {
+        let mut backed_up = json!({"metadata": {"name": "data"}, "spec": {
+            "volumeName": "pvc-source", "storageClassName": "fast",
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "2Gi"}}}});
+        let current = json!({"metadata": {"name": "data"}, "spec": {
+            "volumeName": "pvc-target", "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}}}});
+        keep_fixed_fields("persistentvolumeclaims", &mut backed_up, &current);
+        assert_eq!(backed_up["spec"]["volumeName"], "pvc-target");
+        assert!(backed_up["spec"].get("storageClassName").is_none());
+        // What may change still does.
+        assert_eq!(backed_up["spec"]["resources"]["requests"]["storage"], "2Gi");
+        let mut other = json!({"data": {"a": "b"}});
+        keep_fixed_fields("configmaps", &mut other, &current);
+        assert_eq!(other, json!({"data": {"a": "b"}}));
+    }
+
     use super::*;
     use serde_json::json;
 

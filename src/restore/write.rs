@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::outcome::Outcome;
-use super::{Prepared, RestoreRequest, name_of, namespace_of};
+use super::{Prepared, RestoreRequest, name_of, namespace_of, rules};
 use crate::actions::ActionError;
 use crate::actions::restore::Existing;
 use crate::cluster::discovery::{self, ServedType};
@@ -97,7 +97,9 @@ impl<'a> Writer<'a> {
         if p.qualified == "namespaces" {
             self.namespaces.lock().await.insert(name.to_string());
         }
+        // A dry run created nothing, so there is no status to write (nor to check).
         if self.restore_status
+            && !self.dry_run
             && let Some(status) = &p.status
             && let Err(e) =
                 objects::patch_status(self.conn, &p.rtype, ns, name, status, self.dry_run).await
@@ -127,8 +129,9 @@ impl<'a> Writer<'a> {
                     }
                     Err(e) => return Outcome::Failed(e.api_message()),
                 };
-                match objects::apply(self.conn, &p.rtype, ns, name, &p.object, true, self.dry_run)
-                    .await
+                let mut body = p.object.clone();
+                rules::keep_fixed_fields(&p.qualified, &mut body, &current);
+                match objects::apply(self.conn, &p.rtype, ns, name, &body, true, self.dry_run).await
                 {
                     Ok(applied)
                         if objects::comparable(&applied) == objects::comparable(&current) =>

@@ -346,3 +346,55 @@ fn restore_status_writes_the_backed_up_status_and_fail_fast_stops_at_the_first_f
         "fail_fast: {quick}\nwithout: {slow}"
     );
 }
+
+/// Regression: `existing: update` of a PVC already bound in the target failed on the
+/// immutable `spec.volumeName` (the backup names the source's volume); the update now
+/// keeps the target's binding. And a dry-run restore with `restore_status` counted every
+/// object it would create as failed (its status patch found no object).
+#[test]
+fn an_update_keeps_a_bound_claims_volume_and_a_dry_run_with_status_does_not_fail() {
+    let a = app_cluster();
+    let bucket = Bucket::new("boundpvc");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let id = back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
+    let b = Served::start(&[]);
+    let dry = restore_runbook(dir.path(), &b, &bucket, &id, ", restore_status: true");
+    let dry_out = outputs(&run_json(&dry, &["--dry-run"], 0), "restore");
+    assert_eq!(count(&dry_out, "failed"), 0, "{dry_out}");
+
+    let claim = "apiVersion: v1\nkind: Namespace\nmetadata: { name: app }\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: uploads, namespace: app }\nspec: { accessModes: [ ReadWriteOnce ], resources: { requests: { storage: 1Gi } } }\n";
+    b.kubectl_in(&["apply", "-f", "-"], Some(claim));
+    b.ok(&[
+        "wait",
+        "-n",
+        "app",
+        "--for=jsonpath={.status.phase}=Bound",
+        "pvc/uploads",
+        "--timeout=20s",
+    ]);
+    let volume = b.ok(&[
+        "get",
+        "pvc",
+        "-n",
+        "app",
+        "uploads",
+        "-o",
+        "jsonpath={.spec.volumeName}",
+    ]);
+    let update = restore_runbook(dir.path(), &b, &bucket, &id, ", existing: update");
+    let updated = outputs(&run_json(&update, &[], 0), "restore");
+    assert_eq!(count(&updated, "failed"), 0, "{updated}");
+    assert_eq!(
+        b.ok(&[
+            "get",
+            "pvc",
+            "-n",
+            "app",
+            "uploads",
+            "-o",
+            "jsonpath={.spec.volumeName} {.spec.resources.requests.storage}"
+        ]),
+        format!("{volume} 2Gi"),
+        "the claim keeps its volume and takes the backed-up request"
+    );
+}
