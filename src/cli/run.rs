@@ -1,10 +1,12 @@
 //! `lifeboat run` and `lifeboat resume`: load the runbook, take the run lock, open the
 //! journal, run (or continue) the steps with every event shown (one line each, or JSON
 //! Lines) and journaled, handle Ctrl-C, release the lock, write the reports asked for
-//! (`--junit`, `--report`; their paths are checked before anything runs). Exit 0 when
-//! every step succeeded, 1 when one failed, 3 when an objective was missed, 4 when
-//! another run holds the lock, 130 when interrupted (the printed `resume` command
-//! continues it); 2 when a report cannot be written after a run that succeeded.
+//! (`--junit`, `--report`, `--metrics-file`; their paths are checked before anything
+//! runs) and push the metrics (`--pushgateway`; its URL is checked before anything runs).
+//! Exit 0 when every step succeeded, 1 when one failed, 3 when an objective was missed,
+//! 4 when another run holds the lock, 130 when interrupted (the printed `resume` command
+//! continues it); 2 when a report cannot be written, or the metrics cannot be pushed,
+//! after a run that succeeded.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -24,7 +26,7 @@ use crate::journal::{
 };
 use crate::logging::LoggedEvents;
 use crate::plan::MASK;
-use crate::report::{ReportFile, RunRecorder};
+use crate::report::{Pushgateway, ReportFile, ReportKind, RunRecorder};
 use crate::runbook::{self, Loaded};
 use crate::secrets::{MaskedEvents, SecretMask};
 
@@ -33,10 +35,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     check_step_names(&loaded, args)?;
     // Before anything runs: a run must not do all its work, then fail to write its report.
     let reports = crate::report::files::check_all(
-        args.report.as_deref(),
-        args.junit.as_deref(),
+        &[
+            (ReportKind::Html, args.report.as_deref()),
+            (ReportKind::Junit, args.junit.as_deref()),
+            (ReportKind::Metrics, args.metrics_file.as_deref()),
+        ],
         &args.runbook,
     )?;
+    let push = args
+        .pushgateway
+        .as_deref()
+        .map(Pushgateway::check)
+        .transpose()?;
+    let reports = Reports {
+        files: reports,
+        push,
+    };
     let options = RunOptions {
         run_id: Some(args.run_id.clone().unwrap_or_else(engine::new_run_id)),
         dry_run: args.dry_run,
@@ -139,7 +153,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
                 progress: args.progress,
             },
             args.steal_lock,
-            &[],
+            &Reports::default(),
         )
         .await
     })
@@ -192,6 +206,20 @@ impl Display {
     }
 }
 
+/// What a run leaves behind besides its journal: report files, and the Pushgateway its
+/// metrics go to.
+#[derive(Default)]
+struct Reports {
+    files: Vec<ReportFile>,
+    push: Option<Pushgateway>,
+}
+
+impl Reports {
+    fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.push.is_none()
+    }
+}
+
 async fn execute(
     loaded: &Loaded,
     location: StateLocation,
@@ -199,7 +227,7 @@ async fn execute(
     options: RunOptions,
     display: Display,
     steal_lock: bool,
-    reports: &[ReportFile],
+    reports: &Reports,
 ) -> anyhow::Result<ExitCode> {
     let output = display.output;
     let run_id = options.run_id.clone().unwrap_or_else(engine::new_run_id);
@@ -310,7 +338,7 @@ async fn execute(
         }
         // A dry run's journal is in a scratch folder that is gone by now.
         let status = (!options.dry_run).then(|| format!("lifeboat status {run_id}{state_flag}"));
-        if !write_reports(reports, recorder, output, status.as_deref(), code)
+        if !write_reports(reports, recorder, output, status.as_deref(), code).await
             && code == ExitCode::Success
         {
             code = ExitCode::Usage;
@@ -323,12 +351,13 @@ async fn execute(
     Ok(code)
 }
 
-/// Writes every report (one that fails does not stop the others); says where each went
-/// (human output) or why it could not be written (stderr). Returns whether all were
-/// written. A report that cannot be written never hides the run's own result: the
-/// caller keeps the run's exit code unless it was 0.
-fn write_reports(
-    reports: &[ReportFile],
+/// Writes every report and pushes the metrics (one that fails does not stop the
+/// others); says where each went (human output) or why it could not be written or
+/// pushed (stderr). Returns whether all were. A report that cannot be written or a
+/// push that fails never hides the run's own result: the caller keeps the run's exit
+/// code unless it was 0.
+async fn write_reports(
+    reports: &Reports,
     recorder: &RunRecorder,
     output: OutputFormat,
     status: Option<&str>,
@@ -338,17 +367,18 @@ fn write_reports(
         eprintln!("error: the reports cannot be written: their record of the run was lost");
         return false;
     };
-    let outcome = if code == ExitCode::Success {
-        "the run itself succeeded; lifeboat exits 2 because a report it was asked for is missing"
-            .to_string()
-    } else {
-        format!("the run's own exit code ({}) is kept", code as i32)
+    let outcome = |missing: &str| {
+        if code == ExitCode::Success {
+            format!("the run itself succeeded; lifeboat exits 2 because {missing}")
+        } else {
+            format!("the run's own exit code ({}) is kept", code as i32)
+        }
     };
     let status = status
         .map(|s| format!("; `{s}` shows the run from its journal"))
         .unwrap_or_default();
     let mut all = true;
-    for file in reports {
+    for file in &reports.files {
         match file.write(&record) {
             Ok(()) => {
                 if matches!(output, OutputFormat::Human) {
@@ -357,7 +387,26 @@ fn write_reports(
             }
             Err(e) => {
                 all = false;
-                eprintln!("error: {e}\n  {outcome}{status}");
+                eprintln!(
+                    "error: {e}\n  {}{status}",
+                    outcome("a report it was asked for is missing")
+                );
+            }
+        }
+    }
+    if let Some(gateway) = &reports.push {
+        match gateway.push(&record).await {
+            Ok(()) => {
+                if matches!(output, OutputFormat::Human) {
+                    println!("pushed the metrics to {}", gateway.target(&record));
+                }
+            }
+            Err(e) => {
+                all = false;
+                eprintln!(
+                    "error: {e}\n  {}{status}",
+                    outcome("the metrics push it was asked for failed")
+                );
             }
         }
     }

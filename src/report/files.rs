@@ -16,6 +16,8 @@ pub enum ReportKind {
     Html,
     /// `--junit`: JUnit XML.
     Junit,
+    /// `--metrics-file`: Prometheus text exposition format.
+    Metrics,
 }
 
 impl ReportKind {
@@ -24,6 +26,7 @@ impl ReportKind {
         match self {
             ReportKind::Html => "the HTML report",
             ReportKind::Junit => "the JUnit XML",
+            ReportKind::Metrics => "the metrics file",
         }
     }
 
@@ -31,6 +34,7 @@ impl ReportKind {
         match self {
             ReportKind::Html => "--report",
             ReportKind::Junit => "--junit",
+            ReportKind::Metrics => "--metrics-file",
         }
     }
 
@@ -38,6 +42,7 @@ impl ReportKind {
         match self {
             ReportKind::Html => super::html::render(record),
             ReportKind::Junit => super::junit::render(record),
+            ReportKind::Metrics => super::metrics::render(record),
         }
     }
 }
@@ -65,6 +70,7 @@ impl ReportFile {
                 match kind {
                     ReportKind::Html => "drill.html",
                     ReportKind::Junit => "drill.xml",
+                    ReportKind::Metrics => "lifeboat.prom",
                 }
             )));
         }
@@ -129,28 +135,32 @@ impl ReportFile {
     }
 }
 
-/// Checks every report flag given, refusing two reports in one file.
+/// Checks every report flag given (`--report`, `--junit`, `--metrics-file`, each a
+/// path or `None`), refusing two reports in one file.
 pub fn check_all(
-    html: Option<&Path>,
-    junit: Option<&Path>,
+    wanted: &[(ReportKind, Option<&Path>)],
     runbook: &Path,
 ) -> Result<Vec<ReportFile>, Error> {
-    if let (Some(h), Some(j)) = (html, junit)
-        && (h == j || same_file(h, j))
-    {
-        return Err(Error::Usage(format!(
-            "--report and --junit both name {}; give each report its own file",
-            h.display()
-        )));
+    let given: Vec<(ReportKind, &Path)> = wanted
+        .iter()
+        .filter_map(|&(kind, path)| path.map(|p| (kind, p)))
+        .collect();
+    for (i, &(a_kind, a)) in given.iter().enumerate() {
+        for &(b_kind, b) in &given[i + 1..] {
+            if a == b || same_file(a, b) {
+                return Err(Error::Usage(format!(
+                    "{} and {} both name {}; give each report its own file",
+                    a_kind.flag(),
+                    b_kind.flag(),
+                    a.display()
+                )));
+            }
+        }
     }
-    let mut files = Vec::new();
-    if let Some(p) = html {
-        files.push(ReportFile::check(ReportKind::Html, p, runbook)?);
-    }
-    if let Some(p) = junit {
-        files.push(ReportFile::check(ReportKind::Junit, p, runbook)?);
-    }
-    Ok(files)
+    given
+        .into_iter()
+        .map(|(kind, p)| ReportFile::check(kind, p, runbook))
+        .collect()
 }
 
 /// Whether two paths name the same file (both in the same folder with the same name,
@@ -213,7 +223,40 @@ mod tests {
         std::fs::write(&runbook, "x").unwrap_or_else(|e| panic!("{e}"));
         assert!(ReportFile::check(ReportKind::Html, &runbook, &runbook).is_err());
         let a = dir.path().join("same.html");
-        assert!(check_all(Some(&a), Some(&dir.path().join("./same.html")), &runbook).is_err());
+        let same = dir.path().join("./same.html");
+        assert!(
+            check_all(
+                &[
+                    (ReportKind::Html, Some(&a)),
+                    (ReportKind::Junit, Some(&same))
+                ],
+                &runbook
+            )
+            .is_err()
+        );
+        let e = check_all(
+            &[
+                (ReportKind::Html, None),
+                (ReportKind::Junit, Some(&dir.path().join("j.xml"))),
+                (ReportKind::Metrics, Some(&same)),
+            ],
+            &runbook,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.is_empty(), "{e}");
+        let e = check_all(
+            &[
+                (ReportKind::Junit, Some(&a)),
+                (ReportKind::Metrics, Some(&same)),
+            ],
+            &runbook,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(e.contains("--junit and --metrics-file both name"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Reports of a run for people and CI: `run --junit FILE.xml` (one testcase per step
-//! and per objective) and `run --report FILE.html` (a self-contained drill report with
-//! an SVG timeline). One more consumer of the engine's event stream: `RunRecorder`
+//! Reports of a run for people, CI and monitoring: `run --junit FILE.xml` (one testcase
+//! per step and per objective), `run --report FILE.html` (a self-contained drill report
+//! with an SVG timeline) and `run --metrics-file FILE` / `--pushgateway URL`
+//! (Prometheus text format, `metrics.rs`). One more consumer of the engine's event stream: `RunRecorder`
 //! records the run as it happens (`record.rs`), `junit.rs` and `html.rs` render the
 //! record (`timeline.rs` draws the Gantt chart), `files.rs` checks the paths before the
 //! run starts and writes the files atomically at its end. docs/report.md describes
@@ -9,10 +10,12 @@
 pub mod files;
 pub mod html;
 pub mod junit;
+pub mod metrics;
 pub mod record;
 mod timeline;
 
 pub use files::{ReportFile, ReportKind};
+pub use metrics::Pushgateway;
 pub use record::{RunRecord, RunRecorder, StepRecord, StepState};
 
 /// Text for XML or HTML, in content or in a quoted attribute: `& < > " '` become

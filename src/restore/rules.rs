@@ -63,10 +63,14 @@ const PVC_BINDING_ANNOTATIONS: &[&str] = &[
     "volume.kubernetes.io/selected-node",
 ];
 
-/// Fields the API server refuses to change once an object exists (by `resource.group`):
-/// `existing: update` sends the target's own values for them, so an update changes
-/// what may change instead of failing on what may not (a PVC bound in the target keeps
-/// its volume).
+/// Fields the API server refuses to change once an object exists and that the target
+/// cluster decides for itself (by `resource.group`): `existing: update` sends the
+/// target's own values for them, so an update changes what may change instead of
+/// failing on what may not: a PVC keeps its binding, a Job the selector and template
+/// labels its cluster generated, a StatefulSet the claim templates its cluster
+/// defaulted. Immutable fields that say what the application is (a Deployment's
+/// selector, a binding's `roleRef`) are not kept: a backup that differs there fails the
+/// update, naming the field.
 const FIXED_AFTER_CREATE: &[(&str, &[&str])] = &[
     (
         "persistentvolumeclaims",
@@ -84,23 +88,7 @@ const FIXED_AFTER_CREATE: &[(&str, &[&str])] = &[
         "jobs.batch",
         &["/spec/selector", "/spec/template", "/spec/completions"],
     ),
-    ("deployments.apps", &["/spec/selector"]),
-    ("replicasets.apps", &["/spec/selector"]),
-    ("daemonsets.apps", &["/spec/selector"]),
-    (
-        "statefulsets.apps",
-        &[
-            "/spec/selector",
-            "/spec/serviceName",
-            "/spec/volumeClaimTemplates",
-            "/spec/podManagementPolicy",
-        ],
-    ),
-    ("rolebindings.rbac.authorization.k8s.io", &["/roleRef"]),
-    (
-        "clusterrolebindings.rbac.authorization.k8s.io",
-        &["/roleRef"],
-    ),
+    ("statefulsets.apps", &["/spec/volumeClaimTemplates"]),
 ];
 
 /// Labels the API server puts on a Job's pods and selector.

@@ -12,6 +12,7 @@ mod interrupt;
 mod invalid;
 mod journal;
 mod kill;
+mod metrics;
 mod output;
 mod plan;
 mod rbac;
