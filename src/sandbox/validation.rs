@@ -1,5 +1,6 @@
 //! What the API server refuses (422 Invalid), beyond names: a create that carries a
-//! resourceVersion, negative replicas, non-string ConfigMap/Secret data, and changes to
+//! resourceVersion, negative replicas, non-string ConfigMap/Secret data, a workload
+//! whose selector does not match its template's labels, and changes to
 //! fields that are immutable once set (a Deployment's selector, a Job's template, a
 //! PVC's storage class, ...). Rules are data: one table row per immutable field.
 
@@ -126,6 +127,19 @@ fn content(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
             format!("Invalid value: {r}: must be greater than or equal to 0"),
         );
     }
+    if matches!(
+        (t.group.as_str(), t.plural.as_str()),
+        (
+            "apps",
+            "deployments" | "statefulsets" | "replicasets" | "daemonsets"
+        )
+    ) && let Some(labels) = unmatched_template(obj)
+    {
+        return fail(
+            "spec.template.metadata.labels",
+            format!("Invalid value: {labels}: `selector` does not match template `labels`"),
+        );
+    }
     if t.group.is_empty() && (t.plural == "configmaps" || t.plural == "secrets") {
         for map in ["data", "binaryData", "stringData"] {
             if let Some(entries) = obj.get(map).and_then(Value::as_object)
@@ -139,6 +153,22 @@ fn content(t: &ResourceType, obj: &Value) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// A workload's template labels when its selector's `matchLabels` do not all appear in
+/// them (the pods it makes would not be its own).
+fn unmatched_template(obj: &Value) -> Option<Value> {
+    let wanted = obj
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)?;
+    let labels = obj
+        .pointer("/spec/template/metadata/labels")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let matches = wanted
+        .iter()
+        .all(|(k, v)| labels.get(k).is_some_and(|l| l == v));
+    (!matches).then_some(labels)
 }
 
 #[cfg(test)]
@@ -157,10 +187,27 @@ mod tests {
     }
 
     #[test]
+    fn a_selector_must_match_its_template_labels() {
+        let d = ty("apps", "deployments");
+        let mut obj = json!({"metadata": {"name": "web"}, "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web", "tier": "front"}}}}});
+        assert!(on_create(&d, &obj).is_ok());
+        obj["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
+        let e = on_create(&d, &obj).err();
+        assert!(e.is_some_and(|e| {
+            e.code == 422
+                && e.message
+                    .contains("`selector` does not match template `labels`")
+        }));
+    }
+
+    #[test]
     fn a_deployment_selector_cannot_change() {
         let t = ty("apps", "deployments");
-        let before = json!({ "metadata": { "name": "web" }, "spec": { "selector": { "matchLabels": { "app": "a" } } } });
-        let after = json!({ "metadata": { "name": "web" }, "spec": { "selector": { "matchLabels": { "app": "b" } } } });
+        let spec = |app: &str| json!({ "selector": { "matchLabels": { "app": app } }, "template": { "metadata": { "labels": { "app": app } } } });
+        let before = json!({ "metadata": { "name": "web" }, "spec": spec("a") });
+        let after = json!({ "metadata": { "name": "web" }, "spec": spec("b") });
         assert!(
             on_update(&t, &before, &after)
                 .is_err_and(|e| e.code == 422 && e.message.contains("spec.selector"))
