@@ -165,18 +165,8 @@ pub struct RunArgs {
     pub output: OutputFormat,
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
-    /// Write a self-contained HTML drill report.
-    #[arg(long, value_name = "FILE.html")]
-    pub report: Option<PathBuf>,
-    /// Write JUnit XML (one testcase per step and objective).
-    #[arg(long, value_name = "FILE.xml")]
-    pub junit: Option<PathBuf>,
-    /// Write the run's metrics in Prometheus text format (for a textfile collector).
-    #[arg(long, value_name = "FILE")]
-    pub metrics_file: Option<PathBuf>,
-    /// Push the run's metrics to this Prometheus Pushgateway at the end of the run.
-    #[arg(long, value_name = "URL")]
-    pub pushgateway: Option<String>,
+    #[command(flatten)]
+    pub reports: ReportArgs,
     /// Run only these steps.
     #[arg(long, value_name = "STEP")]
     pub only: Vec<String>,
@@ -189,6 +179,23 @@ pub struct RunArgs {
     /// Approve this `approve` step without asking (repeatable).
     #[arg(long, value_name = "STEP")]
     pub approve: Vec<String>,
+}
+
+/// The reports a run (or a resumed run) writes at its end.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write a self-contained HTML drill report.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Write JUnit XML (one testcase per step and objective).
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
+    /// Write the run's metrics in Prometheus text format (for a textfile collector).
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// Push the run's metrics to this Prometheus Pushgateway at the end of the run.
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +233,8 @@ pub struct ResumeArgs {
     /// Progress bars: on a terminal (auto), also when not (always), or never.
     #[arg(long, value_enum, default_value_t = Progress::Auto)]
     pub progress: Progress,
+    #[command(flatten)]
+    pub reports: ReportArgs,
 }
 
 #[derive(Debug, Args)]

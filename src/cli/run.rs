@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{OutputFormat, Progress, ResumeArgs, RunArgs, state};
+use super::{OutputFormat, Progress, ReportArgs, ResumeArgs, RunArgs, state};
 use crate::archive::part::hex;
 use crate::engine::events::{Event, EventSink, FanOut, RunState};
 use crate::engine::human::{HumanLines, JsonLines};
@@ -33,24 +33,7 @@ use crate::secrets::{MaskedEvents, SecretMask};
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = runbook::load(&args.runbook, &args.sets).map_err(Error::InvalidRunbook)?;
     check_step_names(&loaded, args)?;
-    // Before anything runs: a run must not do all its work, then fail to write its report.
-    let reports = crate::report::files::check_all(
-        &[
-            (ReportKind::Html, args.report.as_deref()),
-            (ReportKind::Junit, args.junit.as_deref()),
-            (ReportKind::Metrics, args.metrics_file.as_deref()),
-        ],
-        &args.runbook,
-    )?;
-    let push = args
-        .pushgateway
-        .as_deref()
-        .map(Pushgateway::check)
-        .transpose()?;
-    let reports = Reports {
-        files: reports,
-        push,
-    };
+    let reports = Reports::check(&args.reports, &args.runbook)?;
     let options = RunOptions {
         run_id: Some(args.run_id.clone().unwrap_or_else(engine::new_run_id)),
         dry_run: args.dry_run,
@@ -134,6 +117,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             ))
             .into());
         }
+        let reports = Reports::check(&args.reports, path)?;
         let options = RunOptions {
             run_id: Some(replay.run_id.clone()),
             dry_run: false,
@@ -153,7 +137,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
                 progress: args.progress,
             },
             args.steal_lock,
-            &Reports::default(),
+            &reports,
         )
         .await
     })
@@ -215,6 +199,25 @@ struct Reports {
 }
 
 impl Reports {
+    /// Before anything runs: a run must not do all its work, then fail to write its
+    /// report.
+    fn check(args: &ReportArgs, runbook: &Path) -> Result<Reports, Error> {
+        let files = crate::report::files::check_all(
+            &[
+                (ReportKind::Html, args.report.as_deref()),
+                (ReportKind::Junit, args.junit.as_deref()),
+                (ReportKind::Metrics, args.metrics_file.as_deref()),
+            ],
+            runbook,
+        )?;
+        let push = args
+            .pushgateway
+            .as_deref()
+            .map(Pushgateway::check)
+            .transpose()?;
+        Ok(Reports { files, push })
+    }
+
     fn is_empty(&self) -> bool {
         self.files.is_empty() && self.push.is_none()
     }

@@ -288,10 +288,22 @@ fn ctrl_c_stops_the_run_and_prints_the_resume_command() {
     let resume = seen.last().cloned().unwrap_or_default();
     let words: Vec<&str> = resume.split_whitespace().collect();
     assert_eq!(&words[..2], ["lifeboat", "resume"], "{resume}");
-    let out = Test::new().args(&words[1..]).current_dir(dir.path()).run();
+    // The resumed run writes its reports too.
+    let junit = dir.path().join("resumed.xml");
+    let out = Test::new()
+        .args(&words[1..])
+        .arg("--junit")
+        .arg(&junit)
+        .current_dir(dir.path())
+        .run();
     assert!(out.stdout.contains("done  first"), "{}", out.stdout);
     assert!(out.stdout.contains("ok    long"), "{}", out.stdout);
     assert!(out.stdout.contains("ok    last"), "{}", out.stdout);
+    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    for step in ["first", "long", "last"] {
+        assert!(xml.contains(&format!("name=\"{step}\"")), "{xml}");
+    }
+    assert!(xml.contains("failures=\"0\""), "{xml}");
 }
 
 #[test]
