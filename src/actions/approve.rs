@@ -30,7 +30,7 @@ impl CheckInputs for Inputs {}
 /// Asks on the terminal; `--yes` (or dry-run) answers for the operator. Without a
 /// terminal and without `--yes` the step fails: nobody is there to answer.
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
-    use std::io::{BufRead, IsTerminal, Write};
+    use std::io::IsTerminal;
     let mut outputs = Outputs::new();
     let named = ctx.run.approve.iter().any(|s| s == ctx.step);
     if ctx.run.yes || named || ctx.run.dry_run {
@@ -50,18 +50,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             i.message, ctx.step
         )));
     }
-    let message = i.message.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        let mut err = std::io::stderr();
-        let _ = write!(err, "{message} [y/N] ");
-        let _ = err.flush();
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map(|_| line)
-    })
-    .await
-    .map_err(|e| ActionError::Failed(format!("the question was interrupted: {e}")))?
-    .map_err(|e| ActionError::Failed(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+    if crate::engine::progress::ask(&format!("{} [y/N] ", i.message)).await? {
         let who = std::env::var("USER").unwrap_or_else(|_| "the operator".into());
         outputs.insert("approved_by".into(), OutputValue::Str(who));
         Ok(outputs)

@@ -18,6 +18,9 @@ pub enum ActionError {
     /// The action ran and did not get what it needed (a message for the user).
     #[error("{0}")]
     Failed(String),
+    /// The operator said no to the step at the terminal (never retried).
+    #[error("{0}")]
+    NotConfirmed(String),
     /// The action's inputs, once their expressions were resolved, are not valid.
     #[error("invalid inputs: {0}")]
     Inputs(String),

@@ -6,6 +6,7 @@
 //! flight runs again). Ctrl-C stops the run between or inside steps with the journal
 //! complete.
 
+pub mod confirm;
 pub mod context;
 pub mod events;
 pub mod human;

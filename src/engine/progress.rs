@@ -13,6 +13,38 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::events::{Event, EventSink};
 use super::human::human_line;
 
+/// The bars being drawn, if any: a question to the operator clears them while it waits
+/// for the answer (they would draw over it).
+static DRAWN: std::sync::Mutex<Option<MultiProgress>> = std::sync::Mutex::new(None);
+
+/// Asks `question` on the terminal (stderr) and reads the answer from stdin, with any
+/// progress bars put away meanwhile. Yes is `y` or `yes`, in any case.
+pub async fn ask(question: &str) -> Result<bool, crate::actions::ActionError> {
+    use std::io::BufRead;
+    let question = question.to_string();
+    let answer = tokio::task::spawn_blocking(move || {
+        let read = || {
+            let mut err = std::io::stderr();
+            let _ = write!(err, "{question}");
+            let _ = err.flush();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map(|_| line)
+        };
+        let bars = DRAWN.lock().ok().and_then(|d| d.clone());
+        match bars {
+            Some(multi) => multi.suspend(read),
+            None => read(),
+        }
+    })
+    .await
+    .map_err(|e| crate::actions::ActionError::Failed(format!("the question was interrupted: {e}")))?
+    .map_err(|e| crate::actions::ActionError::Failed(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
 /// How often spinners turn and bars redraw.
 const TICK: Duration = Duration::from_millis(120);
 
@@ -36,7 +68,11 @@ impl<W: Write + Send> ProgressBars<W> {
             ProgressDrawTarget::stderr_with_hz(10)
         };
         let multi = MultiProgress::with_draw_target(target);
-        let overall = multi.add(ProgressBar::new(0));
+        if let Ok(mut drawn) = DRAWN.lock() {
+            *drawn = Some(multi.clone());
+        }
+        // Shown once the run says how many steps it has.
+        let overall = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());
         overall.set_style(
             ProgressStyle::with_template("{prefix:.bold} [{bar:30}] {pos}/{len} steps  {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -112,7 +148,10 @@ impl<W: Write + Send> ProgressBars<W> {
 impl<W: Write + Send> EventSink for ProgressBars<W> {
     fn emit(&self, event: &Event) {
         match event {
-            Event::RunStarted { steps, .. } => self.overall.set_length(*steps as u64),
+            Event::RunStarted { steps, .. } => {
+                self.overall.set_length(*steps as u64);
+                self.multi.add(self.overall.clone());
+            }
             Event::StepStarted { step, action, .. } => self.start(step, action),
             Event::StepProgress {
                 step,

@@ -50,6 +50,10 @@ pub async fn run_step(
             Err(ActionError::Failed(
                 "failure injected with --inject-failure".into(),
             ))
+        } else if attempt == 1
+            && let Err(e) = super::confirm::before(run, step, cluster.as_deref()).await
+        {
+            Err(e)
         } else {
             attempt_once(run, step, cluster.clone(), scope, &checkpoints).await
         };
@@ -129,7 +133,7 @@ pub fn bind_inputs(
 
 /// Wrong inputs do not get better by trying again.
 fn retryable(e: &ActionError) -> bool {
-    !matches!(e, ActionError::Inputs(_))
+    !matches!(e, ActionError::Inputs(_) | ActionError::NotConfirmed(_))
 }
 
 /// Between 50% and 100% of `d`, so that many runs retrying at once spread out.

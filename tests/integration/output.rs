@@ -153,3 +153,77 @@ fn json_logs_carry_the_run_and_step_ids_and_never_a_secret() {
         .run();
     assert!(!quiet.stderr.contains("INFO"), "{}", quiet.stderr);
 }
+
+/// `lifeboat run` under `script`, so that its stdin and stderr are a terminal; `answer`
+/// is typed at it. Returns what the terminal showed and the exit status.
+fn on_a_terminal(args: &str, answer: &str) -> (String, i32) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} {args}", env!("CARGO_BIN_EXE_lifeboat")),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run script (util-linux): {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(answer.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("script: {e}"));
+    (
+        String::from_utf8_lossy(&out.stdout).replace('\r', ""),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn a_step_that_changes_a_real_cluster_is_confirmed_at_a_terminal() {
+    let cluster =
+        crate::sandbox_kubectl::Served::start(&[&crate::harness::path("runbooks/fixtures/shop")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = TestRunbook::new("confirm")
+        .cluster("c", &cluster.kubeconfig)
+        .steps("  - { id: look, uses: sleep, with: { duration: 1ms } }\n  - { id: freeze, name: stop the web tier, uses: scale, with: { kind: Deployment, namespace: shop, selector: tier=web, replicas: 0 } }\n")
+        .write(dir.path());
+    let rb = rb.display().to_string();
+    let replicas = || {
+        cluster.ok(&[
+            "get",
+            "deployment",
+            "-n",
+            "shop",
+            "-l",
+            "tier=web",
+            "-o",
+            "jsonpath={.items[*].spec.replicas}",
+        ])
+    };
+    let before = replicas();
+    assert!(!before.contains('0'), "{before}");
+
+    // No: the step fails (not retried), nothing changes.
+    let (shown, status) = on_a_terminal(&format!("run {rb} --progress never"), "n\n");
+    assert_eq!(status, 1, "{shown}");
+    assert!(
+        shown.contains("step `freeze` (stop the web tier) runs scale on cluster `c`. Go on? [y/N]"),
+        "{shown}"
+    );
+    assert!(shown.contains("not confirmed at the terminal"), "{shown}");
+    assert_eq!(replicas(), before);
+
+    // Yes: it runs. Without a terminal (every other test) nothing is asked.
+    let (shown, status) = on_a_terminal(&format!("run {rb} --progress never"), "y\n");
+    assert_eq!(status, 0, "{shown}");
+    assert!(shown.contains("ok    freeze"), "{shown}");
+    assert!(!replicas().contains('1'), "{}", replicas());
+
+    // --yes never asks.
+    let (shown, status) = on_a_terminal(&format!("run {rb} --progress never --yes"), "");
+    assert_eq!(status, 0, "{shown}");
+    assert!(!shown.contains("Go on?"), "{shown}");
+}
