@@ -46,7 +46,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         // A dry run's journal goes to a scratch folder; it takes no lock.
         let scratch = tempfile::Builder::new()
             .prefix("lifeboat-dry-run-journal-")
@@ -70,19 +70,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             &reports,
         )
         .await
-    })
+    });
+    finish(runtime);
+    result
+}
+
+/// Ends the runtime without waiting for blocking reads still in flight: a question
+/// at the terminal that Ctrl-C left unanswered must not keep the process alive.
+fn finish(runtime: tokio::runtime::Runtime) {
+    runtime.shutdown_background();
 }
 
 pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let location =
             state::from_flags(args.state.as_deref(), args.runbook.as_deref()).await?;
         let hint = state::flag_for(args.state.as_deref(), args.runbook.as_deref(), &location);
         let records = location.read(&args.run_id).await?;
-        let replay = Replay::from_records(&args.run_id, &records)
+        let mut replay = Replay::from_records(&args.run_id, &records)
             .map_err(|e| Error::Usage(format!("run {}: {e}", args.run_id)))?;
         match replay.finished {
             Some(JournalState::Succeeded) => {
@@ -106,8 +114,10 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             _ => {}
         }
         let sets = resumed_params(&replay, &args.sets)?;
-        let path = Path::new(&replay.path);
+        let recorded_path = std::path::PathBuf::from(&replay.path);
+        let path = recorded_path.as_path();
         let loaded = runbook::load(path, &sets).map_err(Error::InvalidRunbook)?;
+        reveal_secrets(&mut replay, &loaded);
         let digest = digest(&loaded);
         if digest != replay.digest && !args.allow_changed {
             return Err(Error::Usage(format!(
@@ -140,7 +150,26 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             &reports,
         )
         .await
-    })
+    });
+    finish(runtime);
+    result
+}
+
+/// The journal names secret values by their param (`${{ params.NAME }}`); the resumed
+/// run has the values again (`--set`), so outputs, undo states and checkpoints get them
+/// back: later steps see what they would have seen without the interruption.
+fn reveal_secrets(replay: &mut Replay, loaded: &Loaded) {
+    for step in replay.steps.values_mut() {
+        if let Some(outputs) = &step.outputs {
+            step.outputs = Some(SecretMask::reveal_outputs(loaded, outputs));
+        }
+        if let Some(state) = &mut step.undo_state {
+            SecretMask::reveal_json(loaded, state);
+        }
+        for checkpoint in &mut step.checkpoints {
+            SecretMask::reveal_json(loaded, checkpoint);
+        }
+    }
 }
 
 /// The params of a resumed run: as recorded, with secret ones given again.
@@ -284,21 +313,28 @@ async fn execute(
     // The reports' recorder, when a report is asked for.
     let recorder =
         (!reports.is_empty()).then(|| Arc::new(RunRecorder::new(loaded, &run_id, options.dry_run)));
-    let mut sinks: Vec<Arc<dyn EventSink>> =
-        vec![display.clone(), journal.clone(), Arc::new(LoggedEvents)];
+    let mut shown: Vec<Arc<dyn EventSink>> = vec![display.clone(), Arc::new(LoggedEvents)];
     if let Some(r) = &recorder {
-        sinks.push(r.clone());
+        shown.push(r.clone());
     }
-    // Secret values are masked before any consumer sees an event.
+    // Secret values are masked before any consumer sees an event: with the mask where
+    // people and reports see them, with the param's name in the journal (a resume puts
+    // the value back).
     let mask = SecretMask::of(loaded);
     crate::logging::mask_secrets(&mask);
-    let sink: Arc<dyn EventSink> = Arc::new(MaskedEvents {
-        mask: mask.clone(),
-        inner: Arc::new(FanOut(sinks)),
-    });
+    let sink: Arc<dyn EventSink> = Arc::new(FanOut(vec![
+        Arc::new(MaskedEvents {
+            mask: mask.clone(),
+            inner: Arc::new(FanOut(shown)),
+        }),
+        Arc::new(MaskedEvents {
+            mask: SecretMask::for_journal(loaded),
+            inner: journal.clone(),
+        }),
+    ]));
     let lock = Arc::new(tokio::sync::Mutex::new(lock));
-    let renewal = tokio::spawn(renew(lock.clone()));
     let interrupt: Interrupt = Arc::new(tokio::sync::Notify::new());
+    let renewal = tokio::spawn(renew(lock.clone(), interrupt.clone()));
     let signals = tokio::spawn(watch_ctrl_c(interrupt.clone(), resume_hint.clone()));
     let options = RunOptions {
         run_id: Some(run_id.clone()),
@@ -416,12 +452,20 @@ async fn write_reports(
     all
 }
 
-/// Renews the run lock while the run lives.
-async fn renew(lock: Arc<tokio::sync::Mutex<Option<Lock>>>) {
+/// Renews the run lock while the run lives. A lock another process took over stops
+/// the run (as Ctrl-C does); a renewal that fails for another reason is tried again.
+async fn renew(lock: Arc<tokio::sync::Mutex<Option<Lock>>>, interrupt: Interrupt) {
     loop {
         tokio::time::sleep(crate::journal::RENEW_EVERY).await;
-        if let Some(l) = lock.lock().await.as_mut() {
-            let _ = l.renew().await;
+        let mut held = lock.lock().await;
+        if let Some(l) = held.as_mut()
+            && let Err(e @ LockError::Lost { .. }) = l.renew().await
+        {
+            eprintln!("error: {e}");
+            // Not ours any more: never released or renewed by this run.
+            *held = None;
+            interrupt.notify_one();
+            return;
         }
     }
 }

@@ -12,8 +12,17 @@ use super::progress;
 use crate::actions::ActionError;
 use crate::runbook::model::Step;
 
-/// Actions that change or remove what a cluster runs, or run a local program.
-const CONFIRMED: &[&str] = &["delete", "scale", "patch", "apply", "restore", "exec_local"];
+/// Actions that change or remove what a cluster runs, run containers in it (`job`), or
+/// run a local program.
+const CONFIRMED: &[&str] = &[
+    "delete",
+    "scale",
+    "patch",
+    "apply",
+    "restore",
+    "job",
+    "exec_local",
+];
 
 /// Asks before `step` when it needs a confirmation; `Err` when the operator says no.
 pub async fn before(

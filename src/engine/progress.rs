@@ -15,13 +15,26 @@ use super::human::human_line;
 
 /// The bars being drawn, if any: a question to the operator clears them while it waits
 /// for the answer (they would draw over it).
-static DRAWN: std::sync::Mutex<Option<MultiProgress>> = std::sync::Mutex::new(None);
+static DRAWN: std::sync::Mutex<Option<(MultiProgress, bool)>> = std::sync::Mutex::new(None);
+
+/// One question at a time: a second one waits until the first is answered.
+static ASKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Where bars are drawn: stderr, and with `force` even when it is not a terminal.
+fn draw_target(force: bool) -> ProgressDrawTarget {
+    if force {
+        ProgressDrawTarget::term_like_with_hz(Box::new(AnsiStderr), 10)
+    } else {
+        ProgressDrawTarget::stderr_with_hz(10)
+    }
+}
 
 /// Asks `question` on the terminal (stderr) and reads the answer from stdin, with any
 /// progress bars put away meanwhile. Yes is `y` or `yes`, in any case.
 pub async fn ask(question: &str) -> Result<bool, crate::actions::ActionError> {
     use std::io::BufRead;
     let question = question.to_string();
+    let _one_at_a_time = ASKING.lock().await;
     let answer = tokio::task::spawn_blocking(move || {
         let read = || {
             let mut err = std::io::stderr();
@@ -30,11 +43,18 @@ pub async fn ask(question: &str) -> Result<bool, crate::actions::ActionError> {
             let mut line = String::new();
             std::io::stdin().lock().read_line(&mut line).map(|_| line)
         };
+        // The bars are hidden (not merely paused) while the operator thinks: steps
+        // running in parallel keep reporting, and nothing waits for the answer.
         let bars = DRAWN.lock().ok().and_then(|d| d.clone());
-        match bars {
-            Some(multi) => multi.suspend(read),
-            None => read(),
+        if let Some((multi, _)) = &bars {
+            let _ = multi.clear();
+            multi.set_draw_target(ProgressDrawTarget::hidden());
         }
+        let answer = read();
+        if let Some((multi, force)) = bars {
+            multi.set_draw_target(draw_target(force));
+        }
+        answer
     })
     .await
     .map_err(|e| crate::actions::ActionError::Failed(format!("the question was interrupted: {e}")))?
@@ -62,14 +82,9 @@ impl<W: Write + Send> ProgressBars<W> {
     /// Bars on stderr. `force` draws them even when stderr is not a terminal
     /// (`--progress always`); otherwise a non-terminal stderr shows none.
     pub fn on_stderr(out: W, force: bool) -> ProgressBars<W> {
-        let target = if force {
-            ProgressDrawTarget::term_like_with_hz(Box::new(AnsiStderr), 10)
-        } else {
-            ProgressDrawTarget::stderr_with_hz(10)
-        };
-        let multi = MultiProgress::with_draw_target(target);
+        let multi = MultiProgress::with_draw_target(draw_target(force));
         if let Ok(mut drawn) = DRAWN.lock() {
-            *drawn = Some(multi.clone());
+            *drawn = Some((multi.clone(), force));
         }
         // Shown once the run says how many steps it has.
         let overall = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::hidden());

@@ -66,6 +66,17 @@ pub enum LockError {
         holder: LockHolder,
         stale_for: u64,
     },
+    /// While renewing: another process holds the lock now (this run's lease ran out,
+    /// and a resume elsewhere took it back, or someone used `--steal-lock`).
+    #[error(
+        "the lock of runbook `{runbook}` in {location} was taken over by {}: this run stops, so that two processes never run it at once",
+        holder.describe()
+    )]
+    Lost {
+        runbook: String,
+        location: String,
+        holder: LockHolder,
+    },
     #[error("failed to take the lock of runbook `{runbook}` in {location}: {source}")]
     Store {
         runbook: String,
@@ -151,10 +162,34 @@ impl Lock {
     }
 
     /// Extends the lease (called every `RENEW_EVERY` while the run lives).
-    pub async fn renew(&mut self) -> Result<(), StoreError> {
+    /// Extends the lease, unless another process holds the lock now (`Lost`): a lock
+    /// taken over is never written back.
+    pub async fn renew(&mut self) -> Result<(), LockError> {
+        let store_err = |source| LockError::Store {
+            runbook: self.holder.runbook.clone(),
+            location: self.store.describe(),
+            source,
+        };
+        let current = read_holder(&self.store, &self.key)
+            .await
+            .map_err(store_err)?;
+        if let Some(h) = current
+            && (h.run_id != self.holder.run_id
+                || h.host != self.holder.host
+                || h.pid != self.holder.pid)
+        {
+            return Err(LockError::Lost {
+                runbook: self.holder.runbook.clone(),
+                location: self.store.describe(),
+                holder: h,
+            });
+        }
         self.holder.expires = crate::sandbox::time::now_secs() + LEASE.as_secs();
         let body = serde_json::to_vec_pretty(&self.holder).unwrap_or_default();
-        self.store.put(&self.key, body, PutMode::Overwrite).await
+        self.store
+            .put(&self.key, body, PutMode::Overwrite)
+            .await
+            .map_err(store_err)
     }
 
     /// Removes the lock if this run still holds it.
@@ -273,5 +308,24 @@ mod tests {
         );
         let stolen = Lock::acquire(&store, "rb", "run-2", true).await;
         assert!(stolen.is_ok(), "{:?}", stolen.err());
+    }
+
+    #[tokio::test]
+    async fn a_lock_taken_over_is_never_renewed_over_its_new_holder() {
+        let (_dir, store) = folder_store().await;
+        let mut ours = Lock::acquire(&store, "rb", "run-1", false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(ours.renew().await.is_ok());
+        // Our lease ran out; a resume on another machine took the lock back.
+        left_by_another_host(&store, "run-1", 60).await;
+        let renewed = ours.renew().await;
+        assert!(
+            matches!(renewed, Err(LockError::Lost { .. })),
+            "{:?}",
+            renewed.err()
+        );
+        let holder = read_holder(&store, "locks/rb.json").await.ok().flatten();
+        assert_eq!(holder.map(|h| h.host), Some("another-host".to_string()));
     }
 }

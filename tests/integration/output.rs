@@ -227,3 +227,31 @@ fn a_step_that_changes_a_real_cluster_is_confirmed_at_a_terminal() {
     assert_eq!(status, 0, "{shown}");
     assert!(!shown.contains("Go on?"), "{shown}");
 }
+
+/// Regression: the state a `patch` keeps for its undo (the object as it was) held a
+/// secret value once an earlier step had written one into the object, and went into
+/// the journal as it was. The journal now names the param instead of its value.
+#[test]
+fn the_journal_never_holds_a_secret_value_even_in_undo_states() {
+    const SECRET: &str = "hunter2-undo-secret";
+    let cluster =
+        crate::sandbox_kubectl::Served::start(&[&crate::harness::path("runbooks/fixtures/edge")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = TestRunbook::new("undosecret")
+        .params("  token: { secret: true }\n")
+        .cluster("c", &cluster.kubeconfig)
+        .steps("  - { id: set, uses: patch, with: { kind: ConfigMap, namespace: edge, name: routing, merge: { data: { token: \"${{ params.token }}\" } } } }\n  - { id: note, uses: patch, undo: {}, with: { kind: ConfigMap, namespace: edge, name: routing, merge: { data: { note: changed } } } }\n")
+        .write(dir.path());
+    Test::new()
+        .args([
+            "run",
+            &rb.to_string_lossy(),
+            "--set",
+            &format!("token={SECRET}"),
+        ])
+        .run();
+    let journal = all_text(&dir.path().join("state"));
+    assert!(journal.contains("\"undo_state\""), "{journal}");
+    assert!(!journal.contains(SECRET), "{journal}");
+    assert!(journal.contains("${{ params.token }}"), "{journal}");
+}
