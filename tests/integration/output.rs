@@ -255,3 +255,71 @@ fn the_journal_never_holds_a_secret_value_even_in_undo_states() {
     assert!(!journal.contains(SECRET), "{journal}");
     assert!(journal.contains("${{ params.token }}"), "{journal}");
 }
+
+/// Regression: Ctrl-C while a confirmation waited for an answer stopped the run, but
+/// the process then waited for the unanswered read forever (and a second Ctrl-C did
+/// nothing).
+#[test]
+fn ctrl_c_during_a_question_ends_the_process() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = TestRunbook::new("asked")
+        .steps("  - { id: cmd, uses: exec_local, with: { argv: [ \"true\" ] } }\n")
+        .write(dir.path());
+    let mut child = std::process::Command::new("script")
+        .args([
+            "-qfec",
+            &format!(
+                "{} run {} --progress never",
+                env!("CARGO_BIN_EXE_lifeboat"),
+                rb.display()
+            ),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run script (util-linux): {e}"));
+    // Nobody answers: stdin stays open and empty. The journal names the process.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        let journal = all_text(&dir.path().join("state"));
+        if let Some(pid) = journal
+            .split("\"pid\":")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .filter(|p| !p.is_empty())
+        {
+            break pid.to_string();
+        }
+        assert!(Instant::now() < deadline, "the run did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Let it reach the question, then Ctrl-C.
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(sent, "cannot signal {pid}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lifeboat still runs 20 s after Ctrl-C during a question");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut shown = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut shown);
+    }
+    assert!(shown.contains("Go on? [y/N]"), "{shown}");
+    assert!(shown.contains("lifeboat resume"), "{shown}");
+    assert_eq!(status.code(), Some(130), "{shown}");
+}
