@@ -13,14 +13,14 @@ use serde_json::Value;
 use crate::harness::{Test, TestRunbook};
 
 /// A `lifeboat sandbox serve` writing its access log to a file.
-struct Logged {
+pub(crate) struct Logged {
     child: Child,
-    kubeconfig: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
     log: PathBuf,
 }
 
 impl Logged {
-    fn start(dir: &Path, name: &str, seed: Option<&Path>) -> Logged {
+    pub(crate) fn start(dir: &Path, name: &str, seed: Option<&Path>) -> Logged {
         let kubeconfig = dir.join(format!("{name}.kubeconfig"));
         let log = dir.join(format!("{name}.access.jsonl"));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lifeboat"));
@@ -48,7 +48,8 @@ impl Logged {
         }
     }
 
-    fn entries(&self) -> Vec<Value> {
+    /// Every request logged so far.
+    pub(crate) fn entries(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()

@@ -9,65 +9,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::backup_restore::run_json;
 use crate::harness::{Test, TestRunbook, path};
+use crate::kill::Logged;
 use crate::sandbox_kubectl::Served;
 
-/// A `lifeboat sandbox serve` writing its access log to a file.
-struct Logged {
-    child: Child,
-    kubeconfig: PathBuf,
-    log: PathBuf,
-}
-
-impl Logged {
-    fn start(dir: &Path, name: &str, seed: &Path) -> Logged {
-        let kubeconfig = dir.join(format!("{name}.kubeconfig"));
-        let log = dir.join(format!("{name}.access.jsonl"));
-        let child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-            .args(["sandbox", "serve", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .arg("--access-log")
-            .arg(&log)
-            .arg("--seed")
-            .arg(seed)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !kubeconfig.exists() {
-            assert!(Instant::now() < deadline, "the sandbox did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Logged {
-            child,
-            kubeconfig,
-            log,
-        }
-    }
-
-    /// Every request logged so far.
-    fn requests(&self) -> Vec<Request> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .map(|e| Request::of(&e))
-            .collect()
-    }
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Every request `sandbox` logged, as the RBAC authorizer sees them.
+fn requests(sandbox: &Logged) -> Vec<Request> {
+    sandbox.entries().iter().map(Request::of).collect()
 }
 
 /// One logged API request, as the RBAC authorizer sees it.
@@ -303,8 +255,8 @@ const FAILOVER_STEPS: &str = r#"  - { id: backup, uses: backup, cluster: a, with
 #[test]
 fn every_request_of_real_runs_is_allowed_by_the_rules_of_its_cluster() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let a = Logged::start(dir.path(), "a", &shop_seed(dir.path()));
-    let b = Logged::start(dir.path(), "b", &path("runbooks/fixtures/edge"));
+    let a = Logged::start(dir.path(), "a", Some(&shop_seed(dir.path())));
+    let b = Logged::start(dir.path(), "b", Some(&path("runbooks/fixtures/edge")));
     let store = dir.path().join("store");
     let rb = TestRunbook::new("rbac-reality")
         .params("  ns: { default: shop }\n")
@@ -335,7 +287,7 @@ fn every_request_of_real_runs_is_allowed_by_the_rules_of_its_cluster() {
     let yaml = rbac(&[&rb.display().to_string()]);
     for (name, sandbox) in [("a", &a), ("b", &b)] {
         let granted = Granted::of(&yaml, name);
-        let requests = sandbox.requests();
+        let requests = requests(sandbox);
         assert!(requests.len() > 20, "cluster {name}: {requests:?}");
         let denied = denied(&granted, &requests);
         assert!(
@@ -353,7 +305,7 @@ fn every_request_of_real_runs_is_allowed_by_the_rules_of_its_cluster() {
         "no verb wildcard:\n{yaml}"
     );
     // Least privilege: on cluster a every path ran, so every verb granted was used.
-    let requests = a.requests();
+    let requests = requests(&a);
     for rule in a_granted.all_rules() {
         for verb in strings(&rule["verbs"]) {
             let single = serde_json::json!({
@@ -391,7 +343,7 @@ fn every_request_of_real_runs_is_allowed_by_the_rules_of_its_cluster() {
 #[test]
 fn a_runbook_that_only_scales_gets_no_secrets_and_no_wildcards() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let a = Logged::start(dir.path(), "a", &path("runbooks/fixtures/shop"));
+    let a = Logged::start(dir.path(), "a", Some(&path("runbooks/fixtures/shop")));
     let rb = TestRunbook::new("only-scale")
         .cluster("c", &a.kubeconfig)
         .steps(
@@ -401,7 +353,7 @@ fn a_runbook_that_only_scales_gets_no_secrets_and_no_wildcards() {
     run_json(&rb, &[], 0);
     let yaml = rbac(&[&rb.display().to_string()]);
     let granted = Granted::of(&yaml, "c");
-    assert!(denied(&granted, &a.requests()).is_empty(), "{yaml}");
+    assert!(denied(&granted, &requests(&a)).is_empty(), "{yaml}");
     assert!(!yaml.contains("secrets"), "{yaml}");
     for rule in granted.all_rules() {
         for key in ["apiGroups", "resources", "verbs"] {
