@@ -83,14 +83,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         Err(ArchiveError::NotFound { .. } | ArchiveError::Incomplete { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    let spool = tempfile::Builder::new()
-        .prefix("lifeboat-copy-")
-        .tempdir()
-        .map_err(|source| ActionError::Io {
-            op: "create a spool folder in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let spool = crate::archive::verify::spool_folder("lifeboat-copy-")?;
     let jobs = manifest.parts.iter().enumerate().map(|(n, part)| {
         let (from, to, id) = (&from, &to, &id);
         let path = spool.path().join(format!("part-{n:05}"));

@@ -37,7 +37,7 @@ pub async fn download_verified(
     parallelism: usize,
     identities: Option<&Identities>,
 ) -> Result<SpooledBackup, ArchiveError> {
-    let dir = spool_dir()?;
+    let dir = spool_folder("lifeboat-spool-")?;
     let checks = check_parts(store, manifest, dir.path(), parallelism, identities).await;
     let mut files = Vec::with_capacity(checks.len());
     for (check, path) in checks {
@@ -58,7 +58,7 @@ pub async fn verify_all(
     parallelism: usize,
     identities: Option<&Identities>,
 ) -> Result<Vec<PartCheck>, ArchiveError> {
-    let dir = spool_dir()?;
+    let dir = spool_folder("lifeboat-spool-")?;
     Ok(
         check_parts(store, manifest, dir.path(), parallelism, identities)
             .await
@@ -68,9 +68,11 @@ pub async fn verify_all(
     )
 }
 
-fn spool_dir() -> Result<tempfile::TempDir, ArchiveError> {
+/// A temporary folder for parts on their way to or from a store (`prefix` says what
+/// for); removed when dropped. Backups, copies and verification spool through one.
+pub fn spool_folder(prefix: &str) -> Result<tempfile::TempDir, ArchiveError> {
     tempfile::Builder::new()
-        .prefix("lifeboat-spool-")
+        .prefix(prefix)
         .tempdir()
         .map_err(|source| ArchiveError::Io {
             op: "create a spool folder in",

@@ -113,14 +113,7 @@ pub async fn run(req: BackupRequest<'_>) -> Result<BackupSummary, ActionError> {
     }
     let created = crate::sandbox::time::now_rfc3339_millis();
     let selection = Selection::resolve(req.conn, &req.filters, req.cluster_resources).await?;
-    let spool = tempfile::Builder::new()
-        .prefix("lifeboat-backup-")
-        .tempdir()
-        .map_err(|source| ActionError::Io {
-            op: "create a spool folder in",
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let spool = crate::archive::verify::spool_folder("lifeboat-backup-")?;
     let job = TypeJob {
         req: &req,
         selection: &selection,

@@ -221,7 +221,6 @@ impl Display {
 
 /// What a run leaves behind besides its journal: report files, and the Pushgateway its
 /// metrics go to.
-#[derive(Default)]
 struct Reports {
     files: Vec<ReportFile>,
     push: Option<Pushgateway>,

@@ -114,6 +114,14 @@ pub fn run_json(runbook: &Path, extra: &[&str], status: i32) -> Vec<Value> {
         .collect()
 }
 
+/// The JSON events among `stdout`'s lines (`--output json`).
+pub fn json_lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 /// The outputs of a succeeded step.
 pub fn outputs(events: &[Value], step: &str) -> Value {
     events

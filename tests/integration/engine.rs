@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::backup_restore::{failure, outputs, run_json};
+use crate::backup_restore::{failure, json_lines, outputs, run_json};
 use crate::harness::{Test, TestRunbook, path};
 use crate::sandbox_kubectl::Served;
 
@@ -47,8 +47,8 @@ fn the_readme_demo_drill_runs_end_to_end() {
     );
 }
 
-#[test]
-fn a_failed_check_rolls_back_the_scale_and_the_patch() {
+/// The demo's shop and edge in one sandbox, the shop's frontend rolled out.
+fn failover_cluster() -> Served {
     let c = Served::start(&[
         &path("runbooks/fixtures/shop"),
         &path("runbooks/fixtures/edge"),
@@ -61,6 +61,38 @@ fn a_failed_check_rolls_back_the_scale_and_the_patch() {
         "deployment/frontend",
         "--timeout=30s",
     ]);
+    c
+}
+
+/// The shop frontend's `spec.replicas`.
+fn frontend_replicas(c: &Served) -> String {
+    c.ok(&[
+        "get",
+        "deployment",
+        "-n",
+        "shop",
+        "frontend",
+        "-o",
+        "jsonpath={.spec.replicas}",
+    ])
+}
+
+/// The site the edge routes to (`edge/routing` ConfigMap, `active`).
+fn active_site(c: &Served) -> String {
+    c.ok(&[
+        "get",
+        "configmap",
+        "-n",
+        "edge",
+        "routing",
+        "-o",
+        "jsonpath={.data.active}",
+    ])
+}
+
+#[test]
+fn a_failed_check_rolls_back_the_scale_and_the_patch() {
+    let c = failover_cluster();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let rb = runbook(
         dir.path(),
@@ -70,15 +102,7 @@ fn a_failed_check_rolls_back_the_scale_and_the_patch() {
          \x20 - id: switch\n    uses: patch\n    with: { kind: ConfigMap, namespace: edge, name: routing, merge: { data: { active: standby } } }\n    undo: {}\n\
          \x20 - id: check\n    uses: wait\n    with: { kind: ConfigMap, namespace: edge, name: routing, jsonpath: \"{.data.active}\", value: never, timeout: 1s }\n    on_failure: rollback\n",
     );
-    let before = c.ok(&[
-        "get",
-        "deployment",
-        "-n",
-        "shop",
-        "frontend",
-        "-o",
-        "jsonpath={.spec.replicas}",
-    ]);
+    let before = frontend_replicas(&c);
     let events = run_json(&rb, &[], 1);
     assert_eq!(
         outputs(&events, "freeze")["previous"]["frontend"],
@@ -103,30 +127,8 @@ fn a_failed_check_rolls_back_the_scale_and_the_patch() {
             .all(|e| e.get("error").is_none()),
         "{events:#?}"
     );
-    assert_eq!(
-        c.ok(&[
-            "get",
-            "deployment",
-            "-n",
-            "shop",
-            "frontend",
-            "-o",
-            "jsonpath={.spec.replicas}"
-        ]),
-        before
-    );
-    assert_eq!(
-        c.ok(&[
-            "get",
-            "configmap",
-            "-n",
-            "edge",
-            "routing",
-            "-o",
-            "jsonpath={.data.active}"
-        ]),
-        "primary"
-    );
+    assert_eq!(frontend_replicas(&c), before);
+    assert_eq!(active_site(&c), "primary");
 }
 
 #[test]
@@ -288,19 +290,8 @@ fn server(c: &Served) -> String {
 
 #[test]
 fn http_check_checks_status_body_and_failure_rolls_back() {
-    let c = Served::start(&[
-        &path("runbooks/fixtures/edge"),
-        &path("runbooks/fixtures/shop"),
-    ]);
+    let c = failover_cluster();
     let url = server(&c);
-    c.ok(&[
-        "rollout",
-        "status",
-        "-n",
-        "shop",
-        "deployment/frontend",
-        "--timeout=30s",
-    ]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let rb = runbook(
         dir.path(),
@@ -322,27 +313,8 @@ fn http_check_checks_status_body_and_failure_rolls_back() {
         "{events:#?}"
     );
     assert_eq!(events_of(&events, "step_retrying").len(), 1, "{events:#?}");
-    assert_eq!(
-        c.ok(&[
-            "get",
-            "configmap",
-            "-n",
-            "edge",
-            "routing",
-            "-o",
-            "jsonpath={.data.active}"
-        ]),
-        "primary"
-    );
-    let replicas = c.ok(&[
-        "get",
-        "deployment",
-        "-n",
-        "shop",
-        "frontend",
-        "-o",
-        "jsonpath={.spec.replicas}",
-    ]);
+    assert_eq!(active_site(&c), "primary");
+    let replicas = frontend_replicas(&c);
     assert_eq!(replicas, "2", "the scale was not undone");
 
     let refused = runbook(
@@ -379,11 +351,7 @@ fn exec_local_runs_argv_without_a_shell_and_masks_secrets() {
         .current_dir(dir.path())
         .status(1)
         .run();
-    let events: Vec<Value> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = json_lines(&out.stdout);
     // The param stays one argument: nothing is interpreted by a shell.
     assert_eq!(
         outputs(&events, "echo")["stdout"],
@@ -448,18 +416,7 @@ fn apply_and_delete_act_and_apply_undoes_itself() {
         c.fails(&["get", "configmap", "-n", "edge", "maintenance"])
             .contains("NotFound")
     );
-    assert_eq!(
-        c.ok(&[
-            "get",
-            "configmap",
-            "-n",
-            "edge",
-            "routing",
-            "-o",
-            "jsonpath={.data.active}"
-        ]),
-        "primary"
-    );
+    assert_eq!(active_site(&c), "primary");
     assert!(
         c.fails(&["get", "configmap", "-n", "shop", "shop-settings"])
             .contains("NotFound")
@@ -576,11 +533,7 @@ fn a_retry_succeeds_on_the_third_attempt_and_a_timeout_is_reported_as_one() {
         .current_dir(dir.path())
         .status(1)
         .run();
-    let events: Vec<Value> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = json_lines(&out.stdout);
     let retries: Vec<&Value> = events_of(&events, "step_retrying");
     assert_eq!(retries.len(), 2, "{events:#?}");
     assert!(

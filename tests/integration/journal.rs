@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::backup_restore::{Bucket, failure, outputs, run_json};
+use crate::backup_restore::{Bucket, failure, json_lines, outputs, run_json};
 use crate::harness::{Test, TestRunbook, path};
 use crate::sandbox_kubectl::Served;
 
@@ -96,11 +96,7 @@ fn a_failed_run_resumes_at_the_failed_step_after_the_cause_is_fixed() {
         .args(["resume", &id, "--output", "json", "--state"])
         .arg(&state)
         .run();
-    let events: Vec<Value> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = json_lines(&out.stdout);
     assert!(
         events
             .iter()
@@ -354,11 +350,7 @@ fn a_killed_backup_run_resumes_without_redoing_the_backup() {
         ])
         .env("AWS_ENDPOINT_URL", crate::s3_server::endpoint())
         .run();
-    let events: Vec<Value> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = json_lines(&out.stdout);
     assert!(
         events
             .iter()
@@ -388,15 +380,13 @@ fn a_resumed_restore_does_not_redo_the_tiers_it_finished() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let id = crate::backup_restore::back_up(dir.path(), &a, &bucket, ", namespaces: [ app ]");
     let restore = |target: &Served, existing: &str| {
-        write(
-            dir.path(),
-            "tiers",
-            &format!(
-                "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: {{ name: tiers }}\nclusters:\n  c: {{ kubeconfig: \"{}\" }}\nstores:\n  vault: {}\nstate: {{ path: state }}\nsteps:\n  - {{ id: restore, uses: restore, with: {{ store: vault, backup: {id}, existing: {existing} }} }}\n",
-                target.kubeconfig.display(),
-                bucket.store_yaml()
-            ),
-        )
+        TestRunbook::new("tiers")
+            .cluster("c", &target.kubeconfig)
+            .store("vault", &bucket.store_yaml())
+            .steps(&format!(
+                "  - {{ id: restore, uses: restore, with: {{ store: vault, backup: {id}, existing: {existing} }} }}\n"
+            ))
+            .write(dir.path())
     };
     let total = |o: &Value| -> u64 {
         ["created", "updated", "unchanged", "skipped", "failed"]
@@ -441,11 +431,7 @@ fn a_resumed_restore_does_not_redo_the_tiers_it_finished() {
         .arg(dir.path().join("state"))
         .env("AWS_ENDPOINT_URL", crate::s3_server::endpoint())
         .run();
-    let events: Vec<Value> = out
-        .stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = json_lines(&out.stdout);
     let resumed = outputs(&events, "restore");
     assert_eq!(
         total(&resumed),

@@ -113,6 +113,31 @@ fn write_runbook(dir: &Path, name: &str, cluster: &Path, store: &Path, steps: &s
         .write(dir)
 }
 
+/// `lifeboat run RUNBOOK --output json` in the background, from `dir`; returns the
+/// process and its run id (read from the first event).
+fn start_run(runbook: &Path, dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .arg("run")
+        .arg(runbook)
+        .args(["--output", "json"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let first = BufReader::new(stdout)
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let run_id = serde_json::from_str::<Value>(&first).unwrap_or_default()["run_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (child, run_id)
+}
+
 /// Create requests per resource (with `status`, or any status when `None`).
 fn creates(entries: &[Value], status: Option<u64>) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
@@ -162,25 +187,7 @@ fn a_restore_killed_mid_tier_resumes_without_writing_finished_tiers_again() {
             "  - {{ id: restore, uses: restore, with: {{ store: local, backup: {id}, parallelism: 4 }} }}\n"
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .arg("run")
-        .arg(&restore)
-        .args(["--output", "json"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let first = BufReader::new(stdout)
-        .lines()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let run_id = serde_json::from_str::<Value>(&first).unwrap_or_default()["run_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (mut child, run_id) = start_run(&restore, dir.path());
     // Kill -9 once the ConfigMaps tier is under way.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -250,25 +257,7 @@ fn a_backup_killed_midway_resumes_without_reading_finished_types_again() {
         &store,
         "  - { id: backup, uses: backup, with: { store: local, namespaces: [ bulk ], parallelism: 2 } }\n",
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .arg("run")
-        .arg(&rb)
-        .args(["--output", "json"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let first = BufReader::new(stdout)
-        .lines()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let run_id = serde_json::from_str::<Value>(&first).unwrap_or_default()["run_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (mut child, run_id) = start_run(&rb, dir.path());
     let lists = |entries: &[Value], resource: &str| {
         entries
             .iter()

@@ -14,7 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::harness::{Test, TestRunbook};
+use crate::harness::Test;
+use crate::report::touching_runbook;
 
 const PARSER: &str = r##"
 import json, math, re, sys
@@ -476,13 +477,7 @@ fn an_unreachable_pushgateway_exits_2_after_a_success_and_keeps_a_failures_code(
 #[test]
 fn a_bad_pushgateway_url_or_metrics_path_is_refused_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let marker = dir.path().join("touched");
-    let rb = TestRunbook::new("side-effect")
-        .steps(&format!(
-            "  - {{ id: touch, uses: exec_local, with: {{ argv: [ touch, \"{}\" ] }} }}\n",
-            marker.display()
-        ))
-        .write(dir.path());
+    let (rb, marker) = touching_runbook(dir.path());
     let refused = |args: &[&str], says: &str| {
         let out = Test::new()
             .arg("run")

@@ -100,11 +100,32 @@ fn read(kind: &str, file: &Path) -> Value {
 }
 
 /// The testcase `name` of the (one) suite.
+/// A runbook whose one step touches a file (returned with it): that the file is
+/// absent proves nothing ran.
+pub(crate) fn touching_runbook(dir: &Path) -> (PathBuf, PathBuf) {
+    let marker = dir.join("touched");
+    let rb = TestRunbook::new("side-effect")
+        .steps(&format!(
+            "  - {{ id: touch, uses: exec_local, with: {{ argv: [ touch, \"{}\" ] }} }}\n",
+            marker.display()
+        ))
+        .write(dir);
+    (rb, marker)
+}
+
 fn case<'a>(junit: &'a Value, name: &str) -> &'a Value {
     junit["suites"][0]["cases"]
         .as_array()
         .and_then(|cases| cases.iter().find(|c| c["name"] == name))
         .unwrap_or_else(|| panic!("no testcase {name}: {junit:#}"))
+}
+
+/// One field of a testcase as text (empty when it has none).
+fn text(junit: &Value, name: &str, field: &str) -> String {
+    case(junit, name)[field]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn attr(junit: &Value, name: &str) -> String {
@@ -210,31 +231,19 @@ fn junit_and_html_report_steps_failures_skips_and_objectives() {
     assert!(restore["time"].as_f64().unwrap_or(0.0) > 0.0, "{restore:#}");
     let nap = case(&junit, "nap");
     assert!(nap["time"].as_f64().unwrap_or(0.0) >= 0.02, "{nap:#}");
-    let broken = case(&junit, "broken")["failure"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let broken = text(&junit, "broken", "failure");
     assert!(
         broken.contains("request to http://127.0.0.1:9/") && broken.contains("********"),
         "{broken}"
     );
-    let never = case(&junit, "never")["skipped"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let never = text(&junit, "never", "skipped");
     assert!(never.contains("is false"), "{never}");
     // Markup printed by a step comes back as it was printed.
-    let echo = case(&junit, "echo")["out"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let echo = text(&junit, "echo", "out");
     assert!(echo.contains("<b>&'\"</b> ********"), "{echo}");
     let rto = case(&junit, "objective rto");
     assert!(rto["failure"].is_null(), "{rto:#}");
-    let rpo = case(&junit, "objective rpo")["failure"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let rpo = text(&junit, "objective rpo", "failure");
     assert!(
         rpo.starts_with("RPO missed: measured ") && rpo.ends_with("against a target of 1s"),
         "{rpo}"
@@ -319,13 +328,7 @@ fn junit_and_html_report_steps_failures_skips_and_objectives() {
 #[test]
 fn an_unwritable_report_path_is_refused_before_any_step_runs() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let marker = dir.path().join("touched");
-    let rb = TestRunbook::new("side-effect")
-        .steps(&format!(
-            "  - {{ id: touch, uses: exec_local, with: {{ argv: [ touch, \"{}\" ] }} }}\n",
-            marker.display()
-        ))
-        .write(dir.path());
+    let (rb, marker) = touching_runbook(dir.path());
     let a_file = dir.path().join("a-file");
     std::fs::write(&a_file, "").unwrap_or_else(|e| panic!("{e}"));
     let refused = |flag: &str, target: PathBuf, says: &str| {
@@ -487,18 +490,12 @@ fn an_interrupted_run_writes_what_happened_and_marks_unfinished_steps() {
         "`after` and the unmeasured RTO"
     );
     assert!(case(&junit, "first")["error"].is_null());
-    let long = case(&junit, "long")["error"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let long = text(&junit, "long", "error");
     assert!(
         long.contains("interrupted before it finished") && long.contains("lifeboat resume"),
         "{long}"
     );
-    let after = case(&junit, "after")["skipped"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let after = text(&junit, "after", "skipped");
     assert!(after.starts_with("not run"), "{after}");
     assert!(
         case(&junit, "objective rto")["skipped"]
