@@ -135,6 +135,7 @@ fn step_of(event: &Event) -> Option<&str> {
         | Event::Checkpoint { step, .. }
         | Event::ObjectResult { step, .. }
         | Event::StepRetrying { step, .. }
+        | Event::StepWarning { step, .. }
         | Event::StepFailed { step, .. }
         | Event::StepSkipped { step, .. }
         | Event::RollbackStarted { step, .. }

@@ -155,7 +155,9 @@ impl SecretMask {
                 }
             }
             Event::StepResumed { outputs, .. } => *outputs = self.outputs(outputs),
-            Event::StepFailed { error, .. } | Event::StepRetrying { error, .. } => {
+            Event::StepFailed { error, .. }
+            | Event::StepRetrying { error, .. }
+            | Event::StepWarning { message: error, .. } => {
                 self.text_in_place(error);
             }
             Event::StepUndone { error, .. } => {

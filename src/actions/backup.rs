@@ -121,6 +121,12 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         },
     })
     .await?;
+    for u in &summary.unavailable {
+        ctx.warn(format!(
+            "{} is not in the backup: the cluster could not describe it ({}); restore it from another source if it holds state",
+            u.group_version, u.message
+        ));
+    }
     let mut outputs = Outputs::new();
     outputs.insert("backup_id".into(), OutputValue::Str(summary.backup_id));
     outputs.insert(

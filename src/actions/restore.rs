@@ -10,6 +10,7 @@ use super::{ActionError, CheckInputs, IntOrExpr, Output, map_out, out};
 use crate::engine::context::StepCtx;
 use crate::engine::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
+use crate::runbook::model::Duration;
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "restore";
@@ -72,7 +73,18 @@ pub struct Inputs {
     /// Also restore `status` (default: status is left to the controllers).
     #[serde(default)]
     pub restore_status: bool,
+    /// Keep Services' node ports (default: cleared, the target allocates its own; a
+    /// port the target already uses would be refused).
+    #[serde(default)]
+    pub keep_node_ports: bool,
+    /// How long the admission tier waits, in all, for the workloads behind webhooks
+    /// and APIServices to be ready (default 2m); one still not ready is not restored.
+    #[serde(default)]
+    pub backend_timeout: Option<Spanned<Duration>>,
 }
+
+/// How long the admission tier waits for its backends unless told.
+const DEFAULT_BACKEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn latest() -> String {
     "latest".to_string()
@@ -126,6 +138,11 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         parallelism: usize::try_from(parallelism).unwrap_or(16),
         fail_fast: i.fail_fast,
         restore_status: i.restore_status,
+        keep_node_ports: i.keep_node_ports,
+        backend_timeout: i
+            .backend_timeout
+            .as_ref()
+            .map_or(DEFAULT_BACKEND_TIMEOUT, |t| t.value.0),
         identities: ctx.run.identities(&i.store.value)?,
         dry_run: ctx.run.dry_run,
         progress: ctx.progress(),

@@ -179,7 +179,7 @@ fn pending(objects: &[Value], i: &Inputs) -> Result<Vec<String>, ActionError> {
         let why = if let Some(cond) = &i.condition {
             condition_pending(o, cond, i.status.as_deref().unwrap_or("True"))
         } else if i.rollout == Some(true) {
-            rollout_pending(o)
+            crate::cluster::objects::rollout_pending(o)
         } else if let (Some(path), Some(want)) = (&i.jsonpath, &i.value) {
             let got = jsonpath::eval(o, path).map_err(ActionError::Inputs)?;
             (got.as_deref() != Some(want.as_str())).then(|| {
@@ -208,38 +208,5 @@ fn condition_pending(o: &Value, condition: &str, status: &str) -> Option<String>
         Some(s) if s == status => None,
         Some(s) => Some(format!("{condition} is {s}")),
         None => Some(format!("no {condition} condition")),
-    }
-}
-
-/// Whether a Deployment, StatefulSet or DaemonSet has rolled out its current spec.
-fn rollout_pending(o: &Value) -> Option<String> {
-    let int = |p: &str| o.pointer(p).and_then(Value::as_i64);
-    let generation = int("/metadata/generation").unwrap_or(0);
-    if int("/status/observedGeneration").unwrap_or(0) < generation {
-        return Some("the controller has not seen the latest spec".into());
-    }
-    match o.get("kind").and_then(Value::as_str) {
-        Some("DaemonSet") => {
-            let desired = int("/status/desiredNumberScheduled").unwrap_or(0);
-            let updated = int("/status/updatedNumberScheduled").unwrap_or(0);
-            let ready = int("/status/numberAvailable").unwrap_or(0);
-            (updated < desired || ready < desired)
-                .then(|| format!("{ready} of {desired} available"))
-        }
-        Some("StatefulSet") => {
-            let want = int("/spec/replicas").unwrap_or(1);
-            let updated = int("/status/updatedReplicas").unwrap_or(0);
-            let ready = int("/status/readyReplicas").unwrap_or(0);
-            (updated < want || ready < want)
-                .then(|| format!("{ready} of {want} ready, {updated} updated"))
-        }
-        _ => {
-            let want = int("/spec/replicas").unwrap_or(1);
-            let updated = int("/status/updatedReplicas").unwrap_or(0);
-            let available = int("/status/availableReplicas").unwrap_or(0);
-            let total = int("/status/replicas").unwrap_or(0);
-            (updated < want || available < want || total > want)
-                .then(|| format!("{available} of {want} available, {updated} updated"))
-        }
     }
 }

@@ -29,11 +29,24 @@ pub struct Manifest {
     pub run_id: String,
     pub step: String,
     pub filters: Filters,
+    /// Group versions of the source cluster's API that could not be read (an
+    /// aggregated API whose backend was down): their resources are not in the backup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable_groups: Vec<UnavailableGroup>,
     /// Objects in all parts.
     pub objects: u64,
     /// Stored bytes of all parts.
     pub bytes: u64,
     pub parts: Vec<PartManifest>,
+}
+
+/// A group version left out of a backup because the source could not describe it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnavailableGroup {
+    /// `metrics.k8s.io/v1beta1`.
+    pub group_version: String,
+    /// What the API server answered.
+    pub message: String,
 }
 
 /// The cluster a backup was taken from.

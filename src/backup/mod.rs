@@ -72,6 +72,8 @@ pub struct BackupSummary {
     pub bytes: u64,
     /// Objects per kind.
     pub kinds: BTreeMap<String, u64>,
+    /// Group versions left out because the cluster could not describe them.
+    pub unavailable: Vec<crate::archive::manifest::UnavailableGroup>,
 }
 
 impl BackupSummary {
@@ -85,6 +87,7 @@ impl BackupSummary {
             objects: manifest.objects,
             bytes: manifest.bytes,
             kinds,
+            unavailable: manifest.unavailable_groups.clone(),
         }
     }
 }
@@ -152,6 +155,7 @@ pub async fn run(req: BackupRequest<'_>) -> Result<BackupSummary, ActionError> {
             cluster_resources: selection.cluster_resources,
             ..req.filters.clone()
         },
+        unavailable_groups: selection.unavailable.clone(),
         objects: parts.iter().map(|p| p.objects).sum(),
         bytes: parts.iter().map(|p| p.bytes).sum(),
         parts,

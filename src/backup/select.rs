@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::actions::{ActionError, ClusterResources};
-use crate::archive::manifest::Filters;
+use crate::archive::manifest::{Filters, UnavailableGroup};
 use crate::cluster::discovery::{self, ServedType};
 use crate::cluster::filter::{NamespaceFilter, ResourceFilter};
 use crate::cluster::objects;
@@ -39,6 +39,8 @@ pub struct Selection {
     /// Whether cluster-scoped resources are taken.
     pub cluster_resources: bool,
     namespaces: NamespaceFilter,
+    /// Group versions the cluster could not describe: left out, with a warning.
+    pub unavailable: Vec<UnavailableGroup>,
     /// Groups served by CRDs.
     custom_groups: BTreeSet<String>,
 }
@@ -123,6 +125,14 @@ impl Selection {
             types,
             cluster_resources: take_cluster,
             namespaces,
+            unavailable: served
+                .unavailable
+                .iter()
+                .map(|u| UnavailableGroup {
+                    group_version: u.group_version.clone(),
+                    message: u.message.clone(),
+                })
+                .collect(),
             custom_groups,
         })
     }

@@ -22,7 +22,7 @@ pub struct ClusterConn {
     /// Keeps an in-process sandbox serving as long as the connection lives.
     sandbox: Option<Arc<Sandbox>>,
     /// Resource types found by the last discovery (see `discovery::served`).
-    pub(super) served: Arc<tokio::sync::Mutex<Option<Arc<Vec<super::discovery::ServedType>>>>>,
+    pub(super) served: Arc<tokio::sync::Mutex<Option<Arc<super::discovery::Discovered>>>>,
 }
 
 impl std::fmt::Debug for ClusterConn {
@@ -87,7 +87,7 @@ impl ClusterConn {
             .context
             .clone()
             .unwrap_or_else(|| "current-context".to_string());
-        let client = kube::Client::try_from(config).map_err(|e| fail(e.to_string()))?;
+        let client = client_with_bounded_retries(config).map_err(|e| fail(e.to_string()))?;
         Ok(ClusterConn {
             name: name.to_string(),
             client,
@@ -127,6 +127,30 @@ impl ClusterConn {
     pub fn describe(&self) -> String {
         format!("cluster `{}`", self.name)
     }
+}
+
+/// Answers of 429, 503 and 504 are tried again at most this many times (honouring
+/// `Retry-After`), after 100 ms, 200 ms, 400 ms... capped at 2 s.
+const RETRIES: u32 = 3;
+
+/// A client whose retries of 429/503/504 are bounded. kube-rs's default policy tries
+/// such an answer up to 15 times with delays growing to 1000 s: an aggregated API whose
+/// backend is down answers 503 to every discovery, and would hold a backup for
+/// minutes. This policy replaces kube-rs's own (never both, so retries never stack).
+fn client_with_bounded_retries(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+    config.default_retry = false;
+    let policy = kube::client::retry::RetryPolicy::new(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(2),
+        RETRIES,
+        true,
+    )
+    .map_err(|e| kube::Error::Service(Box::new(e)))?;
+    // A retry clones the service it retries: the buffer makes kube-rs's one clonable.
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&tower::buffer::BufferLayer::new(1024))
+        .with_layer(&tower::retry::RetryLayer::new(policy))
+        .build())
 }
 
 /// `~/x` is in the home folder; relative paths are relative to the runbook's folder.

@@ -1,8 +1,10 @@
 //! Objects as raw JSON: paged lists, get, create and server-side apply against any
 //! resource type. Objects are kept exactly as the API server sent them (the backup
 //! stores them so); list items get the `apiVersion` and `kind` a list leaves out.
+//! Every write asks for `fieldValidation=Strict`, as kubectl does: a field the server
+//! does not know fails the write, naming it, instead of being dropped in silence.
 
-use kube::api::{GetParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{GetParams, ListParams, Patch, PatchParams, PostParams, ValidationDirective};
 use kube::core::Request;
 use serde_json::Value;
 
@@ -125,7 +127,7 @@ pub async fn create(
     let request = Request::new(rtype.collection_path(namespace))
         .create(&params, bytes)
         .map_err(|e| transport("create", what(), e))?;
-    send(conn, "create", what(), request).await
+    send(conn, "create", what(), strict(request)).await
 }
 
 /// Server-side applies `body` as lifeboat's field manager, taking over conflicting
@@ -169,7 +171,7 @@ pub async fn apply_as(
         dry_run,
         force,
         field_manager: Some(manager.into()),
-        ..PatchParams::default()
+        field_validation: Some(ValidationDirective::Strict),
     };
     let request = Request::new(rtype.collection_path(namespace))
         .patch(name, &params, &Patch::Apply(body))
@@ -203,6 +205,39 @@ pub fn condition_true(obj: &Value, kind: &str) -> bool {
                     && c.get("status").and_then(Value::as_str) == Some("True")
             })
         })
+}
+
+/// Whether a Deployment, StatefulSet or DaemonSet has rolled out its current spec.
+pub fn rollout_pending(o: &Value) -> Option<String> {
+    let int = |p: &str| o.pointer(p).and_then(Value::as_i64);
+    let generation = int("/metadata/generation").unwrap_or(0);
+    if int("/status/observedGeneration").unwrap_or(0) < generation {
+        return Some("the controller has not seen the latest spec".into());
+    }
+    match o.get("kind").and_then(Value::as_str) {
+        Some("DaemonSet") => {
+            let desired = int("/status/desiredNumberScheduled").unwrap_or(0);
+            let updated = int("/status/updatedNumberScheduled").unwrap_or(0);
+            let ready = int("/status/numberAvailable").unwrap_or(0);
+            (updated < desired || ready < desired)
+                .then(|| format!("{ready} of {desired} available"))
+        }
+        Some("StatefulSet") => {
+            let want = int("/spec/replicas").unwrap_or(1);
+            let updated = int("/status/updatedReplicas").unwrap_or(0);
+            let ready = int("/status/readyReplicas").unwrap_or(0);
+            (updated < want || ready < want)
+                .then(|| format!("{ready} of {want} ready, {updated} updated"))
+        }
+        _ => {
+            let want = int("/spec/replicas").unwrap_or(1);
+            let updated = int("/status/updatedReplicas").unwrap_or(0);
+            let available = int("/status/availableReplicas").unwrap_or(0);
+            let total = int("/status/replicas").unwrap_or(0);
+            (updated < want || available < want || total > want)
+                .then(|| format!("{available} of {want} available, {updated} updated"))
+        }
+    }
 }
 
 /// `ns/name`, or `name` for cluster-scoped objects.
@@ -239,6 +274,17 @@ async fn send(
         .map_err(|e| KubeError::from_kube(op, what, e))
 }
 
+/// `request` asking for strict field validation (kube-rs's `PostParams` has no field
+/// for it).
+fn strict(mut request: http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    let uri = request.uri().to_string();
+    let joined = if uri.contains('?') { '&' } else { '?' };
+    if let Ok(strict) = format!("{uri}{joined}fieldValidation=Strict").parse() {
+        *request.uri_mut() = strict;
+    }
+    request
+}
+
 fn transport(op: &'static str, what: String, e: kube::core::request::Error) -> KubeError {
     KubeError::Transport {
         op,
@@ -266,6 +312,7 @@ pub async fn patch_status(
     let params = PatchParams {
         dry_run,
         field_manager: Some(FIELD_MANAGER.into()),
+        field_validation: Some(ValidationDirective::Strict),
         ..PatchParams::default()
     };
     let body = serde_json::json!({ "status": status });
@@ -309,6 +356,7 @@ pub async fn patch(
     let params = PatchParams {
         dry_run,
         field_manager: Some(FIELD_MANAGER.into()),
+        field_validation: Some(ValidationDirective::Strict),
         ..PatchParams::default()
     };
     let request = Request::new(rtype.collection_path(namespace));
@@ -343,7 +391,7 @@ pub async fn replace(
     let request = Request::new(rtype.collection_path(namespace))
         .replace(name, &params, bytes)
         .map_err(|e| transport("replace", what(), e))?;
-    send(conn, "replace", what(), request).await
+    send(conn, "replace", what(), strict(request)).await
 }
 
 /// Deletes the object `name` (`propagation`: `Background`, `Foreground` or `Orphan`).

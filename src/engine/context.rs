@@ -268,6 +268,14 @@ impl<'a> StepCtx<'a> {
         })
     }
 
+    /// Tells the operator something the step does not fail for (a `StepWarning`).
+    pub fn warn(&self, message: String) {
+        self.run.sink.emit(&Event::StepWarning {
+            step: self.step.to_string(),
+            message,
+        });
+    }
+
     /// A progress callback (objects, bytes) that emits cumulative progress events.
     pub fn progress(&self) -> Arc<dyn Fn(u64, u64) + Send + Sync> {
         let objects = self.objects.clone();

@@ -104,6 +104,12 @@ pub enum Event {
         reason: Option<String>,
         dry_run: bool,
     },
+    /// Something a step did not let fail it but the operator should know (a group of
+    /// the cluster's API that could not be read, and so was left out of a backup).
+    StepWarning {
+        step: String,
+        message: String,
+    },
     StepRetrying {
         step: String,
         attempt: u32,
@@ -222,6 +228,10 @@ mod tests {
                 reason: Some(s()),
                 dry_run: false,
             },
+            Event::StepWarning {
+                step: s(),
+                message: s(),
+            },
             Event::StepRetrying {
                 step: s(),
                 attempt: 1,
@@ -278,6 +288,7 @@ mod tests {
             | Event::RunInterrupted { .. }
             | Event::ObjectResult { .. }
             | Event::StepRetrying { .. }
+            | Event::StepWarning { .. }
             | Event::StepFailed { .. }
             | Event::StepSkipped { .. }
             | Event::RollbackStarted { .. }

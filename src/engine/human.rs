@@ -128,6 +128,7 @@ pub fn human_line(event: &Event) -> Option<String> {
             };
             format!("  ok    {step} in {}{tail}", seconds(*duration_ms))
         }
+        Event::StepWarning { step, message } => format!("  warn  {step}: {message}"),
         Event::StepRetrying {
             step,
             attempt,

@@ -360,6 +360,12 @@ fn errors(h: &mut String, r: &RunRecord) {
         if let Some(e) = s.undo.as_ref().and_then(|u| u.error.as_ref()) {
             items.push(format!("<code>{id}</code> undo failed: {}", escape(e)));
         }
+        for w in &s.warnings {
+            items.push(format!(
+                "<code>{id}</code> warning: {}",
+                escape(&clip(w, KEEP))
+            ));
+        }
         for f in &s.object_failures {
             items.push(format!(
                 "<code>{id}</code> {} {}: {}",

@@ -392,6 +392,7 @@ mod tests {
 
     fn step(id: &str, state: StepState, duration_ms: Option<u64>) -> StepRecord {
         StepRecord {
+            warnings: Vec::new(),
             id: id.into(),
             title: None,
             action: "sleep".into(),

@@ -59,6 +59,8 @@ pub struct StepRecord {
     pub error: Option<String>,
     /// Why it was skipped.
     pub reason: Option<String>,
+    /// What the step warned about (it did not fail for it).
+    pub warnings: Vec<String>,
     pub undo: Option<UndoRecord>,
     /// Per-kind results of objects sent as events (every object in a dry-run restore,
     /// failed ones otherwise).
@@ -394,6 +396,7 @@ impl RunRecorder {
                 outputs: Outputs::new(),
                 error: None,
                 reason: None,
+                warnings: Vec::new(),
                 undo: None,
                 objects: BTreeMap::new(),
                 object_failures: Vec::new(),
@@ -548,6 +551,10 @@ impl EventSink for RunRecorder {
                 }
                 s.error = Some(error);
             }
+            Event::StepWarning { step, message } => {
+                let message = self.mask(message);
+                step_of(record, step, "").warnings.push(message);
+            }
             Event::StepSkipped { step, reason } => {
                 let reason = self.mask(reason);
                 let s = step_of(record, step, "");
@@ -688,6 +695,7 @@ fn step_of<'a>(record: &'a mut RunRecord, id: &str, action: &str) -> &'a mut Ste
                 outputs: Outputs::new(),
                 error: None,
                 reason: None,
+                warnings: Vec::new(),
                 undo: None,
                 objects: BTreeMap::new(),
                 object_failures: Vec::new(),

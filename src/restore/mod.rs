@@ -3,9 +3,14 @@
 //! truncated backup is refused with nothing applied. Then tier by tier
 //! (`order::TIERS`, one tier at a time in `tier`): objects are filtered, left out when
 //! a controller recreates them (`rules`), stripped of what the source cluster assigned,
-//! moved by the namespace mapping, and written in parallel (bounded) within the tier
-//! (`write`). After the CRD tier the restore waits until the CRDs are Established and
-//! refreshes discovery. Dry-run sends every write with `dryRun=All`.
+//! moved by the namespace mapping, their owner references dropped or remapped to the
+//! owners' new uids (`owners`), a PVC's volume name reset unless its PV is restored
+//! too, and written in parallel (bounded) within the tier (`write`), with
+//! `fieldValidation=Strict` so a field the target does not know fails the object,
+//! naming the field, instead of vanishing. After the CRD tier the restore waits until
+//! the CRDs are Established and refreshes discovery; before the admission tier it
+//! waits until the workloads behind webhooks and APIServices are ready (`admission`).
+//! Dry-run sends every write with `dryRun=All`.
 //!
 //! Each tier finished while every tier so far restored without a failure is reported
 //! as a checkpoint (`TierDone`). A restore resumed from one does not write the tiers up
@@ -13,9 +18,12 @@
 //! skips again, and takes their counts from the checkpoint. Under `fail_fast` the first
 //! failure stops the writes, and the restore ends with the tally of that tier.
 
+mod admission;
 mod order;
 mod outcome;
+mod owners;
 mod rules;
+mod scan;
 mod tier;
 mod write;
 
@@ -63,6 +71,11 @@ pub struct RestoreRequest<'a> {
     pub parallelism: usize,
     pub fail_fast: bool,
     pub restore_status: bool,
+    /// Keep Services' node ports (the target allocates new ones otherwise).
+    pub keep_node_ports: bool,
+    /// How long the admission tier waits for the workloads behind webhooks and
+    /// APIServices.
+    pub backend_timeout: std::time::Duration,
     pub dry_run: bool,
     /// Decrypt encrypted parts with these.
     pub identities: Option<Identities>,
@@ -105,6 +118,22 @@ struct Prepared {
     qualified: String,
     object: Value,
     status: Option<Value>,
+    /// Its uid in the source cluster.
+    source_uid: Option<String>,
+    /// Owner references that wait for owners restored after it.
+    waiting: Option<owners::Rewritten>,
+}
+
+/// What deciding an object depends on besides the filters: what the restore wrote so
+/// far and how it was asked to write.
+struct Known<'k> {
+    /// (target namespace, name) of the Services with a selector.
+    services_with_selectors: &'k HashSet<(String, String)>,
+    /// Names of the PVs the restore writes (or found in the target).
+    volumes: &'k HashSet<String>,
+    owners: &'k owners::OwnerLinks,
+    keep_status: bool,
+    keep: rules::Keep,
 }
 
 /// Restores a backup: checks every part, then restores tier by tier, after the last
@@ -127,8 +156,10 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
             continue;
         }
         let restored = restore.restore_tier(tier, &parts).await?;
-        clean &= restored.tally.total.failed == 0;
-        merge(&mut tally, restored.tally);
+        let mut tier_tally = restored.tally;
+        restore.link_owners(&mut tier_tally, false).await;
+        clean &= tier_tally.total.failed == 0;
+        merge(&mut tally, tier_tally);
         if restore.stopped() {
             return Ok(restore.finish(tally, true));
         }
@@ -139,21 +170,27 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
             restore.wait_for_crds(&restored.crds).await?;
         }
     }
+    restore.link_owners(&mut tally, true).await;
     Ok(restore.finish(tally, false))
 }
 
 /// Where an earlier attempt of this restore left off: the tally of the tiers it
-/// finished (from its checkpoint) and the last of them. A checkpoint of another backup
-/// is ignored.
+/// finished (from its checkpoint) and the last of them, found by name (the table of
+/// tiers may differ between lifeboat versions). A checkpoint of another backup, or of
+/// a tier this version does not have, is ignored: the restore starts over, and
+/// `existing` decides what happens to what the first attempt wrote.
 fn resume_point(done: Option<&TierDone>, backup_id: &str) -> (Tally, Option<usize>) {
-    match done.filter(|d| d.backup_id == backup_id) {
-        Some(d) => {
+    let found = done
+        .filter(|d| d.backup_id == backup_id)
+        .and_then(|d| order::tier_index(&d.tier_name).map(|tier| (d, tier)));
+    match found {
+        Some((d, tier)) => {
             let tally = Tally {
                 total: d.total.clone(),
                 kinds: d.kinds.clone(),
                 ..Tally::default()
             };
-            (tally, Some(d.tier))
+            (tally, Some(tier))
         }
         None => (Tally::default(), None),
     }
@@ -178,7 +215,7 @@ enum Decision {
     Leave,
     /// Selected but not restored (kind, name, why).
     Skip(String, String, String),
-    Write(Prepared),
+    Write(Box<Prepared>),
 }
 
 /// What the request selects, and where namespaces go.
@@ -213,8 +250,7 @@ impl Filter {
         mut object: Value,
         source: &ResourceType,
         target: Option<&ServedType>,
-        services_with_selectors: &HashSet<(String, String)>,
-        keep_status: bool,
+        known: &Known<'_>,
     ) -> Decision {
         let qualified = source.qualified();
         if !self.resources.matches(source) {
@@ -243,7 +279,10 @@ impl Filter {
         }
         if qualified == "endpoints" {
             let target_ns = self.mapping.get(&namespace).cloned().unwrap_or(namespace);
-            if services_with_selectors.contains(&(target_ns, name_of(&object).to_string())) {
+            if known
+                .services_with_selectors
+                .contains(&(target_ns, name_of(&object).to_string()))
+            {
                 return Decision::Skip(
                     kind,
                     name,
@@ -251,13 +290,21 @@ impl Filter {
                 );
             }
         }
-        let status = if keep_status {
+        let status = if known.keep_status {
             object.get("status").cloned()
         } else {
             None
         };
-        rules::strip(&qualified, &mut object, false);
+        let source_uid = owners::uid_of(&object).map(str::to_string);
+        rules::strip(&qualified, &mut object, false, known.keep);
         rules::map_namespace(&mut object, &qualified, &|ns| self.mapping.get(ns).cloned());
+        if qualified == "persistentvolumeclaims" {
+            unbind_claim(&mut object, known.volumes);
+        }
+        let waiting = match known.owners.rewrite(&mut object) {
+            owners::Rewritten::Done => None,
+            w @ owners::Rewritten::Waiting { .. } => Some(w),
+        };
         let rtype = match target {
             Some(t) => {
                 if t.rtype.version != source.version
@@ -269,12 +316,27 @@ impl Filter {
             }
             None => source.clone(),
         };
-        Decision::Write(Prepared {
+        Decision::Write(Box::new(Prepared {
             rtype,
             qualified,
             object,
             status,
-        })
+            source_uid,
+            waiting,
+        }))
+    }
+}
+
+/// A claim bound to a volume the restore does not bring would stay Pending forever
+/// (it binds only to that volume): its binding is reset so the target binds or
+/// provisions one.
+fn unbind_claim(claim: &mut Value, volumes: &HashSet<String>) {
+    let bound_elsewhere = claim
+        .pointer("/spec/volumeName")
+        .and_then(Value::as_str)
+        .is_some_and(|v| !volumes.contains(v));
+    if bound_elsewhere && let Some(Value::Object(spec)) = claim.get_mut("spec") {
+        spec.remove("volumeName");
     }
 }
 
@@ -351,6 +413,33 @@ mod tests {
         assert_eq!(tally.total, checkpoint.total);
         assert_eq!(tally.kinds, checkpoint.kinds);
         assert!(tally.failures.is_empty());
+    }
+
+    #[test]
+    fn a_checkpoint_is_found_by_its_tier_name_and_an_unknown_one_ignored() {
+        // Written by a version whose tiers were numbered differently.
+        let mut moved = done("b1", 3);
+        moved.tier_name = "secrets".into();
+        let (_, after) = resume_point(Some(&moved), "b1");
+        assert_eq!(after, order::tier_index("secrets"));
+        assert_ne!(after, Some(3));
+        let mut gone = done("b1", 2);
+        gone.tier_name = "storageclasses".into();
+        let (tally, after) = resume_point(Some(&gone), "b1");
+        assert_eq!(after, None);
+        assert_eq!(tally.total, Counts::default());
+    }
+
+    #[test]
+    fn a_claim_keeps_its_volume_only_when_the_volume_is_restored() {
+        let restored: HashSet<String> = ["pv-restored".to_string()].into();
+        let mut kept = serde_json::json!({"spec": {"volumeName": "pv-restored"}});
+        unbind_claim(&mut kept, &restored);
+        assert_eq!(kept["spec"]["volumeName"], "pv-restored");
+        let mut reset =
+            serde_json::json!({"spec": {"volumeName": "pv-elsewhere", "resources": {}}});
+        unbind_claim(&mut reset, &restored);
+        assert_eq!(reset["spec"], serde_json::json!({"resources": {}}));
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! `RestoreOrder`: which tier each resource type is restored in (SPEC section 5).
 //! CRDs first (then the restore waits until they are Established and refreshes
-//! discovery), then namespaces, storage, identities, configuration, services,
-//! workloads, every other built-in type, and custom resources last. The order is data:
-//! one table, read top to bottom.
+//! discovery), then namespaces, the classes workloads name (storage, priority,
+//! runtime: a Pod naming a missing PriorityClass or RuntimeClass is refused), storage,
+//! identities, configuration, services, workloads, every other built-in type, custom
+//! resources, and last what intercepts the API itself: admission webhooks, admission
+//! policies and APIServices, whose backends are restored before them (a webhook with
+//! `failurePolicy: Fail` and no backend yet would refuse every later write). The order
+//! is data: one table, read top to bottom. Checkpoints name their tier, so a resume
+//! after this table changed finds its place by name.
 
 use crate::cluster::ResourceType;
 
@@ -11,7 +16,15 @@ use crate::cluster::ResourceType;
 pub const TIERS: &[(&str, &[&str])] = &[
     ("crds", &["customresourcedefinitions.apiextensions.k8s.io"]),
     ("namespaces", &["namespaces"]),
-    ("storageclasses", &["storageclasses.storage.k8s.io"]),
+    (
+        "classes",
+        &[
+            "storageclasses.storage.k8s.io",
+            "priorityclasses.scheduling.k8s.io",
+            "runtimeclasses.node.k8s.io",
+            "ingressclasses.networking.k8s.io",
+        ],
+    ),
     ("persistentvolumes", &["persistentvolumes"]),
     ("persistentvolumeclaims", &["persistentvolumeclaims"]),
     ("serviceaccounts", &["serviceaccounts"]),
@@ -42,12 +55,28 @@ pub const TIERS: &[(&str, &[&str])] = &[
     ),
     ("other", &[]),
     ("custom-resources", &[]),
+    // In this order: what a webhook could intercept (APIServices, policies) before
+    // the webhooks, which the API server never sends webhook configurations to.
+    (
+        "admission",
+        &[
+            "apiservices.apiregistration.k8s.io",
+            "validatingadmissionpolicies.admissionregistration.k8s.io",
+            "validatingadmissionpolicybindings.admissionregistration.k8s.io",
+            "mutatingadmissionpolicies.admissionregistration.k8s.io",
+            "mutatingadmissionpolicybindings.admissionregistration.k8s.io",
+            "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+            "validatingwebhookconfigurations.admissionregistration.k8s.io",
+        ],
+    ),
 ];
 
 /// Index of the `other` tier.
-const OTHER: usize = TIERS.len() - 2;
+const OTHER: usize = TIERS.len() - 3;
 /// Index of the custom resources tier.
-const CUSTOM: usize = TIERS.len() - 1;
+const CUSTOM: usize = TIERS.len() - 2;
+/// Index of the admission tier (webhooks, admission policies, APIServices).
+pub const ADMISSION: usize = TIERS.len() - 1;
 
 /// The tier a resource type is restored in; `custom` says whether its group is served
 /// by a CRD.
@@ -62,8 +91,23 @@ pub fn tier_of(rtype: &ResourceType, custom: bool) -> usize {
         .unwrap_or(OTHER)
 }
 
+/// Where a resource type comes within its tier: the order its row lists it in (types
+/// no row names come after, in the order of the backup's parts).
+pub fn rank_in_tier(rtype: &ResourceType) -> usize {
+    let name = rtype.qualified();
+    TIERS
+        .iter()
+        .find_map(|(_, names)| names.iter().position(|n| *n == name))
+        .unwrap_or(usize::MAX)
+}
+
 pub fn tier_name(index: usize) -> &'static str {
     TIERS.get(index).map_or("other", |(name, _)| name)
+}
+
+/// The index of the tier called `name`, if this version of lifeboat has one.
+pub fn tier_index(name: &str) -> Option<usize> {
+    TIERS.iter().position(|(n, _)| *n == name)
 }
 
 #[cfg(test)]
@@ -96,5 +140,47 @@ mod tests {
         assert!(deploy < netpol && netpol < snap);
         assert_eq!(tier_name(netpol), "other");
         assert_eq!(tier_name(snap), "custom-resources");
+    }
+
+    #[test]
+    fn classes_come_before_workloads_and_admission_after_everything() {
+        let deploy = tier_of(&rt("apps", "deployments"), false);
+        let pods = tier_of(&rt("", "pods"), false);
+        for (group, resource) in [
+            ("scheduling.k8s.io", "priorityclasses"),
+            ("node.k8s.io", "runtimeclasses"),
+            ("storage.k8s.io", "storageclasses"),
+        ] {
+            let t = tier_of(&rt(group, resource), false);
+            assert!(t < deploy && t < pods, "{resource}");
+        }
+        let custom = tier_of(&rt("example.com", "widgets"), true);
+        for (group, resource) in [
+            (
+                "admissionregistration.k8s.io",
+                "validatingwebhookconfigurations",
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "mutatingwebhookconfigurations",
+            ),
+            ("apiregistration.k8s.io", "apiservices"),
+        ] {
+            assert_eq!(
+                tier_of(&rt(group, resource), false),
+                ADMISSION,
+                "{resource}"
+            );
+        }
+        assert!(custom < ADMISSION);
+        // Within the tier, the webhooks come after what they could intercept.
+        let webhooks = rank_in_tier(&rt(
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations",
+        ));
+        let apiservices = rank_in_tier(&rt("apiregistration.k8s.io", "apiservices"));
+        assert!(apiservices < webhooks);
+        assert_eq!(tier_index("admission"), Some(ADMISSION));
+        assert_eq!(tier_index("storageclasses"), None);
     }
 }

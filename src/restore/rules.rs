@@ -4,9 +4,14 @@
 //! Left out: Events, Nodes and other objects that describe a cluster rather than an
 //! application; objects a controller recreates (Pods of ReplicaSets, ReplicaSets of
 //! Deployments, Jobs of CronJobs, EndpointSlices, Endpoints of Services,
-//! service-account tokens). Removed: server-assigned metadata, status (unless asked
-//! for), Service cluster IPs (unless headless), PVC binding annotations, PV claim
-//! bindings, Job selectors the API server generated.
+//! service-account tokens, the CA bundle each cluster publishes). Removed:
+//! server-assigned metadata, status (unless asked for), Service cluster IPs (unless
+//! headless) and node ports (unless asked to keep them: the target allocates its own,
+//! and one it already uses is refused), PVC binding annotations, PV claim uids, Job
+//! selectors the API server generated. Moved by the namespace mapping: the object's
+//! namespace, role binding subjects, a PV's claim, the Services behind webhooks and
+//! APIServices. Owner references and PVC volume names depend on what else is restored:
+//! see `owners` and `Filter::prepare`.
 
 use serde_json::{Map, Value};
 
@@ -28,6 +33,10 @@ pub const NEVER_RESTORED: &[(&str, &str)] = &[
     (
         "leases.coordination.k8s.io",
         "leases are held by running processes",
+    ),
+    (
+        "ipaddresses.networking.k8s.io",
+        "IP addresses of Services are allocated by the target cluster",
     ),
 ];
 
@@ -91,6 +100,20 @@ const FIXED_AFTER_CREATE: &[(&str, &[&str])] = &[
     ("statefulsets.apps", &["/spec/volumeClaimTemplates"]),
 ];
 
+/// The label of the APIServices an API server registers for its own groups (and for
+/// CRDs' groups).
+const AUTOMANAGED: &str = "kube-aggregator.kubernetes.io/automanaged";
+
+/// The ConfigMap each cluster's root CA publisher keeps in every namespace.
+const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+
+/// What `strip` may keep that it removes by default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep {
+    /// Service `nodePort`s and `healthCheckNodePort` (restore input `keep_node_ports`).
+    pub node_ports: bool,
+}
+
 /// Labels the API server puts on a Job's pods and selector.
 const JOB_GENERATED_LABELS: &[&str] = &["controller-uid", "batch.kubernetes.io/controller-uid"];
 
@@ -104,6 +127,22 @@ pub fn skip_reason(qualified: &str, object: &Value) -> Option<String> {
         && object.get("type").and_then(Value::as_str) == Some("kubernetes.io/service-account-token")
     {
         return Some("service-account tokens are issued by the target cluster".into());
+    }
+    if qualified == "apiservices.apiregistration.k8s.io"
+        && object
+            .pointer("/metadata/labels")
+            .and_then(|l| l.get(AUTOMANAGED))
+            .is_some()
+    {
+        return Some("the target's API server registers its own built-in APIServices".into());
+    }
+    if qualified == "configmaps"
+        && object.pointer("/metadata/name").and_then(Value::as_str) == Some(ROOT_CA_CONFIGMAP)
+    {
+        return Some(
+            "the API server's CA bundle: the target cluster publishes its own in every namespace"
+                .into(),
+        );
     }
     if qualified != "persistentvolumeclaims"
         && let Some(owner) = controller_owner(object)
@@ -129,8 +168,9 @@ fn controller_owner(object: &Value) -> Option<String> {
     })
 }
 
-/// Removes what must not be sent back to an API server.
-pub fn strip(qualified: &str, object: &mut Value, keep_status: bool) {
+/// Removes what must not be sent back to an API server (status too, unless
+/// `keep_status`).
+pub fn strip(qualified: &str, object: &mut Value, keep_status: bool, keep: Keep) {
     let Some(map) = object.as_object_mut() else {
         return;
     };
@@ -143,7 +183,7 @@ pub fn strip(qualified: &str, object: &mut Value, keep_status: bool) {
         map.remove("status");
     }
     match qualified {
-        "services" => strip_service(map),
+        "services" => strip_service(map, keep),
         "persistentvolumeclaims" => strip_pvc(map),
         "persistentvolumes" => strip_pv(map),
         "jobs.batch" => strip_job(map),
@@ -151,14 +191,23 @@ pub fn strip(qualified: &str, object: &mut Value, keep_status: bool) {
     }
 }
 
-/// Cluster IPs are allocated by the target cluster, except `None` (headless).
-fn strip_service(map: &mut Map<String, Value>) {
+/// Cluster IPs are allocated by the target cluster, except `None` (headless); so are
+/// node ports, unless they are kept.
+fn strip_service(map: &mut Map<String, Value>, keep: Keep) {
     let Some(Value::Object(spec)) = map.get_mut("spec") else {
         return;
     };
     if spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
         spec.remove("clusterIP");
         spec.remove("clusterIPs");
+    }
+    if !keep.node_ports {
+        spec.remove("healthCheckNodePort");
+        if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+                port.remove("nodePort");
+            }
+        }
     }
 }
 
@@ -183,14 +232,36 @@ fn strip_pv(map: &mut Map<String, Value>) {
 }
 
 /// A Job's selector and its pods' `controller-uid` labels were generated from the
-/// source Job's uid (unless the user wrote them: `manualSelector`).
+/// source Job's uid (unless the user wrote them: `manualSelector`). The Job's own
+/// labels were copied from its pod template when it had none: then they are left out,
+/// so the target copies them again with its own uid; otherwise only the generated uid
+/// labels go.
 fn strip_job(map: &mut Map<String, Value>) {
+    let manual = map
+        .get("spec")
+        .and_then(|s| s.get("manualSelector"))
+        .and_then(Value::as_bool)
+        == Some(true);
+    if manual {
+        return;
+    }
+    let template_labels = map
+        .get("spec")
+        .and_then(|s| s.pointer("/template/metadata/labels"))
+        .cloned();
+    if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+        let copied = template_labels.is_some() && meta.get("labels") == template_labels.as_ref();
+        if copied {
+            meta.remove("labels");
+        } else if let Some(Value::Object(labels)) = meta.get_mut("labels") {
+            for l in JOB_GENERATED_LABELS {
+                labels.remove(*l);
+            }
+        }
+    }
     let Some(Value::Object(spec)) = map.get_mut("spec") else {
         return;
     };
-    if spec.get("manualSelector").and_then(Value::as_bool) == Some(true) {
-        return;
-    }
     spec.remove("selector");
     if let Some(Value::Object(labels)) = spec
         .get_mut("template")
@@ -247,13 +318,37 @@ fn remove_at(object: &mut Value, pointer: &str) {
 }
 
 /// Moves an object into another namespace: its own namespace, and for a Namespace
-/// its name; role bindings follow their service-account subjects.
+/// its name; role bindings follow their service-account subjects, a PV its claim,
+/// webhooks and APIServices the Services that serve them.
 pub fn map_namespace(object: &mut Value, qualified: &str, map: &dyn Fn(&str) -> Option<String>) {
     let remap = |v: &mut Value| {
         if let Some(to) = v.as_str().and_then(map) {
             *v = Value::String(to);
         }
     };
+    match qualified {
+        "persistentvolumes" => {
+            if let Some(ns) = object.pointer_mut("/spec/claimRef/namespace") {
+                remap(ns);
+            }
+        }
+        "validatingwebhookconfigurations.admissionregistration.k8s.io"
+        | "mutatingwebhookconfigurations.admissionregistration.k8s.io" => {
+            if let Some(Value::Array(hooks)) = object.get_mut("webhooks") {
+                for hook in hooks {
+                    if let Some(ns) = hook.pointer_mut("/clientConfig/service/namespace") {
+                        remap(ns);
+                    }
+                }
+            }
+        }
+        "apiservices.apiregistration.k8s.io" => {
+            if let Some(ns) = object.pointer_mut("/spec/service/namespace") {
+                remap(ns);
+            }
+        }
+        _ => {}
+    }
     if let Some(ns) = object.pointer_mut("/metadata/namespace") {
         remap(ns);
     }
@@ -306,7 +401,7 @@ mod tests {
         let mut o = json!({"metadata": {"name": "a", "uid": "u", "resourceVersion": "5",
             "generation": 2, "creationTimestamp": "t", "managedFields": [], "labels": {"x": "y"}},
             "spec": {"a": 1}, "status": {"ready": true}});
-        strip("configmaps", &mut o, false);
+        strip("configmaps", &mut o, false, Keep::default());
         assert_eq!(
             o,
             json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"a": 1}})
@@ -316,25 +411,91 @@ mod tests {
     #[test]
     fn status_is_kept_when_asked() {
         let mut o = json!({"metadata": {"name": "a"}, "status": {"ready": true}});
-        strip("configmaps", &mut o, true);
+        strip("configmaps", &mut o, true, Keep::default());
         assert!(o.get("status").is_some());
     }
 
     #[test]
     fn services_lose_their_cluster_ip_unless_headless() {
         let mut normal = json!({"metadata": {"name": "a"}, "spec": {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"], "ports": []}});
-        strip("services", &mut normal, false);
+        strip("services", &mut normal, false, Keep::default());
         assert_eq!(normal["spec"], json!({"ports": []}));
         let mut headless = json!({"metadata": {"name": "a"}, "spec": {"clusterIP": "None", "clusterIPs": ["None"]}});
-        strip("services", &mut headless, false);
+        strip("services", &mut headless, false, Keep::default());
         assert_eq!(headless["spec"]["clusterIP"], "None");
+    }
+
+    #[test]
+    fn node_ports_are_cleared_unless_kept() {
+        let service = json!({"metadata": {"name": "edge"}, "spec": {"type": "LoadBalancer",
+            "healthCheckNodePort": 31000, "externalTrafficPolicy": "Local",
+            "ports": [{"port": 80, "nodePort": 30080}, {"port": 443, "nodePort": 30443}]}});
+        let mut cleared = service.clone();
+        strip("services", &mut cleared, false, Keep::default());
+        assert_eq!(
+            cleared["spec"],
+            json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                "ports": [{"port": 80}, {"port": 443}]})
+        );
+        let mut kept = service.clone();
+        strip("services", &mut kept, false, Keep { node_ports: true });
+        assert_eq!(kept["spec"]["ports"][1]["nodePort"], 30443);
+        assert_eq!(kept["spec"]["healthCheckNodePort"], 31000);
+    }
+
+    #[test]
+    fn built_in_apiservices_are_left_to_the_target() {
+        let q = "apiservices.apiregistration.k8s.io";
+        let local = json!({"metadata": {"name": "v1.apps", "labels": {"kube-aggregator.kubernetes.io/automanaged": "onstart"}}});
+        assert!(skip_reason(q, &local).is_some());
+        let aggregated = json!({"metadata": {"name": "v1beta1.metrics.k8s.io"}});
+        assert_eq!(skip_reason(q, &aggregated), None);
+    }
+
+    #[test]
+    fn the_published_ca_bundle_is_left_to_the_target() {
+        let ca = json!({"metadata": {"name": "kube-root-ca.crt", "namespace": "shop"}});
+        assert!(
+            skip_reason("configmaps", &ca)
+                .unwrap()
+                .contains("CA bundle")
+        );
+        let other = json!({"metadata": {"name": "settings", "namespace": "shop"}});
+        assert_eq!(skip_reason("configmaps", &other), None);
+    }
+
+    #[test]
+    fn namespace_mapping_moves_claims_and_the_services_behind_webhooks() {
+        let to = |ns: &str| (ns == "shop").then(|| "shop-restore".to_string());
+        let mut pv = json!({"metadata": {"name": "pv-1"}, "spec": {"claimRef": {"namespace": "shop", "name": "data"}}});
+        map_namespace(&mut pv, "persistentvolumes", &to);
+        assert_eq!(pv["spec"]["claimRef"]["namespace"], "shop-restore");
+        let mut hook = json!({"metadata": {"name": "guard"}, "webhooks": [
+            {"name": "a", "clientConfig": {"service": {"namespace": "shop", "name": "guard"}}},
+            {"name": "b", "clientConfig": {"url": "https://example.com"}}]});
+        map_namespace(
+            &mut hook,
+            "validatingwebhookconfigurations.admissionregistration.k8s.io",
+            &to,
+        );
+        assert_eq!(
+            hook["webhooks"][0]["clientConfig"]["service"]["namespace"],
+            "shop-restore"
+        );
+        assert_eq!(
+            hook["webhooks"][1]["clientConfig"]["url"],
+            "https://example.com"
+        );
+        let mut api = json!({"metadata": {"name": "v1beta1.metrics.k8s.io"}, "spec": {"service": {"namespace": "shop", "name": "m"}}});
+        map_namespace(&mut api, "apiservices.apiregistration.k8s.io", &to);
+        assert_eq!(api["spec"]["service"]["namespace"], "shop-restore");
     }
 
     #[test]
     fn pvcs_lose_binding_annotations_and_keep_others() {
         let mut o = json!({"metadata": {"name": "d", "annotations": {
             "pv.kubernetes.io/bind-completed": "yes", "team": "db"}}});
-        strip("persistentvolumeclaims", &mut o, false);
+        strip("persistentvolumeclaims", &mut o, false, Keep::default());
         assert_eq!(o["metadata"]["annotations"], json!({"team": "db"}));
     }
 
@@ -342,15 +503,29 @@ mod tests {
     fn jobs_lose_generated_selectors_but_keep_manual_ones() {
         let mut o = json!({"metadata": {"name": "j"}, "spec": {"selector": {"matchLabels": {"controller-uid": "u"}},
             "template": {"metadata": {"labels": {"controller-uid": "u", "job-name": "j"}}}}});
-        strip("jobs.batch", &mut o, false);
+        strip("jobs.batch", &mut o, false, Keep::default());
         assert_eq!(
             o["spec"],
             json!({"template": {"metadata": {"labels": {"job-name": "j"}}}})
         );
         let mut manual =
             json!({"spec": {"manualSelector": true, "selector": {"matchLabels": {"a": "b"}}}});
-        strip("jobs.batch", &mut manual, false);
+        strip("jobs.batch", &mut manual, false, Keep::default());
         assert!(manual["spec"].get("selector").is_some());
+    }
+
+    #[test]
+    fn a_jobs_labels_copied_from_its_template_are_left_for_the_target_to_copy_again() {
+        let generated = json!({"controller-uid": "u", "batch.kubernetes.io/controller-uid": "u",
+            "job-name": "j", "batch.kubernetes.io/job-name": "j"});
+        let mut copied = json!({"metadata": {"name": "j", "labels": generated},
+            "spec": {"template": {"metadata": {"labels": generated}}}});
+        strip("jobs.batch", &mut copied, false, Keep::default());
+        assert!(copied["metadata"].get("labels").is_none(), "{copied}");
+        let mut own = json!({"metadata": {"name": "j", "labels": {"team": "a", "controller-uid": "u"}},
+            "spec": {"template": {"metadata": {"labels": generated}}}});
+        strip("jobs.batch", &mut own, false, Keep::default());
+        assert_eq!(own["metadata"]["labels"], json!({"team": "a"}));
     }
 
     #[test]

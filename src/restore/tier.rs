@@ -1,10 +1,14 @@
 //! Restoring one tier. `Restore` holds what every tier of a restore shares: the request,
 //! the verified backup, the filter, the writer, the `fail_fast` stop flag, the Services
-//! with selectors seen so far, the groups of the backup's CRDs and the types the target
-//! cluster serves. A tier's parts are read in batches; each batch is filtered and
-//! prepared (`Filter::prepare`), its skips reported, and the rest written in parallel
-//! (bounded). A tier an earlier attempt finished is only replayed: its Services are
-//! read for their selectors, nothing is written or reported.
+//! with selectors and the PVs seen so far, the owners and the objects waiting for them,
+//! the groups of the backup's CRDs and the types the target cluster serves. A tier's
+//! parts are read in batches; each batch is filtered and prepared (`Filter::prepare`),
+//! its skips reported, and the rest written in parallel (bounded); the admission tier
+//! first waits for its backends (`admission`). After each tier the objects whose owners
+//! now exist get their owner references (`owners`). A tier an earlier attempt finished
+//! is only replayed: read for what later tiers need (Services' selectors, PV names,
+//! owners' uids in the target, objects waiting for owners), nothing written or
+//! reported.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -14,10 +18,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::{StreamExt, stream};
 use serde_json::Value;
 
+use super::admission::Backends;
+use super::owners::{OwnerLinks, Pending, Rewritten};
 use super::write::{self, Writer};
 use super::{
-    BATCH, DOWNLOADS, Decision, Filter, Outcome, Prepared, RestoreRequest, RestoreSummary, Tally,
-    display_name, name_of, namespace_of, order, summary,
+    BATCH, DOWNLOADS, Decision, Filter, Known, Outcome, Prepared, RestoreRequest, RestoreSummary,
+    Tally, display_name, name_of, namespace_of, order, rules, scan, summary,
 };
 use crate::actions::ActionError;
 use crate::archive::Manifest;
@@ -48,7 +54,15 @@ pub struct Restore<'r, 'a> {
     /// Groups of the CRDs in the backup: their custom resources go in the last tier.
     custom_groups: BTreeSet<String>,
     /// The types the target cluster serves (refreshed after the CRD tier).
-    served: Arc<Vec<ServedType>>,
+    served: Arc<discovery::Discovered>,
+    /// Names of the PVs written or found in the target: claims keep their binding to
+    /// these, and only these.
+    volumes: HashSet<String>,
+    owners: OwnerLinks,
+    /// Restored objects waiting for owners restored after them.
+    pending: Vec<(Pending, Outcome)>,
+    /// The backends of the admission tier.
+    backends: Backends,
 }
 
 /// What one tier restored.
@@ -81,6 +95,7 @@ impl<'r, 'a> Restore<'r, 'a> {
         let ids = req.identities.as_ref();
         let backup = verify::download_verified(req.store, manifest, DOWNLOADS, ids).await?;
         let custom_groups = crd_groups(&backup.manifest, &backup.files, ids).await?;
+        let owners = OwnerLinks::new(scan::restored_owners(&backup, &filter, ids).await?);
         let served = discovery::served(req.conn, false).await?;
         Ok(Restore {
             req,
@@ -91,34 +106,86 @@ impl<'r, 'a> Restore<'r, 'a> {
             services_with_selectors: HashSet::new(),
             custom_groups,
             served,
+            volumes: HashSet::new(),
+            owners,
+            pending: Vec::new(),
+            backends: Backends::new(req.backend_timeout),
         })
     }
 
     /// Indexes (in the manifest) of the parts restored in `tier`.
     pub fn parts_in(&self, tier: usize) -> Vec<usize> {
         let parts = &self.backup.manifest.parts;
-        (0..parts.len())
+        let mut chosen: Vec<usize> = (0..parts.len())
             .filter(|&i| {
                 let p = &parts[i];
                 order::tier_of(&p.resource_type(), self.custom_groups.contains(&p.group)) == tier
             })
-            .collect()
+            .collect();
+        chosen.sort_by_key(|&i| order::rank_in_tier(&parts[i].resource_type()));
+        chosen
     }
 
     /// Reads a tier an earlier attempt finished only for what later tiers need: the
-    /// Services' selectors. Nothing is written, and its skips are not reported again.
+    /// Services' selectors, the PVs' names, where its owners are in the target and which
+    /// of its objects wait for owners. Nothing is written, and its skips are not
+    /// reported again.
     pub async fn replay_tier(&mut self, parts: &[usize]) -> Result<(), ActionError> {
         for &i in parts {
-            if self.backup.manifest.parts[i].resource_type().qualified() != "services" {
-                continue;
-            }
             let mut part = self.open_part(i)?;
             while let Some(batch) = self.read_batch(&mut part.batches).await? {
                 let (prepared, _skipped) = self.prepare_batch(batch, &part);
                 self.index_services(&prepared);
+                for p in prepared {
+                    let owner = p.source_uid.as_deref().filter(|u| self.owners.is_owner(u));
+                    if let Some(source_uid) = owner {
+                        let ns = p.rtype.namespaced.then(|| namespace_of(&p.object));
+                        if let Some(found) = crate::cluster::objects::get(
+                            self.req.conn,
+                            &p.rtype,
+                            ns,
+                            name_of(&p.object),
+                        )
+                        .await?
+                            && let Some(uid) =
+                                found.pointer("/metadata/uid").and_then(Value::as_str)
+                        {
+                            self.owners.found(source_uid, uid);
+                        }
+                    }
+                    self.remember(p, &Outcome::Created);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Adds the owner references that waited for owners now in the target (with
+    /// `last`, the ones known by the end of the restore), and counts an object whose
+    /// references could not be added as failed.
+    pub async fn link_owners(&mut self, tally: &mut Tally, last: bool) {
+        let mut still = Vec::new();
+        for (pending, was) in std::mem::take(&mut self.pending) {
+            let Some(refs) = self.owners.resolve(&pending, last) else {
+                if !last {
+                    still.push((pending, was));
+                }
+                continue;
+            };
+            if let Err(e) = self.writer.link(&pending, refs).await {
+                let now = Outcome::Failed(format!(
+                    "restored, but its owner references could not be added: {}",
+                    e.api_message()
+                ));
+                let name = match &pending.namespace {
+                    Some(ns) => format!("{ns}/{}", pending.name),
+                    None => pending.name.clone(),
+                };
+                (self.req.on_object)(&pending.rtype.kind, &name, &now);
+                tally.amend(&pending.rtype.kind, &name, &was, &now);
+            }
+        }
+        self.pending = still;
     }
 
     /// Restores `tier`, part by part, and tallies it. Once `fail_fast` stopped the
@@ -132,7 +199,8 @@ impl<'r, 'a> Restore<'r, 'a> {
         for &i in parts {
             let mut part = self.open_part(i)?;
             while let Some(batch) = self.read_batch(&mut part.batches).await? {
-                self.restore_batch(tier, batch, &part, &mut restored).await;
+                self.restore_batch(tier, batch, &part, &mut restored)
+                    .await?;
             }
         }
         Ok(restored)
@@ -193,19 +261,25 @@ impl<'r, 'a> Restore<'r, 'a> {
     fn prepare_batch(&self, batch: Vec<Value>, part: &OpenPart) -> (Vec<Prepared>, Vec<Reported>) {
         let mut prepared = Vec::with_capacity(batch.len());
         let mut skipped = Vec::new();
+        let known = Known {
+            services_with_selectors: &self.services_with_selectors,
+            volumes: &self.volumes,
+            owners: &self.owners,
+            keep_status: self.req.restore_status,
+            keep: rules::Keep {
+                node_ports: self.req.keep_node_ports,
+            },
+        };
         for object in batch {
-            match self.filter.prepare(
-                object,
-                &part.source,
-                part.target.as_ref(),
-                &self.services_with_selectors,
-                self.req.restore_status,
-            ) {
+            match self
+                .filter
+                .prepare(object, &part.source, part.target.as_ref(), &known)
+            {
                 Decision::Leave => {}
                 Decision::Skip(kind, name, why) => {
                     skipped.push((kind, name, Outcome::Skipped(why)));
                 }
-                Decision::Write(p) => prepared.push(p),
+                Decision::Write(p) => prepared.push(*p),
             }
         }
         (prepared, skipped)
@@ -228,21 +302,26 @@ impl<'r, 'a> Restore<'r, 'a> {
         }
     }
 
-    /// Writes a batch in parallel (at most `parallelism` at once). Under `fail_fast` a
-    /// failure stops the restore: objects not started yet are neither written nor
-    /// reported.
-    async fn write_batch(&self, prepared: Vec<Prepared>) -> Vec<Reported> {
+    /// Writes a batch in parallel (at most `parallelism` at once): each object with
+    /// its outcome and, for owners, its uid in the target. Under `fail_fast` a failure
+    /// stops the restore: objects not started yet are neither written nor reported.
+    async fn write_batch(
+        &self,
+        prepared: Vec<Prepared>,
+    ) -> Vec<(Prepared, Outcome, Option<String>)> {
         stream::iter(prepared.into_iter().map(|p| async move {
             if self.stopped() {
                 return None;
             }
-            let kind = p.rtype.kind.clone();
-            let name = display_name(&p.object);
-            let outcome = self.writer.write(p, &self.custom_groups).await;
+            let owner = p
+                .source_uid
+                .as_deref()
+                .is_some_and(|u| self.owners.is_owner(u));
+            let (outcome, uid) = self.writer.write(&p, &self.custom_groups, owner).await;
             if matches!(outcome, Outcome::Failed(_)) && self.writer.fail_fast {
                 self.stop.store(true, Ordering::Relaxed);
             }
-            Some((kind, name, outcome))
+            Some((p, outcome, uid))
         }))
         .buffer_unordered(self.req.parallelism.max(1))
         .filter_map(|r| async move { r })
@@ -250,34 +329,97 @@ impl<'r, 'a> Restore<'r, 'a> {
         .await
     }
 
-    /// Restores one batch read from `part` in `tier`: reports its skips, writes the
-    /// rest and reports their outcomes, with progress.
+    /// Restores one batch read from `part` in `tier`: reports its skips, holds back
+    /// the admission objects whose backends are not ready, writes the rest and reports
+    /// their outcomes, with progress.
     async fn restore_batch(
         &mut self,
         tier: usize,
         batch: Vec<Value>,
         part: &OpenPart,
         restored: &mut TierRestored,
-    ) {
-        let (prepared, skipped) = self.prepare_batch(batch, part);
+    ) -> Result<(), ActionError> {
+        let (mut prepared, skipped) = self.prepare_batch(batch, part);
         for (kind, name, outcome) in &skipped {
             self.report(&mut restored.tally, kind, name, outcome);
             (self.req.progress)(1, 0);
         }
         self.index_services(&prepared);
+        if tier == order::ADMISSION && !self.req.dry_run {
+            let mut ready = Vec::with_capacity(prepared.len());
+            for p in prepared {
+                match self.backends.hold(self.req.conn, &self.served, &p).await? {
+                    Some(why) => {
+                        let name = display_name(&p.object);
+                        self.report(
+                            &mut restored.tally,
+                            &p.rtype.kind,
+                            &name,
+                            &Outcome::Failed(why),
+                        );
+                        (self.req.progress)(1, 0);
+                    }
+                    None => ready.push(p),
+                }
+            }
+            prepared = ready;
+        }
         let written = self.write_batch(prepared).await;
-        for (kind, name, outcome) in &written {
-            if tier == CRD_TIER
-                && matches!(
-                    outcome,
-                    Outcome::Created | Outcome::Updated | Outcome::Unchanged
-                )
-            {
+        let count = written.len() as u64;
+        for (p, outcome, uid) in written {
+            let name = display_name(&p.object);
+            let done = matches!(
+                outcome,
+                Outcome::Created | Outcome::Updated | Outcome::Unchanged
+            );
+            if tier == CRD_TIER && done {
                 restored.crds.insert(name.clone());
             }
-            self.report(&mut restored.tally, kind, name, outcome);
+            if let (Some(source), Some(target)) = (p.source_uid.as_deref(), uid.as_deref())
+                && self.owners.is_owner(source)
+            {
+                self.owners.found(source, target);
+            }
+            self.report(&mut restored.tally, &p.rtype.kind, &name, &outcome);
+            if done || matches!(outcome, Outcome::Skipped(_)) {
+                self.remember(p, &outcome);
+            }
         }
-        (self.req.progress)(written.len() as u64, 0);
+        (self.req.progress)(count, 0);
+        Ok(())
+    }
+
+    /// Remembers of an object that is in the target what later objects depend on: a
+    /// PV's name, and whether it waits for owners (only objects this restore wrote,
+    /// and not in a dry run, which wrote nothing to link).
+    fn remember(&mut self, p: Prepared, outcome: &Outcome) {
+        if p.qualified == "persistentvolumes" {
+            self.volumes.insert(name_of(&p.object).to_string());
+        }
+        let written = matches!(
+            outcome,
+            Outcome::Created | Outcome::Updated | Outcome::Unchanged
+        );
+        if let Some(Rewritten::Waiting { refs, waiting }) = p.waiting
+            && written
+            && !self.req.dry_run
+        {
+            let namespace = p
+                .rtype
+                .namespaced
+                .then(|| namespace_of(&p.object).to_string());
+            let name = name_of(&p.object).to_string();
+            self.pending.push((
+                Pending {
+                    rtype: p.rtype,
+                    namespace,
+                    name,
+                    refs,
+                    waiting,
+                },
+                outcome.clone(),
+            ));
+        }
     }
 
     /// Tells the request one object's outcome and counts it.
@@ -288,13 +430,13 @@ impl<'r, 'a> Restore<'r, 'a> {
 }
 
 /// A part's objects, read a batch at a time off the async threads.
-struct PartBatches {
+pub(super) struct PartBatches {
     /// `None` once the part is read to its end.
     reader: Option<PartReader>,
 }
 
 impl PartBatches {
-    fn open(
+    pub(super) fn open(
         path: &Path,
         encrypted: bool,
         ids: Option<&Identities>,
@@ -310,7 +452,7 @@ impl PartBatches {
     }
 
     /// The next `BATCH` objects (fewer at the end); `None` once the part is read.
-    async fn next(&mut self) -> Result<Option<Vec<Value>>, ActionError> {
+    pub(super) async fn next(&mut self) -> Result<Option<Vec<Value>>, ActionError> {
         let Some(mut reader) = self.reader.take() else {
             return Ok(None);
         };

@@ -3,15 +3,17 @@
 //! compare to tell updated from unchanged. A missing namespace is created once. In
 //! dry-run every write carries `dryRun=All`; an object whose namespace or CRD only
 //! this restore would create cannot be checked by the API server and is reported as
-//! created, unchecked.
+//! created, unchecked. The object's uid in the target is kept when its dependents
+//! need it (`owners`).
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::outcome::Outcome;
+use super::owners::Pending;
 use super::{Prepared, RestoreRequest, name_of, namespace_of, rules};
 use crate::actions::ActionError;
 use crate::actions::restore::Existing;
@@ -47,8 +49,38 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Restores one object.
-    pub async fn write(&self, p: Prepared, custom_groups: &BTreeSet<String>) -> Outcome {
+    /// Restores one object; with `want_uid` (it owns restored objects), also says its
+    /// uid in the target.
+    pub async fn write(
+        &self,
+        p: &Prepared,
+        custom_groups: &BTreeSet<String>,
+        want_uid: bool,
+    ) -> (Outcome, Option<String>) {
+        let (outcome, written) = self.write_object(p, custom_groups).await;
+        let mut uid = written.as_ref().and_then(uid_of);
+        if want_uid
+            && uid.is_none()
+            && matches!(outcome, Outcome::Skipped(_))
+            && let Ok(Some(found)) = objects::get(
+                self.conn,
+                &p.rtype,
+                p.rtype.namespaced.then(|| namespace_of(&p.object)),
+                name_of(&p.object),
+            )
+            .await
+        {
+            uid = uid_of(&found);
+        }
+        (outcome, uid)
+    }
+
+    /// Restores one object: its outcome and the object the API server answered with.
+    async fn write_object(
+        &self,
+        p: &Prepared,
+        custom_groups: &BTreeSet<String>,
+    ) -> (Outcome, Option<Value>) {
         let ns = p
             .rtype
             .namespaced
@@ -58,35 +90,38 @@ impl<'a> Writer<'a> {
         let mut tried_namespace = false;
         loop {
             match objects::create(self.conn, &p.rtype, ns, &p.object, self.dry_run).await {
-                Ok(_) => return self.after_create(&p, ns, &name).await,
+                Ok(created) => return (self.after_create(p, ns, &name).await, Some(created)),
                 Err(e) if e.code() == Some(409) && e.reason() == Some("AlreadyExists") => {
-                    return self.when_existing(&p, ns, &name).await;
+                    return self.when_existing(p, ns, &name).await;
                 }
                 Err(e) if e.code() == Some(404) => {
                     if let Some(missing) = missing_namespace(&e, ns) {
                         if self.dry_run {
                             if self.namespaces.lock().await.contains(&missing) {
-                                return self.unchecked();
+                                return (self.unchecked(), None);
                             }
-                            return Outcome::Failed(format!(
-                                "namespace {missing} does not exist and the restore does not create it"
-                            ));
+                            return (
+                                Outcome::Failed(format!(
+                                    "namespace {missing} does not exist and the restore does not create it"
+                                )),
+                                None,
+                            );
                         }
                         if !tried_namespace {
                             tried_namespace = true;
                             if let Err(e) = self.ensure_namespace(&missing).await {
-                                return Outcome::Failed(e.api_message());
+                                return (Outcome::Failed(e.api_message()), None);
                             }
                             continue;
                         }
                     }
                     if self.dry_run && custom_groups.contains(&p.rtype.group) {
                         // Its CRD is in this restore; a dry run did not create it.
-                        return self.unchecked();
+                        return (self.unchecked(), None);
                     }
-                    return Outcome::Failed(e.api_message());
+                    return (Outcome::Failed(e.api_message()), None);
                 }
-                Err(e) => return Outcome::Failed(e.api_message()),
+                Err(e) => return (Outcome::Failed(e.api_message()), None),
             }
         }
     }
@@ -112,22 +147,36 @@ impl<'a> Writer<'a> {
         Outcome::Created
     }
 
-    async fn when_existing(&self, p: &Prepared, ns: Option<&str>, name: &str) -> Outcome {
+    async fn when_existing(
+        &self,
+        p: &Prepared,
+        ns: Option<&str>,
+        name: &str,
+    ) -> (Outcome, Option<Value>) {
         if p.qualified == "namespaces" {
             self.namespaces.lock().await.insert(name.to_string());
         }
         match self.existing {
-            Existing::Skip => Outcome::Skipped("already exists (existing: skip)".into()),
-            Existing::Fail => Outcome::Failed("already exists (existing: fail)".into()),
+            Existing::Skip => (
+                Outcome::Skipped("already exists (existing: skip)".into()),
+                None,
+            ),
+            Existing::Fail => (
+                Outcome::Failed("already exists (existing: fail)".into()),
+                None,
+            ),
             Existing::Update => {
                 let current = match objects::get(self.conn, &p.rtype, ns, name).await {
                     Ok(Some(c)) => c,
                     Ok(None) => {
-                        return Outcome::Failed(
-                            "it existed, then disappeared during the restore".into(),
+                        return (
+                            Outcome::Failed(
+                                "it existed, then disappeared during the restore".into(),
+                            ),
+                            None,
                         );
                     }
-                    Err(e) => return Outcome::Failed(e.api_message()),
+                    Err(e) => return (Outcome::Failed(e.api_message()), None),
                 };
                 let mut body = p.object.clone();
                 rules::keep_fixed_fields(&p.qualified, &mut body, &current);
@@ -136,13 +185,30 @@ impl<'a> Writer<'a> {
                     Ok(applied)
                         if objects::comparable(&applied) == objects::comparable(&current) =>
                     {
-                        Outcome::Unchanged
+                        (Outcome::Unchanged, Some(applied))
                     }
-                    Ok(_) => Outcome::Updated,
-                    Err(e) => Outcome::Failed(e.api_message()),
+                    Ok(applied) => (Outcome::Updated, Some(applied)),
+                    Err(e) => (Outcome::Failed(e.api_message()), None),
                 }
             }
         }
+    }
+
+    /// Sets the owner references of a restored object whose owners were restored after
+    /// it.
+    pub async fn link(&self, pending: &Pending, refs: Vec<Value>) -> Result<(), KubeError> {
+        let patch = json!({"metadata": {"ownerReferences": refs}});
+        objects::patch(
+            self.conn,
+            &pending.rtype,
+            pending.namespace.as_deref(),
+            &pending.name,
+            None,
+            &kube::api::Patch::Merge(patch),
+            self.dry_run,
+        )
+        .await
+        .map(|_| ())
     }
 
     fn unchecked(&self) -> Outcome {
@@ -172,6 +238,13 @@ impl<'a> Writer<'a> {
         known.insert(name.to_string());
         Ok(())
     }
+}
+
+fn uid_of(object: &Value) -> Option<String> {
+    object
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 /// The namespace a 404 says is missing (`namespaces "shop" not found`).

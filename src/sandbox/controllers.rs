@@ -357,9 +357,18 @@ pub(super) fn has_condition(obj: &Value, kind: &str) -> bool {
         })
 }
 
+/// A condition as Deployments, StatefulSets and DaemonSets carry it (with
+/// `lastUpdateTime`).
 pub(super) fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
     let now = now_rfc3339();
     json!({ "type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": now, "lastUpdateTime": now })
+}
+
+/// A condition as Jobs and Pods carry it (with `lastProbeTime`: their condition types
+/// have no `lastUpdateTime`, and a strict status write refuses one).
+pub(super) fn probed_condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
+    let now = now_rfc3339();
+    json!({ "type": kind, "status": status, "reason": reason, "message": message, "lastTransitionTime": now, "lastProbeTime": now })
 }
 
 /// Ready counts the API server omits when zero.

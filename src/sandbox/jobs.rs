@@ -12,7 +12,7 @@
 use serde_json::{Value, json};
 
 use super::catalog::ResourceType;
-use super::controllers::{condition, has_condition, set_status};
+use super::controllers::{has_condition, probed_condition, set_status};
 use super::status::ApiError;
 use super::store::{Store, WriteOptions};
 use super::time::now_rfc3339;
@@ -134,14 +134,14 @@ pub fn reconcile(store: &Store, t: &ResourceType, job: &Value) {
         let reached = "Reached expected number of succeeded pods";
         status["completionTime"] = json!(now);
         status["conditions"] = json!([
-            condition("SuccessCriteriaMet", "True", "CompletionsReached", reached),
-            condition("Complete", "True", "CompletionsReached", reached),
+            probed_condition("SuccessCriteriaMet", "True", "CompletionsReached", reached),
+            probed_condition("Complete", "True", "CompletionsReached", reached),
         ]);
     } else if exit_code != 0 && failed > limit {
         let reached = "Job has reached the specified backoff limit";
         status["conditions"] = json!([
-            condition("FailureTarget", "True", "BackoffLimitExceeded", reached),
-            condition("Failed", "True", "BackoffLimitExceeded", reached),
+            probed_condition("FailureTarget", "True", "BackoffLimitExceeded", reached),
+            probed_condition("Failed", "True", "BackoffLimitExceeded", reached),
         ]);
     }
     set_status(store, t, job, status);
@@ -202,7 +202,7 @@ fn pod(job: &Value, exit_code: i64) -> Value {
             })
         })
         .collect();
-    let ready = condition("Ready", "False", "PodCompleted", "");
+    let ready = probed_condition("Ready", "False", "PodCompleted", "");
     json!({
         "apiVersion": "v1",
         "kind": "Pod",

@@ -989,6 +989,7 @@ impl Inner {
                 if obj["spec"].get("type").is_none() {
                     obj["spec"]["type"] = json!("ClusterIP");
                 }
+                self.allocate_node_ports(obj, None)?;
             }
             ("batch", "jobs") => super::jobs::generate_selector(obj)?,
             ("apiextensions.k8s.io", "customresourcedefinitions") => {
@@ -1033,11 +1034,35 @@ impl Inner {
                 _ => {}
             }
         }
+        if t.group.is_empty() && t.plural == "services" {
+            self.allocate_node_ports(obj, Some(before))?;
+        }
         if t.group == "apiextensions.k8s.io" && t.plural == "customresourcedefinitions" {
             crd_types(obj)?;
             obj["status"] = crd_status(obj);
         }
         Ok(())
+    }
+
+    /// Gives a Service the node ports it needs, none that another Service holds.
+    fn allocate_node_ports(&self, obj: &mut Value, before: Option<&Value>) -> Result<(), ApiError> {
+        let ns = meta_str(obj, "namespace").unwrap_or("").to_string();
+        let name = meta_str(obj, "name").unwrap_or("").to_string();
+        let mut in_use = std::collections::HashSet::new();
+        if let Some(services) = self.objects.get(&(String::new(), "services".to_string())) {
+            for ((other_ns, other), stored) in services {
+                if (other_ns, other) != (&ns, &name) {
+                    in_use.extend(super::node_ports::held_by(&stored.value()));
+                }
+            }
+        }
+        super::node_ports::allocate(obj, before, &in_use).map_err(|errors| {
+            let causes: Vec<(&str, String)> = errors
+                .iter()
+                .map(|(f, m)| (f.as_str(), m.clone()))
+                .collect();
+            ApiError::invalid("Service", &name, &causes)
+        })
     }
 
     /// Stores `stored` (the compact form of `obj`) under `t`/`key`, replacing what

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::controlplane::Kube;
 use crate::harness::{Test, TestRunbook, path};
 use crate::s3_server::{aws, endpoint};
 use crate::sandbox_kubectl::{Served, shared};
@@ -177,11 +178,11 @@ pub fn source_cluster() -> Served {
 
 /// Every object of every listable type, as `kubectl get -o json` shows it, keyed by
 /// `resource.group ns/name`.
-pub fn all_objects(cluster: &Served) -> BTreeMap<String, Value> {
-    let types = cluster.ok(&["api-resources", "--verbs=list", "-o", "name"]);
+pub fn all_objects(cluster: &dyn Kube) -> BTreeMap<String, Value> {
+    let types = cluster.run_ok(&["api-resources", "--verbs=list", "-o", "name"]);
     let mut out = BTreeMap::new();
     for t in types.lines().filter(|t| !t.is_empty()) {
-        let list: Value = serde_json::from_str(&cluster.ok(&["get", t, "-A", "-o", "json"]))
+        let list: Value = serde_json::from_str(&cluster.run_ok(&["get", t, "-A", "-o", "json"]))
             .unwrap_or_else(|e| panic!("{t}: {e}"));
         for item in list["items"].as_array().cloned().unwrap_or_default() {
             let ns = item["metadata"]["namespace"].as_str().unwrap_or("");
@@ -199,6 +200,7 @@ pub fn stripped(t: &str, o: &Value) -> Value {
         // Each cluster generates a Job's selector from the Job's own uid.
         let uid = o["metadata"]["uid"].clone();
         for labels in [
+            "/metadata/labels",
             "/spec/selector/matchLabels",
             "/spec/template/metadata/labels",
         ] {
@@ -228,8 +230,16 @@ pub fn stripped(t: &str, o: &Value) -> Value {
         }
         if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
             if t == "persistentvolumeclaims" {
-                a.remove("pv.kubernetes.io/bind-completed");
-                a.remove("pv.kubernetes.io/bound-by-controller");
+                // Each cluster's volume binder writes its own.
+                for binding in [
+                    "pv.kubernetes.io/bind-completed",
+                    "pv.kubernetes.io/bound-by-controller",
+                    "volume.beta.kubernetes.io/storage-provisioner",
+                    "volume.kubernetes.io/storage-provisioner",
+                    "volume.kubernetes.io/selected-node",
+                ] {
+                    a.remove(binding);
+                }
             }
             // Set by each cluster's own Deployment controller.
             a.remove("deployment.kubernetes.io/revision");
@@ -247,10 +257,22 @@ pub fn stripped(t: &str, o: &Value) -> Value {
     }
     if t == "services"
         && let Some(spec) = o.get_mut("spec").and_then(Value::as_object_mut)
-        && spec.get("clusterIP").and_then(Value::as_str) != Some("None")
     {
-        spec.remove("clusterIP");
-        spec.remove("clusterIPs");
+        if spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
+            spec.remove("clusterIP");
+            spec.remove("clusterIPs");
+        }
+        // Allocated by each cluster (restore clears them unless asked to keep them).
+        spec.remove("healthCheckNodePort");
+        for port in spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            port.remove("nodePort");
+        }
     }
     if t == "persistentvolumes"
         && let Some(claim) = o
@@ -277,8 +299,10 @@ pub fn not_restored(t: &str, o: &Value) -> bool {
             | "endpoints"
             | "nodes"
             | "leases.coordination.k8s.io"
+            | "ipaddresses.networking.k8s.io"
     ) || (controller_owned && t != "persistentvolumeclaims")
         || o["type"] == "kubernetes.io/service-account-token"
+        || (t == "configmaps" && o["metadata"]["name"] == "kube-root-ca.crt")
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod backup_restore;
 mod cli;
+mod controlplane;
 mod copy_backup;
 mod docs;
 mod engine;
@@ -17,6 +18,7 @@ mod output;
 mod plan;
 mod rbac;
 mod readme;
+mod real_restore;
 mod report;
 mod restore_options;
 mod runbooks;

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use k8s_openapi::api::{
-    apps, autoscaling, batch, coordination, core, discovery, events, networking, policy, rbac,
-    scheduling, storage,
+    admissionregistration, apps, autoscaling, batch, coordination, core, discovery, events,
+    networking, node, policy, rbac, scheduling, storage,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration;
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value};
@@ -112,6 +113,12 @@ fn build() -> Registry {
         policy::v1::PodDisruptionBudget,
         autoscaling::v2::HorizontalPodAutoscaler,
         scheduling::v1::PriorityClass,
+        node::v1::RuntimeClass,
+        admissionregistration::v1::ValidatingWebhookConfiguration,
+        admissionregistration::v1::MutatingWebhookConfiguration,
+        admissionregistration::v1::ValidatingAdmissionPolicy,
+        admissionregistration::v1::ValidatingAdmissionPolicyBinding,
+        apiregistration::v1::APIService,
     );
     let meta = generator.subschema_for::<ObjectMeta>();
     let meta_name = reference(meta.as_value()).unwrap_or_default().to_string();
