@@ -179,21 +179,25 @@ controlplane_up() {
   local server="https://127.0.0.1:$api_port"
   local token_of
   token_of() { python3 -c 'import secrets; print(secrets.token_hex(24))'; }
-  local admin_token cm_token sched_token nobody_token
-  admin_token="$(token_of)" cm_token="$(token_of)" sched_token="$(token_of)" nobody_token="$(token_of)"
+  local admin_token cm_token sched_token kwok_token nobody_token
+  admin_token="$(token_of)" cm_token="$(token_of)" sched_token="$(token_of)"
+  kwok_token="$(token_of)" nobody_token="$(token_of)"
   # Bearer tokens: the admin (system:masters), the controller manager's and the
-  # scheduler's own identities (granted by RBAC's bootstrap policy, as on kubeadm), and
-  # an identity with no permission at all.
+  # scheduler's own identities (granted by RBAC's bootstrap policy, as on kubeadm), kwok
+  # (which plays every kubelet), and an identity with no permission at all. Only the
+  # admin is `lifeboat-admin`, so the audit log tells its writes from the components'.
   {
     echo "$admin_token,lifeboat-admin,lifeboat-admin,system:masters"
     echo "$cm_token,system:kube-controller-manager,system:kube-controller-manager"
     echo "$sched_token,system:kube-scheduler,system:kube-scheduler"
+    echo "$kwok_token,kwok,kwok,system:masters"
     echo "$nobody_token,lifeboat-nobody,lifeboat-nobody"
   } >"$dir/pki/tokens.csv"
   chmod 600 "$dir/pki/tokens.csv"
   controlplane_kubeconfig "$dir" "$dir/kubeconfig" lifeboat-admin "$admin_token" "$server"
   controlplane_kubeconfig "$dir" "$dir/pki/controller-manager.kubeconfig" system:kube-controller-manager "$cm_token" "$server"
   controlplane_kubeconfig "$dir" "$dir/pki/scheduler.kubeconfig" system:kube-scheduler "$sched_token" "$server"
+  controlplane_kubeconfig "$dir" "$dir/pki/kwok.kubeconfig" kwok "$kwok_token" "$server"
   controlplane_kubeconfig "$dir" "$dir/nobody.kubeconfig" lifeboat-nobody "$nobody_token" "$server"
   : >"$dir/pids"
 
@@ -236,7 +240,7 @@ controlplane_up() {
     --authentication-kubeconfig "$pki/scheduler.kubeconfig" \
     --authorization-kubeconfig "$pki/scheduler.kubeconfig" \
     --secure-port 0 --leader-elect=false --kube-api-qps 200 --kube-api-burst 400
-  controlplane_start "$dir" kwok "$bin/kwok" --kubeconfig "$dir/kubeconfig" \
+  controlplane_start "$dir" kwok "$bin/kwok" --kubeconfig "$dir/pki/kwok.kubeconfig" \
     --config "$root/testbed/kwok/stages.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --manage-nodes-with-label-selector= --manage-single-node= \

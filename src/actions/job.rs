@@ -104,7 +104,10 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         }
         tokio::time::sleep(POLL).await;
     };
-    let logs = logs(&conn, ns, &name).await?;
+    let (logs, unreadable) = logs(&conn, ns, &name).await?;
+    for why in unreadable {
+        ctx.warn(format!("a log of Job {ns}/{name} could not be read: {why}"));
+    }
     let succeeded = job
         .pointer("/status/succeeded")
         .and_then(Value::as_i64)
@@ -144,8 +147,14 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
 
 /// The logs of the Job's pods (found by their `job-name` label), oldest pod first, at
 /// most `KEEP` bytes. With more than one pod or container, each log is headed by the
-/// pod and container it comes from.
-async fn logs(conn: &ClusterConn, ns: &str, job: &str) -> Result<String, ActionError> {
+/// pod and container it comes from. A log the API server cannot fetch from its node
+/// (the node or its kubelet is gone: a 5xx) does not decide the Job's outcome: it is
+/// left out and said why, beside the text; a refused read (403) fails the step.
+async fn logs(
+    conn: &ClusterConn,
+    ns: &str,
+    job: &str,
+) -> Result<(String, Vec<String>), ActionError> {
     let pod_type = discovery::resolve(conn, "Pod", Some("v1")).await?;
     let mut pods =
         objects::list_all(conn, &pod_type, Some(ns), Some(&format!("job-name={job}"))).await?;
@@ -176,9 +185,19 @@ async fn logs(conn: &ClusterConn, ns: &str, job: &str) -> Result<String, ActionE
         })
         .collect();
     let mut text = String::new();
+    let mut unreadable = Vec::new();
     for (pod, container) in &sources {
-        let Some(log) = objects::pod_log(conn, ns, pod, container).await? else {
-            continue;
+        let log = match objects::pod_log(conn, ns, pod, container).await {
+            Ok(Some(log)) => log,
+            Ok(None) => continue,
+            Err(e) if e.code().is_some_and(|c| c >= 500) => {
+                unreadable.push(format!(
+                    "pod {pod}, container {container}: {}",
+                    e.api_message()
+                ));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
         };
         if sources.len() > 1 {
             text.push_str(&format!("--- pod {pod}, container {container} ---\n"));
@@ -193,5 +212,5 @@ async fn logs(conn: &ClusterConn, ns: &str, job: &str) -> Result<String, ActionE
             break;
         }
     }
-    Ok(text)
+    Ok((text, unreadable))
 }

@@ -276,11 +276,20 @@ async fn send(
 
 /// `request` asking for strict field validation (kube-rs's `PostParams` has no field
 /// for it).
-fn strict(mut request: http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+fn strict(request: http::Request<Vec<u8>>) -> http::Request<Vec<u8>> {
+    with_query(request, "fieldValidation=Strict")
+}
+
+/// `request` with `pair` added to its query.
+fn with_query(mut request: http::Request<Vec<u8>>, pair: &str) -> http::Request<Vec<u8>> {
     let uri = request.uri().to_string();
-    let joined = if uri.contains('?') { '&' } else { '?' };
-    if let Ok(strict) = format!("{uri}{joined}fieldValidation=Strict").parse() {
-        *request.uri_mut() = strict;
+    let joined = match uri.split_once('?') {
+        None => "?",
+        Some((_, "")) => "",
+        Some(_) => "&",
+    };
+    if let Ok(uri) = format!("{uri}{joined}{pair}").parse() {
+        *request.uri_mut() = uri;
     }
     request
 }
@@ -415,9 +424,14 @@ pub async fn delete(
         }),
         ..DeleteParams::default()
     };
-    let request = Request::new(rtype.collection_path(namespace))
+    let mut request = Request::new(rtype.collection_path(namespace))
         .delete(name, &params)
         .map_err(|e| transport("delete", what(), e))?;
+    // kube-rs says dry-run in the body only; the query says it too, so that an audit
+    // log (which records URIs, not bodies) shows a dry run for what it is.
+    if dry_run {
+        request = with_query(request, "dryRun=All");
+    }
     match conn.client.request::<Value>(request).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),

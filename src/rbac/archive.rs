@@ -407,6 +407,21 @@ pub fn restore(i: &restore_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
     for r in &cluster_types {
         write(&Scope::Cluster, r, "");
     }
+    let service_accounts = Resource::new("", "serviceaccounts");
+    if !update && namespaced.iter().any(|r| r.covers(&service_accounts)) {
+        for scope in &scopes {
+            needs.add(
+                scope,
+                service_accounts.clone(),
+                &["default".to_string()],
+                &[Verb::Get, Verb::Patch],
+                cx.why(format!(
+                    "apply the backup's `default` ServiceAccount over the one the cluster makes in a namespace the restore creates{}",
+                    where_(scope)
+                )),
+            );
+        }
+    }
     if !namespaced.is_empty() {
         needs.add(
             &Scope::Cluster,
@@ -424,6 +439,38 @@ pub fn restore(i: &restore_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
             &[Verb::Get],
             cx.why("read the restored CRDs until they are Established"),
         );
+    }
+    let admission = [
+        Resource::new(
+            "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations",
+        ),
+        Resource::new(
+            "admissionregistration.k8s.io",
+            "mutatingwebhookconfigurations",
+        ),
+        Resource::new("apiregistration.k8s.io", "apiservices"),
+    ];
+    if cluster_types
+        .iter()
+        .any(|t| admission.iter().any(|a| t.covers(a)))
+    {
+        let why = "wait until the workloads behind restored webhooks and APIServices are ready";
+        needs.add(
+            &Scope::Cluster,
+            Resource::new("", "services"),
+            &[],
+            &[Verb::Get],
+            cx.why(why),
+        );
+        for r in [
+            Resource::new("apps", "deployments"),
+            Resource::new("apps", "statefulsets"),
+            Resource::new("apps", "daemonsets"),
+            Resource::new("discovery.k8s.io", "endpointslices"),
+        ] {
+            needs.add(&Scope::Cluster, r, &[], &[Verb::List], cx.why(why));
+        }
     }
     rbac_objects(&types, &scopes, &cluster_types, cx, needs);
 }

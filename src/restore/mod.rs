@@ -97,6 +97,9 @@ pub struct TierDone {
     pub tier_name: String,
     pub total: Counts,
     pub kinds: BTreeMap<String, Counts>,
+    /// Owners found in the target so far: source uid → target uid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<String, String>,
 }
 
 /// What a restore did.
@@ -143,6 +146,11 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
     let manifest = catalog::resolve(req.store, &req.backup, &req.runbook).await?;
     let mut restore = Restore::verified(&req, &manifest, filter).await?;
     let (mut tally, resume_after) = resume_point(req.done.as_ref(), &manifest.backup_id);
+    if resume_after.is_some()
+        && let Some(done) = &req.done
+    {
+        restore.load_owners(&done.owners);
+    }
     // Tiers are checkpointed while every tier so far restored without a failure.
     let mut clean = true;
     for tier in 0..TIERS.len() {
@@ -157,20 +165,22 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
         }
         let restored = restore.restore_tier(tier, &parts).await?;
         let mut tier_tally = restored.tally;
-        restore.link_owners(&mut tier_tally, false).await;
+        restore.write_held(tier, &mut tier_tally, false).await;
         clean &= tier_tally.total.failed == 0;
         merge(&mut tally, tier_tally);
         if restore.stopped() {
             return Ok(restore.finish(tally, true));
         }
         if clean {
-            (req.on_tier_done)(&TierDone::after(&manifest.backup_id, tier, &tally));
+            let mut done = TierDone::after(&manifest.backup_id, tier, &tally);
+            done.owners = restore.known_owners();
+            (req.on_tier_done)(&done);
         }
         if tier == CRD_TIER && !restored.crds.is_empty() {
             restore.wait_for_crds(&restored.crds).await?;
         }
     }
-    restore.link_owners(&mut tally, true).await;
+    restore.write_held(TIERS.len() - 1, &mut tally, true).await;
     Ok(restore.finish(tally, false))
 }
 
@@ -205,6 +215,7 @@ impl TierDone {
             tier_name: tier_name(tier).to_string(),
             total: tally.total.clone(),
             kinds: tally.kinds.clone(),
+            owners: BTreeMap::new(),
         }
     }
 }

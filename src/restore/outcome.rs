@@ -36,17 +36,6 @@ impl Counts {
         }
     }
 
-    fn remove(&mut self, o: &Outcome) {
-        let n = match o {
-            Outcome::Created => &mut self.created,
-            Outcome::Updated => &mut self.updated,
-            Outcome::Unchanged => &mut self.unchanged,
-            Outcome::Skipped(_) => &mut self.skipped,
-            Outcome::Failed(_) => &mut self.failed,
-        };
-        *n = n.saturating_sub(1);
-    }
-
     pub fn total(&self) -> u64 {
         self.created + self.updated + self.unchanged + self.skipped + self.failed
     }
@@ -86,18 +75,6 @@ pub struct Tally {
 pub(super) const FAILURES_KEPT: usize = 20;
 
 impl Tally {
-    /// Counts an object recorded as `was` as `now` instead (an owner reference that
-    /// could not be added after the object was written).
-    pub fn amend(&mut self, kind: &str, name: &str, was: &Outcome, now: &Outcome) {
-        for counts in [
-            &mut self.total,
-            self.kinds.entry(kind.to_string()).or_default(),
-        ] {
-            counts.remove(was);
-        }
-        self.record(kind, name, now);
-    }
-
     pub fn record(&mut self, kind: &str, name: &str, outcome: &Outcome) {
         self.total.add(outcome);
         self.kinds.entry(kind.to_string()).or_default().add(outcome);
@@ -142,24 +119,5 @@ mod tests {
         };
         assert_eq!(a, want);
         assert_eq!(a.total(), 165);
-    }
-
-    #[test]
-    fn an_amended_object_moves_from_one_count_to_the_other() {
-        let mut t = Tally::default();
-        t.record("ConfigMap", "shop/a", &Outcome::Created);
-        t.record("ConfigMap", "shop/b", &Outcome::Created);
-        t.amend(
-            "ConfigMap",
-            "shop/b",
-            &Outcome::Created,
-            &Outcome::Failed("no owner".into()),
-        );
-        assert_eq!(
-            (t.total.created, t.total.failed, t.total.total()),
-            (1, 1, 2)
-        );
-        assert_eq!(t.kinds["ConfigMap"].failed, 1);
-        assert_eq!(t.failures[0].name, "shop/b");
     }
 }

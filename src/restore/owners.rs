@@ -3,21 +3,23 @@
 //! garbage collector deletes an object whose owners' uids do not exist. So a reference
 //! is dropped when its owner is not part of the restore, and remapped to the owner's
 //! uid in the target when it is. An owner restored in a later tier than what it owns
-//! (the PVC of a StatefulSet, the ConfigMap of a custom resource) does not exist yet
-//! when its dependent is written: the dependent is created without that reference,
-//! and the reference is added by a patch once the owner exists (`Pending`).
+//! (the ConfigMap of a custom resource, the PVC of a StatefulSet) does not exist yet in
+//! its dependent's tier: the dependent is held back and created, with its references
+//! remapped, right after the tier that restored its last owner (so a restore needs
+//! `create` only, never `patch`). An owner that exists in the target already (skipped)
+//! is read for its uid; where that read is refused, references to it are dropped.
 //!
 //! Which owners are part of the restore is known before the first write: a scan of the
-//! verified parts collects the uids the restored objects reference (`referenced`),
-//! then which of them belong to objects the restore writes (`restored`). Both sets
-//! hold only owners, so memory follows the number of owners, not of objects.
+//! verified parts collects the uids the restored objects reference, then which of them
+//! belong to objects the restore writes (`restored`). The map of owners found so far
+//! goes into every tier's checkpoint, so a resumed restore knows them without reading
+//! the cluster. Memory follows the number of owners and of held objects, not of
+//! objects.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use serde_json::Value;
-
-use crate::cluster::ResourceType;
 
 /// What a restore knows of owners, shared by its tiers.
 #[derive(Default)]
@@ -28,26 +30,13 @@ pub struct OwnerLinks {
     target: Mutex<HashMap<String, String>>,
 }
 
-/// A restored object that waits for owners restored after it.
-#[derive(Clone, Debug)]
-pub struct Pending {
-    pub rtype: ResourceType,
-    pub namespace: Option<String>,
-    pub name: String,
-    /// Its references as they should end up: the ones remapped when it was written,
-    /// and the waiting ones still with their source uid.
-    pub refs: Vec<Value>,
-    /// Source uids among `refs` not remapped yet.
-    pub waiting: Vec<String>,
-}
-
 /// What `OwnerLinks::rewrite` did to one object's references.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Rewritten {
     /// Nothing waits: the references written are final.
     Done,
-    /// These source uids wait for their owners (see `Pending`), with every reference
-    /// the object should end up with.
+    /// These source uids wait for their owners, with every reference the object
+    /// should end up with (the known ones remapped already).
     Waiting {
         refs: Vec<Value>,
         waiting: Vec<String>,
@@ -130,36 +119,40 @@ impl OwnerLinks {
         }
     }
 
-    /// The references of `pending` once every owner it waits for is known (or, with
-    /// `last`, the ones known by the end of the restore); `None` while one still waits,
-    /// or when none became known.
-    pub fn resolve(&self, pending: &Pending, last: bool) -> Option<Vec<Value>> {
-        let known: Vec<bool> = pending
-            .waiting
-            .iter()
-            .map(|uid| self.target_of(uid).is_some())
-            .collect();
-        if !last && known.iter().any(|k| !k) {
+    /// The references an object held back should be written with, once every owner
+    /// it waits for is known (or, with `last`, the ones known by the end of the
+    /// restore); `None` while one still waits.
+    pub fn resolve(&self, refs: &[Value], waiting: &[String], last: bool) -> Option<Vec<Value>> {
+        if !last && !self.all_known(waiting) {
             return None;
         }
-        if !known.iter().any(|k| *k) {
-            return None;
-        }
-        let refs: Vec<Value> = pending
-            .refs
-            .iter()
-            .filter_map(|r| {
-                let uid = r.get("uid").and_then(Value::as_str)?;
-                if !pending.waiting.iter().any(|w| w == uid) {
-                    return Some(r.clone());
-                }
-                let target = self.target_of(uid)?;
-                let mut r = r.clone();
-                r["uid"] = Value::String(target);
-                Some(r)
-            })
-            .collect();
-        Some(refs)
+        Some(
+            refs.iter()
+                .filter_map(|r| {
+                    let uid = r.get("uid").and_then(Value::as_str)?;
+                    if !waiting.iter().any(|w| w == uid) {
+                        return Some(r.clone());
+                    }
+                    let target = self.target_of(uid)?;
+                    let mut r = r.clone();
+                    r["uid"] = Value::String(target);
+                    Some(r)
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether every owner in `waiting` is known in the target.
+    pub fn all_known(&self, waiting: &[String]) -> bool {
+        waiting.iter().all(|uid| self.target_of(uid).is_some())
+    }
+
+    /// The owners found so far (source uid → target uid), for a checkpoint.
+    pub fn known(&self) -> BTreeMap<String, String> {
+        self.target
+            .lock()
+            .map(|t| t.iter().map(|(a, b)| (a.clone(), b.clone())).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -204,54 +197,29 @@ mod tests {
         let Rewritten::Waiting { refs, waiting } = links.rewrite(&mut o) else {
             panic!("nothing waits: {o}");
         };
-        // Written now with the reference it can have.
-        assert_eq!(o["metadata"]["ownerReferences"], json!([owner("A", "t-a")]));
         assert_eq!(waiting, vec!["u-b".to_string()]);
-        let pending = Pending {
-            rtype: ResourceType {
-                group: String::new(),
-                version: "v1".into(),
-                resource: "configmaps".into(),
-                kind: "ConfigMap".into(),
-                namespaced: true,
-            },
-            namespace: Some("shop".into()),
-            name: "settings".into(),
-            refs,
-            waiting,
-        };
-        assert_eq!(links.resolve(&pending, false), None);
-        assert_eq!(links.resolve(&pending, true), None, "nothing new is known");
+        assert_eq!(links.resolve(&refs, &waiting, false), None);
         links.found("u-b", "t-b");
+        assert!(links.all_known(&waiting));
         assert_eq!(
-            links.resolve(&pending, false),
+            links.resolve(&refs, &waiting, false),
             Some(vec![owner("A", "t-a"), owner("B", "t-b")])
         );
+        assert_eq!(links.known().len(), 2);
     }
 
     #[test]
-    fn at_the_end_the_owners_that_came_are_linked_and_the_others_left_out() {
+    fn at_the_end_the_owners_that_came_are_kept_and_the_others_dropped() {
         let links = OwnerLinks::new(["u-a".to_string(), "u-b".to_string()].into());
         let mut o = owned_by(json!([owner("A", "u-a"), owner("B", "u-b")]));
         let Rewritten::Waiting { refs, waiting } = links.rewrite(&mut o) else {
             panic!("nothing waits");
         };
-        assert!(o["metadata"].get("ownerReferences").is_none());
         links.found("u-a", "t-a");
-        let pending = Pending {
-            rtype: ResourceType {
-                group: String::new(),
-                version: "v1".into(),
-                resource: "configmaps".into(),
-                kind: "ConfigMap".into(),
-                namespaced: true,
-            },
-            namespace: Some("shop".into()),
-            name: "settings".into(),
-            refs,
-            waiting,
-        };
-        assert_eq!(links.resolve(&pending, false), None);
-        assert_eq!(links.resolve(&pending, true), Some(vec![owner("A", "t-a")]));
+        assert_eq!(links.resolve(&refs, &waiting, false), None);
+        assert_eq!(
+            links.resolve(&refs, &waiting, true),
+            Some(vec![owner("A", "t-a")])
+        );
     }
 }

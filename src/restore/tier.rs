@@ -3,12 +3,12 @@
 //! with selectors and the PVs seen so far, the owners and the objects waiting for them,
 //! the groups of the backup's CRDs and the types the target cluster serves. A tier's
 //! parts are read in batches; each batch is filtered and prepared (`Filter::prepare`),
-//! its skips reported, and the rest written in parallel (bounded); the admission tier
-//! first waits for its backends (`admission`). After each tier the objects whose owners
-//! now exist get their owner references (`owners`). A tier an earlier attempt finished
-//! is only replayed: read for what later tiers need (Services' selectors, PV names,
-//! owners' uids in the target, objects waiting for owners), nothing written or
-//! reported.
+//! its skips reported, objects waiting for owners of a later tier held back, and the
+//! rest written in parallel (bounded); the admission tier first waits for its backends
+//! (`admission`). After each tier the held objects whose owners now exist are written
+//! (`owners`). A tier an earlier attempt finished is only replayed: read for what later
+//! tiers need (Services' selectors, PV names, the objects still waiting for owners),
+//! nothing written or reported.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use futures_util::{StreamExt, stream};
 use serde_json::Value;
 
 use super::admission::Backends;
-use super::owners::{OwnerLinks, Pending, Rewritten};
+use super::owners::{OwnerLinks, Rewritten};
 use super::write::{self, Writer};
 use super::{
     BATCH, DOWNLOADS, Decision, Filter, Known, Outcome, Prepared, RestoreRequest, RestoreSummary,
@@ -59,8 +59,8 @@ pub struct Restore<'r, 'a> {
     /// these, and only these.
     volumes: HashSet<String>,
     owners: OwnerLinks,
-    /// Restored objects waiting for owners restored after them.
-    pending: Vec<(Pending, Outcome)>,
+    /// Objects held back until the owners they wait for are restored.
+    held: Vec<Prepared>,
     /// The backends of the admission tier.
     backends: Backends,
 }
@@ -108,7 +108,7 @@ impl<'r, 'a> Restore<'r, 'a> {
             served,
             volumes: HashSet::new(),
             owners,
-            pending: Vec::new(),
+            held: Vec::new(),
             backends: Backends::new(req.backend_timeout),
         })
     }
@@ -127,9 +127,9 @@ impl<'r, 'a> Restore<'r, 'a> {
     }
 
     /// Reads a tier an earlier attempt finished only for what later tiers need: the
-    /// Services' selectors, the PVs' names, where its owners are in the target and which
-    /// of its objects wait for owners. Nothing is written, and its skips are not
-    /// reported again.
+    /// Services' selectors, the PVs' names, and the objects that wait for owners no
+    /// checkpoint knows yet (the others were written before the checkpoint that knew
+    /// their owners). Nothing is written, and its skips are not reported again.
     pub async fn replay_tier(&mut self, parts: &[usize]) -> Result<(), ActionError> {
         for &i in parts {
             let mut part = self.open_part(i)?;
@@ -137,55 +137,64 @@ impl<'r, 'a> Restore<'r, 'a> {
                 let (prepared, _skipped) = self.prepare_batch(batch, &part);
                 self.index_services(&prepared);
                 for p in prepared {
-                    let owner = p.source_uid.as_deref().filter(|u| self.owners.is_owner(u));
-                    if let Some(source_uid) = owner {
-                        let ns = p.rtype.namespaced.then(|| namespace_of(&p.object));
-                        if let Some(found) = crate::cluster::objects::get(
-                            self.req.conn,
-                            &p.rtype,
-                            ns,
-                            name_of(&p.object),
-                        )
-                        .await?
-                            && let Some(uid) =
-                                found.pointer("/metadata/uid").and_then(Value::as_str)
+                    match &p.waiting {
+                        Some(Rewritten::Waiting { waiting, .. })
+                            if !self.owners.all_known(waiting) =>
                         {
-                            self.owners.found(source_uid, uid);
+                            self.held.push(p);
                         }
+                        _ => self.remember(&p),
                     }
-                    self.remember(p, &Outcome::Created);
                 }
             }
         }
         Ok(())
     }
 
-    /// Adds the owner references that waited for owners now in the target (with
-    /// `last`, the ones known by the end of the restore), and counts an object whose
-    /// references could not be added as failed.
-    pub async fn link_owners(&mut self, tally: &mut Tally, last: bool) {
-        let mut still = Vec::new();
-        for (pending, was) in std::mem::take(&mut self.pending) {
-            let Some(refs) = self.owners.resolve(&pending, last) else {
-                if !last {
-                    still.push((pending, was));
+    /// Owners an earlier attempt found (from its checkpoint).
+    pub fn load_owners(&self, known: &std::collections::BTreeMap<String, String>) {
+        for (source, target) in known {
+            self.owners.found(source, target);
+        }
+    }
+
+    /// The owners found so far, for a checkpoint.
+    pub fn known_owners(&self) -> std::collections::BTreeMap<String, String> {
+        self.owners.known()
+    }
+
+    /// Writes the held objects whose owners are all in the target now (with `last`,
+    /// all of them, with the references known by then), in `tier`'s tally.
+    pub async fn write_held(&mut self, tier: usize, tally: &mut Tally, last: bool) {
+        let mut ready = Vec::new();
+        for mut p in std::mem::take(&mut self.held) {
+            let refs = match &p.waiting {
+                Some(Rewritten::Waiting { refs, waiting }) => {
+                    self.owners.resolve(refs, waiting, last)
                 }
-                continue;
+                _ => Some(Vec::new()),
             };
-            if let Err(e) = self.writer.link(&pending, refs).await {
-                let now = Outcome::Failed(format!(
-                    "restored, but its owner references could not be added: {}",
-                    e.api_message()
-                ));
-                let name = match &pending.namespace {
-                    Some(ns) => format!("{ns}/{}", pending.name),
-                    None => pending.name.clone(),
-                };
-                (self.req.on_object)(&pending.rtype.kind, &name, &now);
-                tally.amend(&pending.rtype.kind, &name, &was, &now);
+            match refs {
+                Some(refs) => {
+                    if !refs.is_empty()
+                        && let Some(meta) =
+                            p.object.get_mut("metadata").and_then(Value::as_object_mut)
+                    {
+                        meta.insert("ownerReferences".into(), Value::Array(refs));
+                    }
+                    p.waiting = None;
+                    ready.push(p);
+                }
+                None => self.held.push(p),
             }
         }
-        self.pending = still;
+        if ready.is_empty() {
+            return;
+        }
+        let mut restored = TierRestored::default();
+        let written = self.write_batch(ready).await;
+        self.record_written(tier, written, &mut restored);
+        super::merge(tally, restored.tally);
     }
 
     /// Restores `tier`, part by part, and tallies it. Once `fail_fast` stopped the
@@ -364,7 +373,28 @@ impl<'r, 'a> Restore<'r, 'a> {
             }
             prepared = ready;
         }
+        // Objects waiting for owners of a later tier wait here (a dry run creates no
+        // owner, so it checks them now, without those references).
+        if !self.req.dry_run {
+            let (later, now): (Vec<Prepared>, Vec<Prepared>) = prepared
+                .into_iter()
+                .partition(|p| matches!(p.waiting, Some(Rewritten::Waiting { .. })));
+            self.held.extend(later);
+            prepared = now;
+        }
         let written = self.write_batch(prepared).await;
+        self.record_written(tier, written, restored);
+        Ok(())
+    }
+
+    /// Reports what a batch wrote and remembers what later objects depend on: the
+    /// CRDs to wait for, the owners' uids in the target, the PVs.
+    fn record_written(
+        &mut self,
+        tier: usize,
+        written: Vec<(Prepared, Outcome, Option<String>)>,
+        restored: &mut TierRestored,
+    ) {
         let count = written.len() as u64;
         for (p, outcome, uid) in written {
             let name = display_name(&p.object);
@@ -382,43 +412,17 @@ impl<'r, 'a> Restore<'r, 'a> {
             }
             self.report(&mut restored.tally, &p.rtype.kind, &name, &outcome);
             if done || matches!(outcome, Outcome::Skipped(_)) {
-                self.remember(p, &outcome);
+                self.remember(&p);
             }
         }
         (self.req.progress)(count, 0);
-        Ok(())
     }
 
     /// Remembers of an object that is in the target what later objects depend on: a
-    /// PV's name, and whether it waits for owners (only objects this restore wrote,
-    /// and not in a dry run, which wrote nothing to link).
-    fn remember(&mut self, p: Prepared, outcome: &Outcome) {
+    /// PV's name.
+    fn remember(&mut self, p: &Prepared) {
         if p.qualified == "persistentvolumes" {
             self.volumes.insert(name_of(&p.object).to_string());
-        }
-        let written = matches!(
-            outcome,
-            Outcome::Created | Outcome::Updated | Outcome::Unchanged
-        );
-        if let Some(Rewritten::Waiting { refs, waiting }) = p.waiting
-            && written
-            && !self.req.dry_run
-        {
-            let namespace = p
-                .rtype
-                .namespaced
-                .then(|| namespace_of(&p.object).to_string());
-            let name = name_of(&p.object).to_string();
-            self.pending.push((
-                Pending {
-                    rtype: p.rtype,
-                    namespace,
-                    name,
-                    refs,
-                    waiting,
-                },
-                outcome.clone(),
-            ));
         }
     }
 

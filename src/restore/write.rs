@@ -13,13 +13,17 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::outcome::Outcome;
-use super::owners::Pending;
 use super::{Prepared, RestoreRequest, name_of, namespace_of, rules};
 use crate::actions::ActionError;
 use crate::actions::restore::Existing;
 use crate::cluster::discovery::{self, ServedType};
 use crate::cluster::objects;
 use crate::cluster::{ClusterConn, KubeError, ResourceType};
+
+/// The ServiceAccount a cluster's controller manager creates in every new namespace:
+/// in a namespace the restore created, the backup's version of it (its image pull
+/// secrets, say) is applied over the one the target made, whatever `existing` says.
+const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 
 /// How long to wait for restored CRDs to be Established.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,6 +36,9 @@ pub struct Writer<'a> {
     pub fail_fast: bool,
     /// Namespaces known to exist (or, in dry-run, to be created by this restore).
     namespaces: Mutex<HashSet<String>>,
+    /// Namespaces this restore created: what the target puts in a new namespace on
+    /// its own (the `default` ServiceAccount) is not in the way of the backup there.
+    created_namespaces: Mutex<HashSet<String>>,
     /// Objects counted as created without an API check (dry-run only).
     pub unchecked: std::sync::atomic::AtomicU64,
 }
@@ -45,6 +52,7 @@ impl<'a> Writer<'a> {
             restore_status: req.restore_status,
             fail_fast: req.fail_fast,
             namespaces: Mutex::new(HashSet::new()),
+            created_namespaces: Mutex::new(HashSet::new()),
             unchecked: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -131,6 +139,10 @@ impl<'a> Writer<'a> {
     async fn after_create(&self, p: &Prepared, ns: Option<&str>, name: &str) -> Outcome {
         if p.qualified == "namespaces" {
             self.namespaces.lock().await.insert(name.to_string());
+            self.created_namespaces
+                .lock()
+                .await
+                .insert(name.to_string());
         }
         // A dry run created nothing, so there is no status to write (nor to check).
         if self.restore_status
@@ -156,7 +168,18 @@ impl<'a> Writer<'a> {
         if p.qualified == "namespaces" {
             self.namespaces.lock().await.insert(name.to_string());
         }
-        match self.existing {
+        let own_default = p.qualified == "serviceaccounts"
+            && name == DEFAULT_SERVICE_ACCOUNT
+            && match ns {
+                Some(ns) => self.created_namespaces.lock().await.contains(ns),
+                None => false,
+            };
+        let existing = if own_default {
+            Existing::Update
+        } else {
+            self.existing
+        };
+        match existing {
             Existing::Skip => (
                 Outcome::Skipped("already exists (existing: skip)".into()),
                 None,
@@ -194,23 +217,6 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Sets the owner references of a restored object whose owners were restored after
-    /// it.
-    pub async fn link(&self, pending: &Pending, refs: Vec<Value>) -> Result<(), KubeError> {
-        let patch = json!({"metadata": {"ownerReferences": refs}});
-        objects::patch(
-            self.conn,
-            &pending.rtype,
-            pending.namespace.as_deref(),
-            &pending.name,
-            None,
-            &kube::api::Patch::Merge(patch),
-            self.dry_run,
-        )
-        .await
-        .map(|_| ())
-    }
-
     fn unchecked(&self) -> Outcome {
         self.unchecked
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -231,7 +237,12 @@ impl<'a> Writer<'a> {
         };
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         match objects::create(self.conn, &rtype, None, &body, self.dry_run).await {
-            Ok(_) => {}
+            Ok(_) => {
+                self.created_namespaces
+                    .lock()
+                    .await
+                    .insert(name.to_string());
+            }
             Err(e) if e.code() == Some(409) => {}
             Err(e) => return Err(e),
         }

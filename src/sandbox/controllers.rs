@@ -658,11 +658,6 @@ fn claim(store: &Store, t: &ResourceType, obj: &Value) {
         .pointer("/metadata/uid")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let volume = obj
-        .pointer("/spec/volumeName")
-        .and_then(Value::as_str)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| format!("pvc-{uid}"), str::to_string);
     let size = obj
         .pointer("/spec/resources/requests/storage")
         .cloned()
@@ -671,36 +666,30 @@ fn claim(store: &Store, t: &ResourceType, obj: &Value) {
         .pointer("/spec/accessModes")
         .cloned()
         .unwrap_or(json!(["ReadWriteOnce"]));
-    if !store.contains(pv_type, None, &volume) {
-        let pv = json!({
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": { "name": volume, "annotations": { "pv.kubernetes.io/provisioned-by": "lifeboat.dev/sandbox" } },
-            "spec": {
-                "capacity": { "storage": size },
-                "accessModes": modes,
-                "persistentVolumeReclaimPolicy": "Delete",
-                "storageClassName": class,
-                "claimRef": { "apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": uid },
-                "hostPath": { "path": format!("/sandbox/{volume}") },
-            },
-        });
-        if store
-            .create(pv_type, None, pv, WriteOptions::default())
-            .is_ok()
-        {
-            let _ = store.update_status(
-                pv_type,
-                None,
-                &volume,
-                |o| {
-                    o["status"] = json!({ "phase": "Bound" });
-                    Ok(())
-                },
-                WriteOptions::default(),
-            );
+    let named = obj
+        .pointer("/spec/volumeName")
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty());
+    // As the real volume binder: a claim that names a volume binds to that volume
+    // only, once it exists and is free or reserved for this claim; otherwise it waits.
+    // A claim that names none takes a volume reserved for it, or a new one.
+    let volume = match named {
+        Some(v) => {
+            if !reserve(store, pv_type, v, ns.unwrap_or(""), name, uid) {
+                set_status(store, t, obj, json!({ "phase": "Pending" }));
+                return;
+            }
+            v.to_string()
         }
-    }
+        None => match reserved_for(store, pv_type, ns.unwrap_or(""), name) {
+            Some(v) if reserve(store, pv_type, &v, ns.unwrap_or(""), name, uid) => v,
+            _ => {
+                let volume = format!("pvc-{uid}");
+                provision(store, pv_type, &volume, class, &size, &modes, ns, name, uid);
+                volume
+            }
+        },
+    };
     let bound = store.modify(t, ns, name, WriteOptions::default(), |o| {
         o["spec"]["volumeName"] = json!(volume);
         if let Some(a) = o["metadata"].as_object_mut() {
@@ -716,6 +705,106 @@ fn claim(store: &Store, t: &ResourceType, obj: &Value) {
             t,
             &claim,
             json!({ "phase": "Bound", "accessModes": modes, "capacity": { "storage": size } }),
+        );
+    }
+}
+
+/// Binds the volume `volume` to the claim `ns/name` (uid `uid`) when it exists and is
+/// free or reserved for that claim (`claimRef` naming it, with no uid or its uid).
+fn reserve(
+    store: &Store,
+    pv_type: &ResourceType,
+    volume: &str,
+    ns: &str,
+    name: &str,
+    uid: &str,
+) -> bool {
+    let Ok(pv) = store.get(pv_type, None, volume) else {
+        return false;
+    };
+    if !free_for(&pv, ns, name, uid) {
+        return false;
+    }
+    let claimed = store.modify(pv_type, None, volume, WriteOptions::default(), |o| {
+        o["spec"]["claimRef"] = json!({ "apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": uid });
+        Ok(())
+    });
+    claimed.is_ok()
+        && store
+            .update_status(
+                pv_type,
+                None,
+                volume,
+                |o| {
+                    o["status"] = json!({ "phase": "Bound" });
+                    Ok(())
+                },
+                WriteOptions::default(),
+            )
+            .is_ok()
+}
+
+/// Whether `pv` may bind the claim `ns/name` (uid `uid`).
+fn free_for(pv: &Value, ns: &str, name: &str, uid: &str) -> bool {
+    let Some(claim) = pv.pointer("/spec/claimRef") else {
+        return true;
+    };
+    let field = |f: &str| claim.get(f).and_then(Value::as_str).unwrap_or("");
+    field("namespace") == ns
+        && field("name") == name
+        && (field("uid").is_empty() || field("uid") == uid)
+}
+
+/// A volume whose `claimRef` names the claim `ns/name` (pre-bound, as a restored PV
+/// is), if one exists.
+fn reserved_for(store: &Store, pv_type: &ResourceType, ns: &str, name: &str) -> Option<String> {
+    store.keys(pv_type).into_iter().find_map(|(_, volume)| {
+        let pv = store.get(pv_type, None, &volume).ok()?;
+        let claim = pv.pointer("/spec/claimRef")?;
+        let field = |f: &str| claim.get(f).and_then(Value::as_str).unwrap_or("");
+        (field("namespace") == ns && field("name") == name).then_some(volume)
+    })
+}
+
+/// Provisions the volume `volume` for the claim `ns/name`, bound to it.
+#[allow(clippy::too_many_arguments)]
+fn provision(
+    store: &Store,
+    pv_type: &ResourceType,
+    volume: &str,
+    class: &str,
+    size: &Value,
+    modes: &Value,
+    ns: Option<&str>,
+    name: &str,
+    uid: &str,
+) {
+    let pv = json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": { "name": volume, "annotations": { "pv.kubernetes.io/provisioned-by": "lifeboat.dev/sandbox" } },
+        "spec": {
+            "capacity": { "storage": size },
+            "accessModes": modes,
+            "persistentVolumeReclaimPolicy": "Delete",
+            "storageClassName": class,
+            "claimRef": { "apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": uid },
+            "hostPath": { "path": format!("/sandbox/{volume}") },
+        },
+    });
+    if store
+        .create(pv_type, None, pv, WriteOptions::default())
+        .is_ok()
+    {
+        let _ = store.update_status(
+            pv_type,
+            None,
+            volume,
+            |o| {
+                o["status"] = json!({ "phase": "Bound" });
+                Ok(())
+            },
+            WriteOptions::default(),
         );
     }
 }

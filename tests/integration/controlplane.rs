@@ -170,6 +170,23 @@ impl ControlPlane {
     }
 }
 
+impl ControlPlane {
+    /// Every write the API server has recorded so far (its audit log: `verb`,
+    /// `objectRef`, `requestURI`, `responseStatus`, `user`, `userAgent`, ...), as
+    /// lifeboat made them (kubectl's are left out).
+    pub fn lifeboat_writes(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("logs/audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| {
+                e["user"]["username"] == "lifeboat-admin"
+                    && !e["userAgent"].as_str().unwrap_or("").starts_with("kubectl")
+            })
+            .collect()
+    }
+}
+
 impl Kube for ControlPlane {
     fn kubeconfig(&self) -> &Path {
         &self.kubeconfig

@@ -71,6 +71,12 @@ impl Test {
         self
     }
 
+    /// How long the run may take before it counts as hanging (default 60 s).
+    pub fn limit(mut self, limit: Duration) -> Self {
+        self.limit = limit;
+        self
+    }
+
     pub fn status(mut self, code: i32) -> Self {
         self.status = code;
         self

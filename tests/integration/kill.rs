@@ -81,7 +81,7 @@ impl Drop for Logged {
 }
 
 /// A namespace with a service account, 20 secrets and `n` ConfigMaps.
-fn bulk_seed(dir: &Path, n: usize) -> PathBuf {
+pub(crate) fn bulk_seed(dir: &Path, n: usize) -> PathBuf {
     let seed = dir.join("seed");
     std::fs::create_dir_all(&seed).unwrap_or_else(|e| panic!("{e}"));
     let mut items = vec![
@@ -102,7 +102,13 @@ fn bulk_seed(dir: &Path, n: usize) -> PathBuf {
     seed
 }
 
-fn write_runbook(dir: &Path, name: &str, cluster: &Path, store: &Path, steps: &str) -> PathBuf {
+pub(crate) fn write_runbook(
+    dir: &Path,
+    name: &str,
+    cluster: &Path,
+    store: &Path,
+    steps: &str,
+) -> PathBuf {
     TestRunbook::new(name)
         .cluster("c", cluster)
         .store(
@@ -115,7 +121,7 @@ fn write_runbook(dir: &Path, name: &str, cluster: &Path, store: &Path, steps: &s
 
 /// `lifeboat run RUNBOOK --output json` in the background, from `dir`; returns the
 /// process and its run id (read from the first event).
-fn start_run(runbook: &Path, dir: &Path) -> (Child, String) {
+pub(crate) fn start_run(runbook: &Path, dir: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
         .arg("run")
         .arg(runbook)

@@ -780,3 +780,62 @@ fn a_backup_leaves_out_an_aggregated_api_whose_backend_is_down_and_says_so() {
         "{manifest}"
     );
 }
+
+/// The phase of a PVC and the volume it is bound to, once it has settled (Bound, or
+/// still Pending after 20 s).
+fn claim_state(k: &dyn Kube, ns: &str, name: &str) -> (String, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let pvc = k.get_json(&["pvc", "-n", ns, name]).unwrap_or_default();
+        let phase = pvc["status"]["phase"].as_str().unwrap_or("").to_string();
+        if phase == "Bound" || std::time::Instant::now() >= deadline {
+            let volume = pvc["spec"]["volumeName"].as_str().unwrap_or("").to_string();
+            return (phase, volume);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A claim bound to a volume the backup does not hold would wait forever for it: its
+/// binding is reset and the target provisions one. A volume in the backup comes with
+/// its claim, also into another namespace.
+fn claims_bind_after_a_restore(a: &dyn Kube, b: &dyn Kube) {
+    a.apply_yaml(
+        "apiVersion: v1\nkind: Namespace\nmetadata: { name: claims }\n---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: { name: data, namespace: claims }\nspec: { accessModes: [ ReadWriteOnce ], resources: { requests: { storage: 1Gi } } }\n",
+    );
+    let (phase, source_volume) = claim_state(a, "claims", "data");
+    assert_eq!(phase, "Bound", "the {} did not bind the claim", a.label());
+    let bucket = Bucket::new("claims");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Without its volume (a namespace's backup holds no PV), then with it.
+    let steps = backup_step(", namespaces: [ claims ]")
+        + &restore_step("without-volume", "b", "")
+        + "  - { id: with-volume-backup, uses: backup, cluster: a, with: { store: vault, namespaces: [ claims ], cluster_resources: true, include_resources: [ persistentvolumes, persistentvolumeclaims, namespaces ] } }\n"
+        + "  - id: with-volume\n    uses: restore\n    cluster: b\n    with: { store: vault, backup: \"${{ steps.with-volume-backup.outputs.backup_id }}\", namespace_mapping: { claims: claims-moved } }\n";
+    let rb = two_clusters(dir.path(), "claims", a, b, &bucket, &steps);
+    let events = run_json(&rb, &[], 0);
+    for step in ["without-volume", "with-volume"] {
+        assert_eq!(outputs(&events, step)["failed"], "0", "{step}");
+    }
+    let (phase, volume) = claim_state(b, "claims", "data");
+    assert_eq!(
+        phase, "Bound",
+        "the restored claim waits for volume {volume}"
+    );
+    assert_ne!(volume, source_volume, "bound to the source's volume name");
+    let (phase, volume) = claim_state(b, "claims-moved", "data");
+    assert_eq!(phase, "Bound", "the moved claim waits (volume {volume})");
+    assert_eq!(volume, source_volume, "the restored volume went unused");
+    let pv = b.get_json(&["pv", &source_volume]).unwrap_or_default();
+    assert_eq!(pv["spec"]["claimRef"]["namespace"], "claims-moved", "{pv}");
+}
+
+#[test]
+fn claims_bind_after_a_restore_on_the_sandbox() {
+    claims_bind_after_a_restore(&Served::start(&[]), &Served::start(&[]));
+}
+
+#[test]
+fn claims_bind_after_a_restore_on_the_control_plane() {
+    claims_bind_after_a_restore(&ControlPlane::start(), &ControlPlane::start());
+}
