@@ -4,7 +4,8 @@ names. Run by scripts/bench (which starts the S3 server and exports its endpoint
 prints figures and ratios, asserts nothing.
 
   backup of N objects:  lifeboat backup            vs  kubectl get -o json + aws s3 cp
-  restore of N objects: lifeboat restore (empty)   vs  kubectl apply -f (empty)
+  restore of N objects: lifeboat restore (empty)   vs  kubectl apply -f and
+                                                       kubectl apply --server-side (empty)
   peak memory of lifeboat for backup and restore at N and 10*N objects (flat?)
 """
 import json, os, subprocess, sys, tempfile, time
@@ -16,7 +17,7 @@ ENDPOINT = os.environ["LIFEBOAT_TEST_S3_ENDPOINT"]
 work = tempfile.mkdtemp(prefix="lifeboat-bench-")
 
 
-def seed(dirname, n):
+def seed(dirname, n, replicas=2):
     """n objects in 20 namespaces: ConfigMaps, Secrets, Services and Deployments."""
     d = os.path.join(work, dirname)
     os.makedirs(d, exist_ok=True)
@@ -32,7 +33,7 @@ def seed(dirname, n):
         elif k == 2:
             o = {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {"selector": {"app": meta["labels"]["app"]}, "ports": [{"port": 80, "targetPort": 8080}]}}
         else:
-            o = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {"replicas": 2, "selector": {"matchLabels": {"app": meta["name"]}},
+            o = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": meta["name"]}},
                  "template": {"metadata": {"labels": {"app": meta["name"]}}, "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.2.3", "ports": [{"containerPort": 8080}]}]}}}}
         items.append(o)
     # Files of 500 objects: the seed reader bounds the size of one document.
@@ -160,6 +161,11 @@ def round_trip(tag, n, bucket, with_baseline):
         baseline_target.kubectl("apply", "-f", applied)
         out["restore_baseline"] = time.perf_counter() - t
         baseline_target.stop()
+        ssa_target = Served(f"baseline-ssa-{n}")
+        t = time.perf_counter()
+        ssa_target.kubectl("apply", "--server-side", "-f", applied)
+        out["restore_baseline_ssa"] = time.perf_counter() - t
+        ssa_target.stop()
     source.stop()
     target.stop()
     return out
@@ -175,13 +181,16 @@ def main():
           f"{r['backup_baseline'] / b:5.1f}x faster (target >= 5x)")
     print(f"restore of {N} objects (empty cluster): lifeboat {rs:6.2f} s   kubectl apply -f {r['restore_baseline']:6.2f} s   "
           f"{r['restore_baseline'] / rs:5.1f}x faster (target >= 10x); {N / rs:,.0f} objects/s (target >= 1,000/s)")
+    print(f"restore of {N} objects (empty cluster): lifeboat {rs:6.2f} s   kubectl apply --server-side {r['restore_baseline_ssa']:6.2f} s   "
+          f"{r['restore_baseline_ssa'] / rs:5.1f}x faster (target >= 10x)")
     big = round_trip("large", LARGE, bucket, False)
     (bb, bb_rss), (br, br_rss) = big["backup"], big["restore"]
     print(f"peak memory of lifeboat, backup:  {b_rss / 1024:6.1f} MiB at {N} objects, {bb_rss / 1024:6.1f} MiB at {LARGE} ({bb:.1f} s)  (target < 200 MiB, flat)")
     print(f"peak memory of lifeboat, restore: {rs_rss / 1024:6.1f} MiB at {N} objects, {br_rss / 1024:6.1f} MiB at {LARGE} ({br:.1f} s, {LARGE / br:,.0f} objects/s)  (target < 200 MiB, flat)")
 
 
-try:
-    main()
-finally:
-    subprocess.run(["rm", "-rf", work])
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        subprocess.run(["rm", "-rf", work])

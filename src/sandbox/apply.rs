@@ -322,7 +322,7 @@ pub fn apply(
     let wanted = leaf_paths(applied);
     let mut conflicts: Vec<(String, String, String)> = Vec::new();
     if let Some(current) = current {
-        for ((other, _, other_version), paths) in owners.iter_mut() {
+        for ((other, operation, other_version), paths) in owners.iter_mut() {
             if other == manager {
                 continue;
             }
@@ -334,10 +334,17 @@ pub fn apply(
             if force {
                 paths.retain(|p| !clashing.contains(p));
             } else {
+                // As the API server names them: an applier by name, an updater with
+                // the version it wrote.
+                let version = if operation == "Apply" {
+                    String::new()
+                } else {
+                    other_version.clone()
+                };
                 conflicts.extend(
                     clashing
                         .iter()
-                        .map(|p| (other.clone(), other_version.clone(), show(p))),
+                        .map(|p| (other.clone(), version.clone(), show(p))),
                 );
             }
         }

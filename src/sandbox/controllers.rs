@@ -2,8 +2,10 @@
 //! each object's status to what a healthy cluster would report. Deployments roll out
 //! (through ReplicaSets they own), StatefulSets, DaemonSets and ReplicaSets report
 //! ready replicas, Jobs run their simulated pods and finish (see `jobs`), PVCs bind
-//! to a new PersistentVolume, VolumeSnapshots become readyToUse. One small function per kind; each is idempotent, so a status
-//! write that changes nothing stops the loop.
+//! to a volume as the real binder does, VolumeSnapshots become readyToUse. One small
+//! function per kind; each is idempotent, so a status write that changes nothing stops
+//! the loop. And as a real garbage collector: an object every one of whose owners is
+//! absent (no object of that kind and name with that uid in its namespace) is deleted.
 //!
 //! One task follows the store's change feed: a change to a watched object queues that
 //! object (once, however many changes arrive meanwhile) to be reconciled `delay` after
@@ -61,6 +63,9 @@ struct Controllers {
     queue: VecDeque<(Instant, Key)>,
     /// The keys in `queue`.
     queued: HashSet<Key>,
+    /// Objects with owner references, to collect when their owners are absent:
+    /// (due, group, plural, namespace, name).
+    orphans: VecDeque<(Instant, String, String, String, String)>,
 }
 
 impl Controllers {
@@ -82,13 +87,20 @@ impl Controllers {
             types,
             queue: VecDeque::new(),
             queued: HashSet::new(),
+            orphans: VecDeque::new(),
         }
     }
 
     /// Follows the feed until the store is gone.
     async fn run(mut self, mut feed: Receiver<WatchEvent>) {
         loop {
-            let next = self.queue.front().map(|(due, _)| *due);
+            let next = [
+                self.queue.front().map(|(due, _)| *due),
+                self.orphans.front().map(|(due, ..)| *due),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let received = tokio::select! {
                 received = feed.recv() => Some(received),
                 () = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => None,
@@ -139,6 +151,19 @@ impl Controllers {
     /// Reconciles every object that is due, taking new changes between two; false once
     /// the store is gone.
     async fn reconcile_due(&mut self, feed: &mut Receiver<WatchEvent>) -> bool {
+        while self
+            .orphans
+            .front()
+            .is_some_and(|(due, ..)| *due <= Instant::now())
+        {
+            let Some((_, group, plural, ns, name)) = self.orphans.pop_front() else {
+                break;
+            };
+            let Some(store) = self.store.upgrade() else {
+                return false;
+            };
+            collect_if_orphaned(&store, &group, &plural, &ns, &name);
+        }
         while let Some(key) = self.pop_due() {
             let Some(store) = self.store.upgrade() else {
                 return false;
@@ -168,6 +193,22 @@ impl Controllers {
         if event.kind == EventType::Deleted {
             return;
         }
+        if event.kind == EventType::Added
+            && event
+                .object
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| !refs.is_empty())
+        {
+            let (ns, name) = ns_name(&event.object);
+            self.orphans.push_back((
+                Instant::now() + self.delay,
+                event.group.clone(),
+                event.plural.clone(),
+                ns.unwrap_or("").to_string(),
+                name.to_string(),
+            ));
+        }
         if let Some(kind) = WATCHED
             .iter()
             .position(|(g, p)| *g == event.group && *p == event.plural)
@@ -194,6 +235,53 @@ impl Controllers {
                 self.enqueue((kind, ns, name));
             }
         }
+    }
+}
+
+/// Deletes the object when none of its owners exists (an owner reference names its
+/// owner by kind, name and uid, in the object's namespace for a namespaced owner). An
+/// owner of a kind the sandbox does not serve is left alone, as a real collector that
+/// cannot look it up does.
+fn collect_if_orphaned(store: &Store, group: &str, plural: &str, ns: &str, name: &str) {
+    let catalog = store.catalog();
+    let Some(t) = catalog
+        .types()
+        .iter()
+        .find(|t| t.group == group && t.plural == plural)
+    else {
+        return;
+    };
+    let ns = (!ns.is_empty()).then_some(ns);
+    let Ok(object) = store.get(t, ns, name) else {
+        return;
+    };
+    let refs = object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let present = |r: &Value| -> Option<bool> {
+        let field = |f: &str| r.get(f).and_then(Value::as_str).unwrap_or("");
+        let owner_type = catalog.by_kind(field("apiVersion"), field("kind"))?;
+        let owner_ns = if owner_type.namespaced { ns } else { None };
+        Some(
+            store
+                .get(owner_type, owner_ns, field("name"))
+                .is_ok_and(|o| {
+                    o.pointer("/metadata/uid").and_then(Value::as_str) == Some(field("uid"))
+                }),
+        )
+    };
+    let mut all_absent = !refs.is_empty();
+    for r in &refs {
+        match present(r) {
+            Some(false) => {}
+            // Present, or of a kind that cannot be looked up: not garbage.
+            _ => all_absent = false,
+        }
+    }
+    if all_absent {
+        let _ = store.delete(t, ns, name, WriteOptions::default());
     }
 }
 

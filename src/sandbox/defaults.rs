@@ -1,5 +1,8 @@
-//! Defaults the API server fills into workloads on create, as clients (kubectl rollout
-//! status, kube-rs) rely on them: update strategies, history limits, Job counts.
+//! Defaults the API server fills in on create, as clients (kubectl rollout status,
+//! kube-rs) rely on them and a restored object is compared with them: update
+//! strategies, history limits, Job counts and modes, pod-spec, container and probe
+//! defaults, Service traffic policies, webhook defaults. The differential test
+//! (`tests/integration/differential.rs`) holds them to a real API server's.
 
 use serde_json::{Value, json};
 
@@ -17,6 +20,10 @@ pub fn apply(t: &ResourceType, obj: &mut Value) {
     };
     if t.group.is_empty() && t.plural == "secrets" {
         set(obj, "/type", json!("Opaque"));
+    }
+    if t.group == "admissionregistration.k8s.io" && t.plural.ends_with("webhookconfigurations") {
+        webhooks(obj, t.plural.starts_with("mutating"));
+        return;
     }
     if obj.get("spec").is_none_or(|s| !s.is_object()) {
         return;
@@ -70,6 +77,14 @@ pub fn apply(t: &ResourceType, obj: &mut Value) {
             set(obj, "/spec/completions", json!(1));
             set(obj, "/spec/parallelism", json!(1));
             set(obj, "/spec/backoffLimit", json!(6));
+            set(obj, "/spec/completionMode", json!("NonIndexed"));
+            set(obj, "/spec/suspend", json!(false));
+            set(obj, "/spec/manualSelector", json!(false));
+            set(
+                obj,
+                "/spec/podReplacementPolicy",
+                json!("TerminatingOrFailed"),
+            );
         }
         ("batch", "cronjobs") => {
             set(obj, "/spec/concurrencyPolicy", json!("Allow"));
@@ -86,6 +101,10 @@ fn pod_spec(spec: &mut Value) {
     let Some(m) = spec.as_object_mut() else {
         return;
     };
+    if let Some(name) = m.get("serviceAccountName").cloned() {
+        // The deprecated alias the API server still fills in.
+        m.entry("serviceAccount").or_insert(name);
+    }
     for (k, v) in [
         ("restartPolicy", json!("Always")),
         ("terminationGracePeriodSeconds", json!(30)),
@@ -125,6 +144,31 @@ fn container(c: &mut Value) {
         .or_insert(json!("/dev/termination-log"));
     m.entry("terminationMessagePolicy").or_insert(json!("File"));
     m.entry("resources").or_insert(json!({}));
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(Value::Object(p)) = m.get_mut(probe) {
+            for (k, v) in [
+                ("timeoutSeconds", 1),
+                ("periodSeconds", 10),
+                ("successThreshold", 1),
+                ("failureThreshold", 3),
+            ] {
+                p.entry(k).or_insert(json!(v));
+            }
+            if let Some(Value::Object(get)) = p.get_mut("httpGet") {
+                get.entry("scheme").or_insert(json!("HTTP"));
+            }
+        }
+    }
+    for env in m
+        .get_mut("env")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(Value::Object(field)) = env.pointer_mut("/valueFrom/fieldRef") {
+            field.entry("apiVersion").or_insert(json!("v1"));
+        }
+    }
     for p in m
         .get_mut("ports")
         .and_then(Value::as_array_mut)
@@ -151,6 +195,19 @@ fn service(obj: &mut Value) {
         spec.entry("internalTrafficPolicy")
             .or_insert(json!("Cluster"));
     }
+    let kind = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if matches!(kind.as_str(), "NodePort" | "LoadBalancer") {
+        spec.entry("externalTrafficPolicy")
+            .or_insert(json!("Cluster"));
+    }
+    if kind == "LoadBalancer" {
+        spec.entry("allocateLoadBalancerNodePorts")
+            .or_insert(json!(true));
+    }
     for p in spec
         .get_mut("ports")
         .and_then(Value::as_array_mut)
@@ -163,6 +220,41 @@ fn service(obj: &mut Value) {
             if let Some(port) = port {
                 p.entry("targetPort").or_insert(port);
             }
+        }
+    }
+}
+
+/// Defaults of each webhook of a webhook configuration.
+fn webhooks(obj: &mut Value, mutating: bool) {
+    for hook in obj
+        .get_mut("webhooks")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+    {
+        hook.entry("failurePolicy").or_insert(json!("Fail"));
+        hook.entry("matchPolicy").or_insert(json!("Equivalent"));
+        hook.entry("namespaceSelector").or_insert(json!({}));
+        hook.entry("objectSelector").or_insert(json!({}));
+        hook.entry("timeoutSeconds").or_insert(json!(10));
+        if mutating {
+            hook.entry("reinvocationPolicy").or_insert(json!("Never"));
+        }
+        if let Some(Value::Object(service)) = hook
+            .get_mut("clientConfig")
+            .and_then(|c| c.get_mut("service"))
+        {
+            service.entry("port").or_insert(json!(443));
+        }
+        for rule in hook
+            .get_mut("rules")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            rule.entry("scope").or_insert(json!("*"));
         }
     }
 }

@@ -955,6 +955,9 @@ fn scale_of(obj: &Value) -> Value {
 
 /// A watch: the changes after the requested resourceVersion (or the current objects
 /// as ADDED events, then the changes), one JSON event per line, until the timeout.
+/// With `sendInitialEvents=true` (a watch list, as client-go 1.35 and kubectl ask by
+/// default) the current objects come first whatever the resourceVersion, then a
+/// BOOKMARK annotated `k8s.io/initial-events-end` says the list is complete.
 fn watch_response(
     state: &ApiState,
     t: &ResourceType,
@@ -967,10 +970,12 @@ fn watch_response(
         Err(e) => return error_response(&e),
     };
     let store = state.store.clone();
+    let watch_list = params.get("sendInitialEvents").is_some_and(|v| v == "true");
     let since: Option<u64> = params
         .get("resourceVersion")
-        .filter(|v| !v.is_empty() && *v != "0")
+        .filter(|v| !v.is_empty() && *v != "0" && !watch_list)
         .and_then(|v| v.parse().ok());
+    let listed_at = store.resource_version();
     let bookmarks = params
         .get("allowWatchBookmarks")
         .is_some_and(|v| v == "true");
@@ -1053,6 +1058,14 @@ fn watch_response(
         };
         for e in initial.iter().filter(|e| wanted(e)) {
             if tx.send(Ok(line(e.kind.as_str(), &e.object))).await.is_err() {
+                return;
+            }
+        }
+        if watch_list {
+            let end = json!({ "kind": kind, "apiVersion": api_version, "metadata": {
+                "resourceVersion": listed_at.to_string(),
+                "annotations": { "k8s.io/initial-events-end": "true" } } });
+            if tx.send(Ok(line("BOOKMARK", &end))).await.is_err() {
                 return;
             }
         }

@@ -74,6 +74,14 @@ pub fn generate_selector(obj: &mut Value) -> Result<(), ApiError> {
     for key in NAME_LABELS {
         labels[key] = json!(name);
     }
+    // A Job with no labels of its own takes its pods' (as the API server defaults it).
+    let copied = labels.clone();
+    let own = obj.pointer("/metadata/labels").and_then(Value::as_object);
+    if own.is_none_or(|l| l.is_empty())
+        && let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.insert("labels".into(), copied);
+    }
     Ok(())
 }
 

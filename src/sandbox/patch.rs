@@ -80,7 +80,10 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
                     } else {
                         key
                     };
-                    merge_list(existing, items, key);
+                    let order = patch
+                        .get(&format!("$setElementOrder/{k}"))
+                        .and_then(Value::as_array);
+                    merge_list(existing, items, key, order);
                 }
                 (_, v, _) => strategic_merge_patch(t.entry(k.clone()).or_insert(Value::Null), v),
             }
@@ -88,7 +91,18 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-fn merge_list(existing: &mut Vec<Value>, items: &[Value], key: &str) {
+/// Merges `items` into `existing` by `key`, then orders the list as the API server
+/// does: the elements `order` (a `$setElementOrder` directive) names, or else the
+/// patch's own, first and in that order, then the ones only the server had.
+fn merge_list(existing: &mut Vec<Value>, items: &[Value], key: &str, order: Option<&Vec<Value>>) {
+    let first: Vec<Value> = match order {
+        Some(order) => order.iter().filter_map(|o| o.get(key).cloned()).collect(),
+        None => items
+            .iter()
+            .filter(|i| i.get("$patch").and_then(Value::as_str) != Some("delete"))
+            .filter_map(|i| i.get(key).cloned())
+            .collect(),
+    };
     for item in items {
         let id = item.get(key);
         let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
@@ -102,6 +116,13 @@ fn merge_list(existing: &mut Vec<Value>, items: &[Value], key: &str) {
             (None, true) => {}
         }
     }
+    let mut rest = std::mem::take(existing);
+    for id in &first {
+        if let Some(p) = rest.iter().position(|e| e.get(key) == Some(id)) {
+            existing.push(rest.remove(p));
+        }
+    }
+    existing.extend(rest);
 }
 
 /// RFC 6902 JSON patch.
@@ -230,9 +251,11 @@ mod tests {
             &mut v,
             &json!({ "spec": { "containers": [ { "name": "b", "image": "z" }, { "name": "c", "image": "w" } ] } }),
         );
+        // As a real API server orders them: the patch's elements first, then the
+        // ones only the object had.
         assert_eq!(
             v["spec"]["containers"],
-            json!([ { "name": "a", "image": "x" }, { "name": "b", "image": "z" }, { "name": "c", "image": "w" } ])
+            json!([ { "name": "b", "image": "z" }, { "name": "c", "image": "w" }, { "name": "a", "image": "x" } ])
         );
         strategic_merge_patch(
             &mut v,

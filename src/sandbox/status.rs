@@ -85,11 +85,14 @@ impl ApiError {
     ) -> Self {
         let lines: Vec<String> = conflicts
             .iter()
-            .map(|(m, v, f)| format!("conflict with \"{m}\" using {v}: {f}"))
+            .map(|(m, v, f)| match v.as_str() {
+                "" => format!("conflict with \"{m}\": {f}"),
+                v => format!("conflict with \"{m}\" using {v}: {f}"),
+            })
             .collect();
         let causes: Vec<Value> = conflicts
             .iter()
-            .map(|(m, v, f)| json!({ "reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\" using {v}"), "field": f }))
+            .map(|(m, v, f)| json!({ "reason": "FieldManagerConflict", "message": match v.as_str() { "" => format!("conflict with \"{m}\""), v => format!("conflict with \"{m}\" using {v}") }, "field": f }))
             .collect();
         let n = conflicts.len();
         ApiError::new(409, "Conflict", format!("Apply failed with {n} conflict{}: {}", if n == 1 { "" } else { "s" }, lines.join("\n")))

@@ -516,7 +516,7 @@ impl Store {
             meta.remove("deletionTimestamp");
             meta.remove("selfLink");
         }
-        if obj.get("spec").is_some() {
+        if generation_of(t, &obj).is_some() {
             metadata_mut(&mut obj).insert("generation".into(), json!(1));
         }
         inner.defaults_on_create(t, &mut obj)?;
@@ -646,7 +646,7 @@ impl Store {
             }
             meta.insert("resourceVersion".into(), json!(rv.to_string()));
         }
-        if obj.get("spec") != before.get("spec") && obj.get("spec").is_some() {
+        if generation_of(t, &obj).is_some() && generation_of(t, &obj) != generation_of(t, &before) {
             let generation = before
                 .pointer("/metadata/generation")
                 .and_then(Value::as_i64)
@@ -992,6 +992,7 @@ impl Inner {
                 self.allocate_node_ports(obj, None)?;
             }
             ("batch", "jobs") => super::jobs::generate_selector(obj)?,
+            ("", "pods") => self.admit_pod(obj)?,
             ("apiextensions.k8s.io", "customresourcedefinitions") => {
                 crd_types(obj)?;
                 obj["status"] = crd_status(obj);
@@ -1040,6 +1041,53 @@ impl Inner {
         if t.group == "apiextensions.k8s.io" && t.plural == "customresourcedefinitions" {
             crd_types(obj)?;
             obj["status"] = crd_status(obj);
+        }
+        Ok(())
+    }
+
+    /// What the Priority and RuntimeClass admission plugins do to a new Pod: its
+    /// PriorityClass must exist (its value becomes the pod's priority; 0 without one),
+    /// and so must its RuntimeClass.
+    fn admit_pod(&self, obj: &mut Value) -> Result<(), ApiError> {
+        let name = meta_str(obj, "name").unwrap_or("").to_string();
+        let stored = |group: &str, plural: &str, key: &str| {
+            self.objects
+                .get(&(group.to_string(), plural.to_string()))
+                .and_then(|m| m.get(&(String::new(), key.to_string())))
+                .map(|s| s.value())
+        };
+        let class = obj
+            .pointer("/spec/priorityClassName")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let (priority, preemption) = match class {
+            Some(class) => {
+                let Some(pc) = stored("scheduling.k8s.io", "priorityclasses", &class) else {
+                    return Err(ApiError::forbidden(format!(
+                        "pods \"{name}\" is forbidden: no PriorityClass with name {class} was found"
+                    )));
+                };
+                (
+                    pc.get("value").cloned().unwrap_or(json!(0)),
+                    pc.get("preemptionPolicy")
+                        .cloned()
+                        .unwrap_or(json!("PreemptLowerPriority")),
+                )
+            }
+            None => (json!(0), json!("PreemptLowerPriority")),
+        };
+        if let Some(runtime) = obj
+            .pointer("/spec/runtimeClassName")
+            .and_then(Value::as_str)
+            && stored("node.k8s.io", "runtimeclasses", runtime).is_none()
+        {
+            return Err(ApiError::forbidden(format!(
+                "pods \"{name}\" is forbidden: pod rejected: RuntimeClass \"{runtime}\" not found"
+            )));
+        }
+        if let Some(Value::Object(spec)) = obj.get_mut("spec") {
+            spec.entry("priority").or_insert(priority);
+            spec.entry("preemptionPolicy").or_insert(preemption);
         }
         Ok(())
     }
@@ -1283,4 +1331,18 @@ fn decode_continue(token: &str) -> Option<(u64, ObjectKey)> {
     let mut parts = raw.splitn(3, '\n');
     let rv = parts.next()?.parse().ok()?;
     Some((rv, (parts.next()?.to_string(), parts.next()?.to_string())))
+}
+
+/// What a change of bumps an object's `generation`, for the kinds that have one: its
+/// spec (its webhooks, for a webhook configuration); `None` for kinds a real API
+/// server gives no generation (Services, claims and volumes, Nodes, kinds without a
+/// spec).
+fn generation_of<'v>(t: &ResourceType, obj: &'v Value) -> Option<&'v Value> {
+    match (t.group.as_str(), t.plural.as_str()) {
+        ("", "services" | "persistentvolumeclaims" | "persistentvolumes" | "nodes") => None,
+        ("admissionregistration.k8s.io", p) if p.ends_with("webhookconfigurations") => {
+            Some(obj.get("webhooks").unwrap_or(&Value::Null))
+        }
+        _ => obj.get("spec"),
+    }
 }

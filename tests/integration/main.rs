@@ -5,6 +5,7 @@ mod backup_restore;
 mod cli;
 mod controlplane;
 mod copy_backup;
+mod differential;
 mod docs;
 mod engine;
 mod harness;
