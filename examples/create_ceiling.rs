@@ -79,10 +79,10 @@ async fn main() -> BenchResult {
                 let client = client.clone();
                 let failed = failed.clone();
                 async move {
-                    if let Err(e) = create(&client, &o).await {
-                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
-                            eprintln!("create_ceiling: {e}");
-                        }
+                    if let Err(e) = create(&client, &o).await
+                        && failed.fetch_add(1, Ordering::Relaxed) < 3
+                    {
+                        eprintln!("create_ceiling: {e}");
                     }
                 }
             })
