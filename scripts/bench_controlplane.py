@@ -6,7 +6,7 @@ figures and ratios, asserts nothing.
 
   restore of N objects into an empty control plane:
       lifeboat restore   vs  kubectl apply --server-side   vs  a bare parallel client
-      (examples/create_ceiling: POSTs and nothing else; the target is >= 80% of it)
+      (crates/lifeboat/examples/create_ceiling.rs: POSTs and nothing else; the target is >= 80% of it)
   backup of the same N objects:
       lifeboat backup    vs  kubectl get -o json + aws s3 cp
 

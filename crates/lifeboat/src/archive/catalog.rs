@@ -1,0 +1,122 @@
+//! Finding backups in a store: every backup folder with its manifest (complete) or
+//! without one (incomplete), reading one manifest, and resolving `latest` to the
+//! newest complete backup of a runbook.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use super::layout::{self, BACKUPS};
+use super::{ArchiveError, Manifest};
+use crate::store::{Store, StoreError};
+
+/// A backup folder in a store.
+#[derive(Clone, Debug)]
+pub struct BackupEntry {
+    pub id: String,
+    /// `None`: the backup is incomplete (never finished, or half deleted).
+    pub manifest: Option<Manifest>,
+    /// Objects stored under the backup's folder (parts and manifest).
+    pub stored_keys: usize,
+    pub stored_bytes: u64,
+    /// The newest modification time of its objects.
+    pub modified: Option<SystemTime>,
+    /// Why its manifest cannot be read, when it is there but broken or too new.
+    pub problem: Option<String>,
+}
+
+/// Every backup in the store, complete ones with their manifests, sorted by id.
+pub async fn list(store: &Store) -> Result<Vec<BackupEntry>, ArchiveError> {
+    let objects = store.list(BACKUPS).await?;
+    let mut folders: BTreeMap<String, BackupEntry> = BTreeMap::new();
+    for object in objects {
+        let Some(rest) = object.key.strip_prefix(BACKUPS) else {
+            continue;
+        };
+        let Some((id, _)) = rest.split_once('/') else {
+            continue;
+        };
+        let entry = folders
+            .entry(id.to_string())
+            .or_insert_with(|| BackupEntry {
+                id: id.to_string(),
+                manifest: None,
+                stored_keys: 0,
+                stored_bytes: 0,
+                modified: None,
+                problem: None,
+            });
+        entry.stored_keys += 1;
+        entry.stored_bytes += object.size;
+        entry.modified = entry.modified.max(object.modified);
+    }
+    let mut out = Vec::with_capacity(folders.len());
+    for (id, mut entry) in folders {
+        if layout::valid_id(&id) {
+            match read_manifest_if_any(store, &id).await {
+                Ok(m) => entry.manifest = m,
+                Err(e @ (ArchiveError::BadManifest { .. } | ArchiveError::NewerFormat { .. })) => {
+                    entry.problem = Some(e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// The manifest of backup `id`: `Incomplete` when the folder has parts but no
+/// manifest, `NotFound` when there is nothing.
+pub async fn read(store: &Store, id: &str) -> Result<Manifest, ArchiveError> {
+    if !layout::valid_id(id) {
+        return Err(ArchiveError::NotFound {
+            id: id.to_string(),
+            store: store.describe(),
+        });
+    }
+    if let Some(m) = read_manifest_if_any(store, id).await? {
+        return Ok(m);
+    }
+    let leftovers = store.list(&layout::backup_dir(id)).await?;
+    if leftovers.is_empty() {
+        Err(ArchiveError::NotFound {
+            id: id.to_string(),
+            store: store.describe(),
+        })
+    } else {
+        Err(ArchiveError::Incomplete {
+            id: id.to_string(),
+            store: store.describe(),
+        })
+    }
+}
+
+/// Resolves `latest` (the newest complete backup of `runbook`) or a backup id.
+pub async fn resolve(store: &Store, backup: &str, runbook: &str) -> Result<Manifest, ArchiveError> {
+    if backup != "latest" {
+        return read(store, backup).await;
+    }
+    let newest = list(store)
+        .await?
+        .into_iter()
+        .filter_map(|e| e.manifest)
+        .filter(|m| m.runbook == runbook)
+        .max_by_key(|m| (created_key(&m.created), m.backup_id.clone()));
+    newest.ok_or_else(|| ArchiveError::NoBackups {
+        runbook: runbook.to_string(),
+        store: store.describe(),
+    })
+}
+
+/// Orders RFC 3339 times with or without fractions, in any offset (unreadable first).
+fn created_key(created: &str) -> Option<jiff::Timestamp> {
+    crate::clock::parse(created)
+}
+
+async fn read_manifest_if_any(store: &Store, id: &str) -> Result<Option<Manifest>, ArchiveError> {
+    match store.get(&layout::manifest_key(id)).await {
+        Ok(bytes) => Manifest::from_slice(id, &bytes).map(Some),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,164 @@
+//! Connecting to a cluster named in a runbook: a kubeconfig context (the `KUBECONFIG`
+//! chain, `~/.kube/config`, or in-cluster config when nothing else is given), or an
+//! in-process sandbox started from seed folders.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::KubeError;
+use crate::runbook::model::Cluster;
+use kube_sandbox::{Sandbox, SandboxOptions};
+
+/// A connected cluster.
+#[derive(Clone)]
+pub struct ClusterConn {
+    /// The name the runbook gives it.
+    pub name: String,
+    pub client: kube::Client,
+    /// The kubeconfig context used (`sandbox` for a sandbox).
+    pub context: String,
+    /// Keeps an in-process sandbox serving as long as the connection lives.
+    sandbox: Option<Arc<Sandbox>>,
+    /// Resource types found by the last discovery (see `discovery::served`).
+    pub(super) served: Arc<tokio::sync::Mutex<Option<Arc<super::discovery::Discovered>>>>,
+}
+
+impl std::fmt::Debug for ClusterConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConn")
+            .field("name", &self.name)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterConn {
+    /// Connects to the cluster `name` as the runbook at `base` (its folder) describes it.
+    pub async fn connect(
+        name: &str,
+        cluster: &Cluster,
+        base: &Path,
+    ) -> Result<ClusterConn, KubeError> {
+        crate::tls::install_crypto_provider();
+        let fail = |message: String| KubeError::Connect {
+            cluster: name.to_string(),
+            message,
+        };
+        if let Some(sandbox) = &cluster.sandbox {
+            let seeds: Vec<PathBuf> = sandbox.seed.iter().map(|s| base.join(&s.value)).collect();
+            let started = Sandbox::start(SandboxOptions {
+                seeds,
+                ..SandboxOptions::default()
+            })
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+            let client = started.client().map_err(|e| fail(e.to_string()))?;
+            return Ok(ClusterConn {
+                name: name.to_string(),
+                client,
+                context: "sandbox".to_string(),
+                sandbox: Some(Arc::new(started)),
+                served: Arc::default(),
+            });
+        }
+        let options = KubeConfigOptions {
+            context: cluster.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let config = match &cluster.kubeconfig {
+            Some(path) => {
+                let path = expand_home(&path.value, base);
+                let kubeconfig = Kubeconfig::read_from(&path)
+                    .map_err(|e| fail(format!("cannot read kubeconfig {}: {e}", path.display())))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|e| fail(format!("kubeconfig {}: {e}", path.display())))?
+            }
+            None if cluster.context.is_some() => kube::Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| fail(e.to_string()))?,
+            None => kube::Config::infer()
+                .await
+                .map_err(|e| fail(e.to_string()))?,
+        };
+        let context = cluster
+            .context
+            .clone()
+            .unwrap_or_else(|| "current-context".to_string());
+        let client = client_with_bounded_retries(config).map_err(|e| fail(e.to_string()))?;
+        Ok(ClusterConn {
+            name: name.to_string(),
+            client,
+            context,
+            sandbox: None,
+            served: Arc::default(),
+        })
+    }
+
+    /// Wraps an existing client (tests and embedding).
+    pub fn from_client(name: &str, client: kube::Client, context: &str) -> ClusterConn {
+        ClusterConn {
+            name: name.to_string(),
+            client,
+            context: context.to_string(),
+            sandbox: None,
+            served: Arc::default(),
+        }
+    }
+
+    /// The API server's version (`v1.33.0`), for manifests and reports.
+    pub async fn server_version(&self) -> Result<String, KubeError> {
+        let info = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(|e| KubeError::from_kube("read the version of", self.describe(), e))?;
+        Ok(info.git_version)
+    }
+
+    /// The in-process sandbox behind this connection, if it is one.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_deref()
+    }
+
+    /// `cluster `NAME``, for messages.
+    pub fn describe(&self) -> String {
+        format!("cluster `{}`", self.name)
+    }
+}
+
+/// Answers of 429, 503 and 504 are tried again at most this many times (honouring
+/// `Retry-After`), after 100 ms, 200 ms, 400 ms... capped at 2 s.
+const RETRIES: u32 = 3;
+
+/// A client whose retries of 429/503/504 are bounded. kube-rs's default policy tries
+/// such an answer up to 15 times with delays growing to 1000 s: an aggregated API whose
+/// backend is down answers 503 to every discovery, and would hold a backup for
+/// minutes. This policy replaces kube-rs's own (never both, so retries never stack).
+fn client_with_bounded_retries(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+    config.default_retry = false;
+    let policy = kube::client::retry::RetryPolicy::new(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(2),
+        RETRIES,
+        true,
+    )
+    .map_err(|e| kube::Error::Service(Box::new(e)))?;
+    // A retry clones the service it retries: the buffer makes kube-rs's one clonable.
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&tower::buffer::BufferLayer::new(1024))
+        .with_layer(&tower::retry::RetryLayer::new(policy))
+        .build())
+}
+
+/// `~/x` is in the home folder; relative paths are relative to the runbook's folder.
+fn expand_home(path: &str, base: &Path) -> PathBuf {
+    if let Some(rest) = path.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    base.join(path)
+}

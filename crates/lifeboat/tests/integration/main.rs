@@ -1,0 +1,28 @@
+//! Integration tests: one binary that runs the real `lifeboat` executable (and real
+//! tools: the AWS CLI against the S3 server `scripts/test` starts).
+
+mod backup_restore;
+mod cli;
+mod copy_backup;
+mod docs;
+mod engine;
+mod harness;
+mod hostile;
+mod interrupt;
+mod invalid;
+mod journal;
+mod kill;
+mod metrics;
+mod output;
+mod plan;
+mod rbac;
+mod rbac_enforced;
+mod readme;
+mod real_restore;
+mod real_runs;
+mod report;
+mod restore_options;
+mod runbooks;
+mod s3_server;
+mod served;
+mod store_conformance;
