@@ -10,8 +10,10 @@ pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod cluster;
+pub mod context;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod journal;
 pub mod logging;
 pub mod plan;
@@ -21,6 +23,7 @@ pub mod restore;
 pub mod runbook;
 pub mod secrets;
 pub mod store;
+pub mod terminal;
 pub mod tls;
 
 pub use error::{Error, ExitCode};

@@ -11,8 +11,8 @@ use std::sync::RwLock;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::engine::events::{Event, EventSink};
 use crate::engine::human::human_line;
+use crate::events::{Event, EventSink};
 use crate::secrets::SecretMask;
 
 /// How log lines are written.

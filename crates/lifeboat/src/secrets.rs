@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::engine::events::{Event, EventSink, OutputValue, Outputs};
+use crate::events::{Event, EventSink, OutputValue, Outputs};
 use crate::plan::MASK;
 use crate::runbook::Loaded;
 

@@ -4,16 +4,18 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ActionError, CheckInputs, Output, exactly_one_of, non_empty, out};
+use super::{CheckInputs, Output, exactly_one_of, non_empty, out};
 use crate::cluster::{ClusterConn, ResourceType, discovery, objects};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::DeError;
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "apply";
 pub const SUMMARY: &str = "Server-side apply manifests (inline or from files).";
 pub const ON_CLUSTER: bool = true;
+/// Asks the operator at a terminal before it runs: it changes objects in a cluster.
+pub const CONFIRM: bool = true;
 pub const SELF_UNDO: Option<&str> =
     Some("deletes the objects it created and re-applies the previous version of those it changed");
 pub const DRY_RUN: &str =
@@ -80,7 +82,6 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             &object,
             &manager,
             i.force,
-            ctx.run.dry_run,
         )
         .await?;
         match &before {
@@ -116,15 +117,7 @@ pub async fn undo(state: Option<&Value>, ctx: &StepCtx<'_>) -> Result<Outputs, A
         let ns = text("namespace");
         match e.get("before").filter(|b| !b.is_null()) {
             None => {
-                objects::delete(
-                    &conn,
-                    &rtype,
-                    ns.as_deref(),
-                    &name,
-                    "Background",
-                    ctx.run.dry_run,
-                )
-                .await?;
+                objects::delete(&conn, &rtype, ns.as_deref(), &name, "Background").await?;
             }
             Some(before) => {
                 let current = objects::get(&conn, &rtype, ns.as_deref(), &name).await?;
@@ -144,10 +137,9 @@ pub async fn undo(state: Option<&Value>, ctx: &StepCtx<'_>) -> Result<Outputs, A
                     }
                 }
                 if current.is_some() {
-                    objects::replace(&conn, &rtype, ns.as_deref(), &name, &body, ctx.run.dry_run)
-                        .await?;
+                    objects::replace(&conn, &rtype, ns.as_deref(), &name, &body).await?;
                 } else {
-                    objects::create(&conn, &rtype, ns.as_deref(), &body, ctx.run.dry_run).await?;
+                    objects::create(&conn, &rtype, ns.as_deref(), &body).await?;
                 }
             }
         }

@@ -3,13 +3,14 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ActionError, CheckInputs, Output, out};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use super::{CheckInputs, Output, out};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 
 pub const NAME: &str = "approve";
 pub const SUMMARY: &str = "Ask a human to confirm before going on (skipped with --yes).";
 pub const ON_CLUSTER: bool = false;
+pub const CONFIRM: bool = false;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "shows the question and goes on without asking";
 pub const OUTPUTS: &[Output] = &[out(
@@ -33,7 +34,8 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     use std::io::IsTerminal;
     let mut outputs = Outputs::new();
     let named = ctx.run.approve.iter().any(|s| s == ctx.step);
-    if ctx.run.yes || named || ctx.run.dry_run {
+    // A dry run asks nobody: it shows the question and goes on.
+    if ctx.run.yes || named || ctx.dry_run() {
         let by = if ctx.run.yes {
             "--yes"
         } else if named {
@@ -50,7 +52,10 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             i.message, ctx.step
         )));
     }
-    if crate::engine::progress::ask(&format!("{} [y/N] ", i.message)).await? {
+    if crate::terminal::ask(&format!("{} [y/N] ", i.message))
+        .await
+        .map_err(ActionError::Failed)?
+    {
         let who = std::env::var("USER").unwrap_or_else(|_| "the operator".into());
         outputs.insert("approved_by".into(), OutputValue::Str(who));
         Ok(outputs)

@@ -5,16 +5,18 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ActionError, CheckInputs, ClusterResources, IntOrExpr, Output, located, map_out, out};
+use super::{CheckInputs, IntOrExpr, Output, located, map_out, out};
 use crate::archive::manifest::Filters;
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::backup::ClusterResources;
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "backup";
 pub const SUMMARY: &str = "Back up the selected objects of a cluster into a store.";
 pub const ON_CLUSTER: bool = true;
+pub const CONFIRM: bool = false;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str =
     "lists what would be backed up (objects per kind); writes nothing to the store";

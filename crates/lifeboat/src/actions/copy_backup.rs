@@ -5,11 +5,11 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ActionError, CheckInputs, Output, located, out};
+use super::{CheckInputs, Output, located, out};
 use crate::archive::part::hash_file;
 use crate::archive::{ArchiveError, Manifest, catalog, layout};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::node::Node;
 use crate::store::PutMode;
@@ -17,6 +17,7 @@ use crate::store::PutMode;
 pub const NAME: &str = "copy_backup";
 pub const SUMMARY: &str = "Copy a backup to another store, verifying every part.";
 pub const ON_CLUSTER: bool = false;
+pub const CONFIRM: bool = false;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "reads the source manifest and lists the parts that would be copied";
 pub const OUTPUTS: &[Output] = &[

@@ -3,17 +3,19 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ActionError, CheckInputs, Output, exactly_one_of, out};
+use super::{CheckInputs, Output, exactly_one_of, out};
 use crate::cluster::objects;
 use crate::cluster::select::{Target, Which};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::DeError;
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "delete";
 pub const SUMMARY: &str = "Delete objects by name or label selector.";
 pub const ON_CLUSTER: bool = true;
+/// Asks the operator at a terminal before it runs: it removes objects from a cluster.
+pub const CONFIRM: bool = true;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "sends the deletes with dryRun=All and lists what would be deleted";
 pub const OUTPUTS: &[Output] = &[out("deleted", "objects deleted")];
@@ -81,7 +83,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     };
     let mut deleted = 0u64;
     for name in &names {
-        if objects::delete(&conn, rtype, ns, name, propagation, ctx.run.dry_run).await? {
+        if objects::delete(&conn, rtype, ns, name, propagation).await? {
             deleted += 1;
         }
     }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ActionError, CheckInputs, Output, non_empty, out};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use super::{CheckInputs, Output, non_empty, out};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::model::Duration;
 use crate::runbook::node::Node;
@@ -16,6 +16,8 @@ use crate::runbook::node::Node;
 pub const NAME: &str = "exec_local";
 pub const SUMMARY: &str = "Run a local program (argv list, no shell).";
 pub const ON_CLUSTER: bool = false;
+/// Asks the operator at a terminal before it runs: it runs a program on this machine.
+pub const CONFIRM: bool = true;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "prints the argv that would run; runs nothing";
 pub const OUTPUTS: &[Output] = &[
@@ -64,7 +66,8 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         .argv
         .split_first()
         .ok_or_else(|| ActionError::Inputs("`argv` is empty".into()))?;
-    if ctx.run.dry_run {
+    // A dry run runs no local program: it shows the command line it would run.
+    if ctx.dry_run() {
         let shown: Vec<String> = i.argv.iter().map(|a| format!("{:?}", mask(a))).collect();
         outputs.insert(
             "argv".into(),

@@ -10,9 +10,9 @@ use hyper_util::rt::TokioExecutor;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ActionError, CheckInputs, IntOrExpr, Output, located, out};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use super::{CheckInputs, IntOrExpr, Output, located, out};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::model::Duration;
 use crate::runbook::node::Node;
@@ -20,6 +20,7 @@ use crate::runbook::node::Node;
 pub const NAME: &str = "http_check";
 pub const SUMMARY: &str = "Send one HTTP request and check its status, body and latency.";
 pub const ON_CLUSTER: bool = false;
+pub const CONFIRM: bool = false;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str =
     "sends GET and HEAD requests and reports the result; POST and PUT are not sent";
@@ -106,7 +107,8 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         Method::Put => hyper::Method::PUT,
     };
     let mut outputs = Outputs::new();
-    if ctx.run.dry_run && !matches!(i.method, Method::Get | Method::Head) {
+    // A dry run sends only requests that change nothing (GET and HEAD).
+    if ctx.dry_run() && !matches!(i.method, Method::Get | Method::Head) {
         outputs.insert(
             "status".into(),
             OutputValue::Str(format!("not sent in a dry run ({method})")),

@@ -1,5 +1,5 @@
-//! Input types shared by several actions: numbers that may be expressions, the
-//! `cluster_resources` switch, and the `restore_previous` undo.
+//! Input types shared by several actions: numbers that may be expressions and the
+//! `restore_previous` undo.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -58,10 +58,10 @@ impl<'de> Deserialize<'de> for IntOrExpr {
 
 impl IntOrExpr {
     /// The number, once expressions are bound.
-    pub fn value(&self, name: &str) -> Result<i64, super::ActionError> {
+    pub fn value(&self, name: &str) -> Result<i64, crate::context::ActionError> {
         match self {
             IntOrExpr::Int(i) => Ok(*i),
-            IntOrExpr::Expr(e) => Err(super::ActionError::Inputs(format!(
+            IntOrExpr::Expr(e) => Err(crate::context::ActionError::Inputs(format!(
                 "`{name}` is `{e}`, not a whole number"
             ))),
         }
@@ -89,56 +89,6 @@ impl JsonSchema for IntOrExpr {
                 { "type": "string", "pattern": "^\\s*-?[0-9]+\\s*$|\\$\\{\\{.*\\}\\}" }
             ]
         })
-    }
-}
-
-/// Whether a backup includes cluster-scoped resources.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClusterResources {
-    /// Included when every namespace is selected; CRDs of backed-up custom resources always.
-    #[default]
-    Auto,
-    Include,
-    Exclude,
-}
-
-impl<'de> Deserialize<'de> for ClusterResources {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ClusterResources;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`auto`, `true` or `false`")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ClusterResources, E> {
-                Ok(if v {
-                    ClusterResources::Include
-                } else {
-                    ClusterResources::Exclude
-                })
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<ClusterResources, E> {
-                match v {
-                    "auto" => Ok(ClusterResources::Auto),
-                    "true" => Ok(ClusterResources::Include),
-                    "false" => Ok(ClusterResources::Exclude),
-                    _ => Err(E::custom(format!(
-                        "expected `auto`, `true` or `false`, found `{v}`"
-                    ))),
-                }
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl JsonSchema for ClusterResources {
-    fn schema_name() -> Cow<'static, str> {
-        "ClusterResources".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "anyOf": [ { "type": "boolean" }, { "const": "auto" } ] })
     }
 }
 

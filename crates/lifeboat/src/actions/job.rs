@@ -5,16 +5,18 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ActionError, CheckInputs, Output, out};
+use super::{CheckInputs, Output, out};
 use crate::cluster::{ClusterConn, discovery, objects};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::Spanned;
 use crate::runbook::model::Duration;
 
 pub const NAME: &str = "job";
 pub const SUMMARY: &str = "Run a Kubernetes Job to completion and keep its logs.";
 pub const ON_CLUSTER: bool = true;
+/// Asks the operator at a terminal before it runs: it runs containers in a cluster.
+pub const CONFIRM: bool = true;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "creates the Job with dryRun=All (validated, not run)";
 pub const OUTPUTS: &[Output] = &[
@@ -71,14 +73,15 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         "metadata": { "name": name, "namespace": ns, "labels": { "lifeboat.dev/run": ctx.run.run_id } },
         "spec": i.spec,
     });
-    match objects::create(&conn, &job_type, Some(ns), &body, ctx.run.dry_run).await {
+    match objects::create(&conn, &job_type, Some(ns), &body).await {
         Ok(_) => {}
         Err(e) if e.code() == Some(409) && i.name.is_none() => {}
         Err(e) => return Err(e.into()),
     }
     let mut outputs = Outputs::new();
     outputs.insert("job_name".into(), OutputValue::Str(name.clone()));
-    if ctx.run.dry_run {
+    // A Job that a dry run did not start has no pods to wait for nor logs to keep.
+    if ctx.dry_run() {
         outputs.insert(
             "succeeded".into(),
             OutputValue::Str("not run (dry run)".into()),
@@ -115,7 +118,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     outputs.insert("succeeded".into(), OutputValue::Str(succeeded.to_string()));
     outputs.insert("logs".into(), OutputValue::Str(logs.clone()));
     if !i.keep {
-        objects::delete(&conn, &job_type, Some(ns), &name, "Background", false).await?;
+        objects::delete(&conn, &job_type, Some(ns), &name, "Background").await?;
     }
     if objects::condition_true(&job, "Failed") {
         let why = job

@@ -5,8 +5,8 @@
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 
-use crate::engine::context::StepCtx;
-use crate::engine::events::Outputs;
+use crate::context::{ActionError, StepCtx};
+use crate::events::Outputs;
 use crate::runbook::de::{DeError, Spanned, from_node};
 use crate::runbook::node::{Node, NodeKind};
 
@@ -25,10 +25,8 @@ pub mod sleep;
 pub mod snapshot;
 pub mod wait;
 
-mod error;
 mod inputs;
-pub use error::ActionError;
-pub use inputs::{ClusterResources, IntOrExpr, RestorePrevious};
+pub use inputs::{IntOrExpr, RestorePrevious};
 
 /// One output an action records.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +59,9 @@ pub struct ActionSpec {
     pub summary: &'static str,
     /// Whether the action acts on a cluster (and so needs `cluster:`).
     pub on_cluster: bool,
+    /// Whether the action changes or removes what a cluster runs, runs containers in
+    /// it, or runs a local program, and so is confirmed at a terminal before it runs.
+    pub confirm: bool,
     pub outputs: &'static [Output],
     /// What the action's own undo does (`undo` without `uses`, or `restore_previous`),
     /// or `None` when it cannot undo itself.
@@ -130,6 +131,7 @@ macro_rules! registry {
                 name: $module::NAME,
                 summary: $module::SUMMARY,
                 on_cluster: $module::ON_CLUSTER,
+                confirm: $module::CONFIRM,
                 outputs: $module::OUTPUTS,
                 self_undo: $module::SELF_UNDO,
                 dry_run: $module::DRY_RUN,

@@ -6,18 +6,20 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ActionError, CheckInputs, Output, exactly_one_of, out};
+use super::{CheckInputs, Output, exactly_one_of, out};
 use crate::runbook::de::DeError;
 use crate::runbook::node::Node;
 
 use crate::cluster::select::{Selection, Target, Which};
 use crate::cluster::{ClusterConn, objects};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 
 pub const NAME: &str = "patch";
 pub const SUMMARY: &str = "Patch one object (JSON merge patch or JSON patch).";
 pub const ON_CLUSTER: bool = true;
+/// Asks the operator at a terminal before it runs: it changes objects in a cluster.
+pub const CONFIRM: bool = true;
 pub const SELF_UNDO: Option<&str> = Some("re-applies the object as it was before the patch");
 pub const DRY_RUN: &str =
     "sends the patch with dryRun=All: the API server checks it, nothing changes";
@@ -97,7 +99,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             ));
         }
     };
-    let after = objects::patch(&conn, rtype, ns, &i.name, None, &patch, ctx.run.dry_run).await?;
+    let after = objects::patch(&conn, rtype, ns, &i.name, None, &patch).await?;
     ctx.set_undo_state(before);
     let mut outputs = Outputs::new();
     let rv = after
@@ -139,7 +141,7 @@ pub async fn undo(
                 .unwrap_or(Value::Null),
         );
     }
-    objects::replace(&conn, rtype, ns, &i.name, &body, ctx.run.dry_run).await?;
+    objects::replace(&conn, rtype, ns, &i.name, &body).await?;
     Ok(Outputs::new())
 }
 

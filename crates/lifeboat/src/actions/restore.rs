@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::backup::parallelism_range;
-use super::{ActionError, CheckInputs, IntOrExpr, Output, map_out, out};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use super::{CheckInputs, IntOrExpr, Output, map_out, out};
+use crate::context::{ActionError, StepCtx};
+use crate::events::Event;
+use crate::events::{OutputValue, Outputs};
+use crate::restore::{Existing, ObjectReport, Outcome};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::model::Duration;
 use crate::runbook::node::Node;
@@ -16,6 +18,8 @@ use crate::runbook::node::Node;
 pub const NAME: &str = "restore";
 pub const SUMMARY: &str = "Restore a backup into a cluster (CRDs first, then tier by tier).";
 pub const ON_CLUSTER: bool = true;
+/// Asks the operator at a terminal before it runs: it writes objects into a cluster.
+pub const CONFIRM: bool = true;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "sends every write with dryRun=All and reports per object: would create, update, leave unchanged, or rejected";
 pub const OUTPUTS: &[Output] = &[
@@ -90,19 +94,6 @@ fn latest() -> String {
     "latest".to_string()
 }
 
-/// What to do with an object that already exists.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Existing {
-    /// Leave it as it is.
-    #[default]
-    Skip,
-    /// Server-side apply the backed-up version (with force).
-    Update,
-    /// Count it as a failure.
-    Fail,
-}
-
 impl CheckInputs for Inputs {
     fn stores(&self) -> Vec<&Spanned<String>> {
         vec![&self.store]
@@ -144,9 +135,8 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             .as_ref()
             .map_or(DEFAULT_BACKEND_TIMEOUT, |t| t.value.0),
         identities: ctx.run.identities(&i.store.value)?,
-        dry_run: ctx.run.dry_run,
         progress: ctx.progress(),
-        on_object: ctx.object_results(),
+        on_object: object_results(ctx),
         done: ctx
             .checkpoints()
             .iter()
@@ -216,4 +206,32 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         ),
     );
     Ok(outputs)
+}
+
+/// A callback for restore's per-object outcomes: every object in a dry run, failed
+/// ones otherwise, each as an `ObjectResult` event.
+fn object_results(ctx: &StepCtx<'_>) -> ObjectReport {
+    let step = ctx.step.to_string();
+    let sink = ctx.run.sink.clone();
+    // A dry run reports every object (what would happen to it), a run its failures.
+    let dry_run = ctx.dry_run();
+    std::sync::Arc::new(move |kind, name, outcome| {
+        let (result, reason) = match outcome {
+            Outcome::Created => ("created", None),
+            Outcome::Updated => ("updated", None),
+            Outcome::Unchanged => ("unchanged", None),
+            Outcome::Skipped(why) => ("skipped", Some(why.clone())),
+            Outcome::Failed(why) => ("failed", Some(why.clone())),
+        };
+        if dry_run || result == "failed" {
+            sink.emit(&Event::ObjectResult {
+                step: step.clone(),
+                kind: kind.to_string(),
+                name: name.to_string(),
+                result: result.to_string(),
+                reason,
+                dry_run,
+            });
+        }
+    })
 }

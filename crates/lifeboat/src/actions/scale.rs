@@ -8,11 +8,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ActionError, CheckInputs, IntOrExpr, Output, exactly_one_of, located, map_out};
+use super::{CheckInputs, IntOrExpr, Output, exactly_one_of, located, map_out};
 use crate::cluster::select::{Target, Which};
 use crate::cluster::{ClusterConn, ResourceType, discovery, objects};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::DeError;
 use crate::runbook::node::Node;
 
@@ -20,6 +20,8 @@ pub const NAME: &str = "scale";
 pub const SUMMARY: &str =
     "Set the replicas of a Deployment, StatefulSet or ReplicaSet (by name or selector).";
 pub const ON_CLUSTER: bool = true;
+/// Asks the operator at a terminal before it runs: it changes what a cluster runs.
+pub const CONFIRM: bool = true;
 pub const SELF_UNDO: Option<&str> =
     Some("sets every workload back to its recorded previous replicas");
 pub const DRY_RUN: &str = "shows replicas before → after for each workload, sent with dryRun=All";
@@ -101,7 +103,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             .pointer("/spec/replicas")
             .and_then(Value::as_i64)
             .unwrap_or(1);
-        set_replicas(&conn, rtype, &i.namespace, name, replicas, ctx.run.dry_run).await?;
+        set_replicas(&conn, rtype, &i.namespace, name, replicas).await?;
         previous.insert(name.to_string(), before.to_string());
     }
     let mut outputs = Outputs::new();
@@ -128,7 +130,7 @@ pub async fn undo(
                 "recorded replicas `{replicas}` of {name} is not a number"
             ))
         })?;
-        set_replicas(&conn, &rtype, &i.namespace, name, replicas, ctx.run.dry_run).await?;
+        set_replicas(&conn, &rtype, &i.namespace, name, replicas).await?;
     }
     Ok(Outputs::new())
 }
@@ -139,7 +141,6 @@ async fn set_replicas(
     namespace: &str,
     name: &str,
     replicas: i64,
-    dry_run: bool,
 ) -> Result<(), ActionError> {
     let body = json!({ "spec": { "replicas": replicas } });
     objects::patch(
@@ -149,7 +150,6 @@ async fn set_replicas(
         name,
         Some("scale"),
         &Patch::Merge(body),
-        dry_run,
     )
     .await?;
     Ok(())

@@ -3,15 +3,16 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ActionError, CheckInputs, Output};
-use crate::engine::context::StepCtx;
-use crate::engine::events::Outputs;
+use super::{CheckInputs, Output};
+use crate::context::{ActionError, StepCtx};
+use crate::events::Outputs;
 use crate::runbook::de::Spanned;
 use crate::runbook::model::Duration;
 
 pub const NAME: &str = "sleep";
 pub const SUMMARY: &str = "Wait a fixed time.";
 pub const ON_CLUSTER: bool = false;
+pub const CONFIRM: bool = false;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "does not wait";
 pub const OUTPUTS: &[Output] = &[];
@@ -27,7 +28,8 @@ impl CheckInputs for Inputs {}
 
 /// Waits (not in dry-run).
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
-    if !ctx.run.dry_run {
+    // A dry run does not wait.
+    if !ctx.dry_run() {
         tokio::time::sleep(i.duration.value.0).await;
     }
     Ok(Outputs::new())

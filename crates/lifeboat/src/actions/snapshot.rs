@@ -6,10 +6,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ActionError, CheckInputs, Output, exactly_one_of, map_out, out};
+use super::{CheckInputs, Output, exactly_one_of, map_out, out};
 use crate::cluster::{discovery, objects};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::model::Duration;
 use crate::runbook::node::Node;
@@ -17,6 +17,7 @@ use crate::runbook::node::Node;
 pub const NAME: &str = "snapshot";
 pub const SUMMARY: &str = "Take CSI VolumeSnapshots of PVCs and wait until they are readyToUse.";
 pub const ON_CLUSTER: bool = true;
+pub const CONFIRM: bool = false;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "creates the VolumeSnapshots with dryRun=All and lists them";
 pub const OUTPUTS: &[Output] = &[
@@ -108,7 +109,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             "metadata": { "name": name, "namespace": ns, "labels": { "lifeboat.dev/run": ctx.run.run_id } },
             "spec": spec,
         });
-        match objects::create(&conn, &snap_type, Some(ns), &body, ctx.run.dry_run).await {
+        match objects::create(&conn, &snap_type, Some(ns), &body).await {
             Ok(_) => {}
             // Taken by this step before a resume.
             Err(e) if e.code() == Some(409) => {}
@@ -116,7 +117,8 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         }
         snapshots.insert(pvc.clone(), name);
     }
-    if !ctx.run.dry_run {
+    // A dry run made no snapshot that could become ready.
+    if !ctx.dry_run() {
         let timeout = i.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
         let started = std::time::Instant::now();
         loop {

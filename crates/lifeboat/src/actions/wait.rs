@@ -5,11 +5,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ActionError, CheckInputs, Output, exactly_one_of, located, out};
+use super::{CheckInputs, Output, exactly_one_of, located, out};
 use crate::cluster::jsonpath;
 use crate::cluster::select::{Target, Which};
-use crate::engine::context::StepCtx;
-use crate::engine::events::{OutputValue, Outputs};
+use crate::context::{ActionError, StepCtx};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::model::Duration;
 use crate::runbook::node::Node;
@@ -18,6 +18,7 @@ pub const NAME: &str = "wait";
 pub const SUMMARY: &str =
     "Wait until objects reach a condition, finish a rollout, or a JSONPath equals a value.";
 pub const ON_CLUSTER: bool = true;
+pub const CONFIRM: bool = false;
 pub const SELF_UNDO: Option<&str> = None;
 pub const DRY_RUN: &str = "checks the objects once and reports whether they already match";
 pub const OUTPUTS: &[Output] = &[
@@ -141,7 +142,8 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             } else {
                 format!("not yet: {}", pending.join(", "))
             };
-            if ctx.run.dry_run {
+            // A dry run checks the condition once and reports it instead of waiting.
+            if ctx.dry_run() {
                 let mut outputs = Outputs::new();
                 outputs.insert("waited".into(), OutputValue::Str("0s".into()));
                 outputs.insert(
@@ -161,7 +163,8 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         }
         let mut outputs = Outputs::new();
         outputs.insert("waited".into(), OutputValue::Str(waited.to_string()));
-        if ctx.run.dry_run {
+        // A dry run reports that the condition held, having checked it once.
+        if ctx.dry_run() {
             outputs.insert("matched".into(), OutputValue::Str("true".into()));
         }
         return Ok(outputs);

@@ -2,7 +2,7 @@
 //! `backups/<id>/resources/<group>/<version>/<resource>.jsonl.zst`. Part keys in a
 //! manifest are relative to the backup's folder, so a copied backup stays valid.
 
-use crate::cluster::ResourceType;
+use kube_resources::ResourceType;
 
 /// The folder of every backup.
 pub const BACKUPS: &str = "backups/";

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ArchiveError;
-use crate::cluster::ResourceType;
+use kube_resources::ResourceType;
 
 /// The format this lifeboat writes.
 pub const FORMAT_VERSION: u32 = 1;

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde_json::Value;
 
-use crate::actions::{ActionError, ClusterResources};
+use crate::context::ActionError;
+
 use crate::archive::crypt::Recipients;
 use crate::archive::manifest::{CODEC_ZSTD, FORMAT_VERSION, Filters, Source};
 use crate::archive::part::{PartFile, PartWriter};
@@ -23,7 +24,7 @@ use crate::cluster::objects::{self, Page};
 use crate::cluster::{ClusterConn, KubeError, ResourceType};
 use crate::store::{PutMode, Store};
 
-pub use select::{PER_NAMESPACE_LISTS, Selection, TypeScope};
+pub use select::{ClusterResources, PER_NAMESPACE_LISTS, Selection, TypeScope};
 
 /// Objects per list page.
 const PAGE: u32 = 500;

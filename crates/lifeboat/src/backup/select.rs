@@ -6,14 +6,70 @@
 
 use std::collections::BTreeSet;
 
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::actions::{ActionError, ClusterResources};
 use crate::archive::manifest::{Filters, UnavailableGroup};
 use crate::cluster::discovery::{self, ServedType};
 use crate::cluster::filter::{NamespaceFilter, ResourceFilter};
 use crate::cluster::objects;
 use crate::cluster::{ClusterConn, ResourceType};
+use crate::context::ActionError;
+
+/// Whether a backup includes cluster-scoped resources.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterResources {
+    /// Included when every namespace is selected; CRDs of backed-up custom resources always.
+    #[default]
+    Auto,
+    Include,
+    Exclude,
+}
+
+impl<'de> Deserialize<'de> for ClusterResources {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ClusterResources;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`auto`, `true` or `false`")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<ClusterResources, E> {
+                Ok(if v {
+                    ClusterResources::Include
+                } else {
+                    ClusterResources::Exclude
+                })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ClusterResources, E> {
+                match v {
+                    "auto" => Ok(ClusterResources::Auto),
+                    "true" => Ok(ClusterResources::Include),
+                    "false" => Ok(ClusterResources::Exclude),
+                    _ => Err(E::custom(format!(
+                        "expected `auto`, `true` or `false`, found `{v}`"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for ClusterResources {
+    fn schema_name() -> Cow<'static, str> {
+        "ClusterResources".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "anyOf": [ { "type": "boolean" }, { "const": "auto" } ] })
+    }
+}
 
 /// Up to this many selected namespaces are listed one by one; more are read with one
 /// list across all namespaces, filtered here (fewer requests per resource type).

@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 
 use super::{OutputFormat, Progress, ReportArgs, ResumeArgs, RunArgs, state};
 use crate::archive::part::hex;
-use crate::engine::events::{Event, EventSink, FanOut, RunState};
 use crate::engine::human::{HumanLines, JsonLines};
 use crate::engine::progress::ProgressBars;
 use crate::engine::{self, Interrupt, RunOptions};
 use crate::error::{Error, ExitCode};
+use crate::events::{Event, EventSink, FanOut, RunState};
 use crate::journal::{
     Journal, JournalEvent, JournalSink, Lock, LockError, Replay, RunState as JournalState,
     StateLocation, hostname,

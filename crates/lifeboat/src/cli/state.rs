@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::engine::context::store_config;
+use crate::context::store_config;
 use crate::error::Error;
 use crate::journal::StateLocation;
 use crate::runbook::Loaded;

@@ -20,9 +20,11 @@ pub struct ClusterConn {
     /// The kubeconfig context used (`sandbox` for a sandbox).
     pub context: String,
     /// Keeps an in-process sandbox serving as long as the connection lives.
-    sandbox: Option<Arc<Sandbox>>,
+    _sandbox: Option<Arc<Sandbox>>,
     /// Resource types found by the last discovery (see `discovery::served`).
     pub(super) served: Arc<tokio::sync::Mutex<Option<Arc<super::discovery::Discovered>>>>,
+    /// Every write through this handle is a server-side dry run (`dryRun=All`).
+    dry_run: bool,
 }
 
 impl std::fmt::Debug for ClusterConn {
@@ -59,8 +61,9 @@ impl ClusterConn {
                 name: name.to_string(),
                 client,
                 context: "sandbox".to_string(),
-                sandbox: Some(Arc::new(started)),
+                _sandbox: Some(Arc::new(started)),
                 served: Arc::default(),
+                dry_run: false,
             });
         }
         let options = KubeConfigOptions {
@@ -92,8 +95,9 @@ impl ClusterConn {
             name: name.to_string(),
             client,
             context,
-            sandbox: None,
+            _sandbox: None,
             served: Arc::default(),
+            dry_run: false,
         })
     }
 
@@ -103,8 +107,9 @@ impl ClusterConn {
             name: name.to_string(),
             client,
             context: context.to_string(),
-            sandbox: None,
+            _sandbox: None,
             served: Arc::default(),
+            dry_run: false,
         }
     }
 
@@ -118,9 +123,19 @@ impl ClusterConn {
         Ok(info.git_version)
     }
 
-    /// The in-process sandbox behind this connection, if it is one.
-    pub fn sandbox(&self) -> Option<&Sandbox> {
-        self.sandbox.as_deref()
+    /// The same cluster through a handle whose every write is a server-side dry run:
+    /// what a dry run hands its actions, so that no write can forget to ask for one.
+    /// Reads and the discovery cache are shared with `self`.
+    pub fn dry_run_handle(&self) -> ClusterConn {
+        ClusterConn {
+            dry_run: true,
+            ..self.clone()
+        }
+    }
+
+    /// Whether writes through this handle are dry runs.
+    pub fn dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// `cluster `NAME``, for messages.

@@ -102,13 +102,12 @@ pub async fn get(
     }
 }
 
-/// Creates `body`; with `dry_run` the API server validates it and stores nothing.
+/// Creates `body`; on a dry-run handle the API server validates it and stores nothing.
 pub async fn create(
     conn: &ClusterConn,
     rtype: &ResourceType,
     namespace: Option<&str>,
     body: &Value,
-    dry_run: bool,
 ) -> Result<Value, KubeError> {
     let name = body
         .pointer("/metadata/name")
@@ -121,7 +120,7 @@ pub async fn create(
         message: e.to_string(),
     })?;
     let params = PostParams {
-        dry_run,
+        dry_run: conn.dry_run(),
         field_manager: Some(FIELD_MANAGER.into()),
     };
     let request = Request::new(rtype.collection_path(namespace))
@@ -139,23 +138,11 @@ pub async fn apply(
     name: &str,
     body: &Value,
     force: bool,
-    dry_run: bool,
 ) -> Result<Value, KubeError> {
-    apply_as(
-        conn,
-        rtype,
-        namespace,
-        name,
-        body,
-        FIELD_MANAGER,
-        force,
-        dry_run,
-    )
-    .await
+    apply_as(conn, rtype, namespace, name, body, FIELD_MANAGER, force).await
 }
 
 /// Server-side applies `body` as field manager `manager`.
-#[allow(clippy::too_many_arguments)]
 pub async fn apply_as(
     conn: &ClusterConn,
     rtype: &ResourceType,
@@ -164,11 +151,10 @@ pub async fn apply_as(
     body: &Value,
     manager: &str,
     force: bool,
-    dry_run: bool,
 ) -> Result<Value, KubeError> {
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
     let params = PatchParams {
-        dry_run,
+        dry_run: conn.dry_run(),
         force,
         field_manager: Some(manager.into()),
         field_validation: Some(ValidationDirective::Strict),
@@ -309,7 +295,6 @@ pub async fn patch_status(
     namespace: Option<&str>,
     name: &str,
     status: &Value,
-    dry_run: bool,
 ) -> Result<Value, KubeError> {
     let what = || {
         format!(
@@ -319,7 +304,7 @@ pub async fn patch_status(
         )
     };
     let params = PatchParams {
-        dry_run,
+        dry_run: conn.dry_run(),
         field_manager: Some(FIELD_MANAGER.into()),
         field_validation: Some(ValidationDirective::Strict),
         ..PatchParams::default()
@@ -359,11 +344,10 @@ pub async fn patch(
     name: &str,
     subresource: Option<&str>,
     patch: &Patch<Value>,
-    dry_run: bool,
 ) -> Result<Value, KubeError> {
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
     let params = PatchParams {
-        dry_run,
+        dry_run: conn.dry_run(),
         field_manager: Some(FIELD_MANAGER.into()),
         field_validation: Some(ValidationDirective::Strict),
         ..PatchParams::default()
@@ -385,7 +369,6 @@ pub async fn replace(
     namespace: Option<&str>,
     name: &str,
     body: &Value,
-    dry_run: bool,
 ) -> Result<Value, KubeError> {
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
     let bytes = serde_json::to_vec(body).map_err(|e| KubeError::Transport {
@@ -394,7 +377,7 @@ pub async fn replace(
         message: e.to_string(),
     })?;
     let params = PostParams {
-        dry_run,
+        dry_run: conn.dry_run(),
         field_manager: Some(FIELD_MANAGER.into()),
     };
     let request = Request::new(rtype.collection_path(namespace))
@@ -411,12 +394,11 @@ pub async fn delete(
     namespace: Option<&str>,
     name: &str,
     propagation: &str,
-    dry_run: bool,
 ) -> Result<bool, KubeError> {
     use kube::api::{DeleteParams, PropagationPolicy};
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
     let params = DeleteParams {
-        dry_run,
+        dry_run: conn.dry_run(),
         propagation_policy: Some(match propagation {
             "Foreground" => PropagationPolicy::Foreground,
             "Orphan" => PropagationPolicy::Orphan,
@@ -429,7 +411,7 @@ pub async fn delete(
         .map_err(|e| transport("delete", what(), e))?;
     // kube-rs says dry-run in the body only; the query says it too, so that an audit
     // log (which records URIs, not bodies) shows a dry run for what it is.
-    if dry_run {
+    if conn.dry_run() {
         request = with_query(request, "dryRun=All");
     }
     match conn.client.request::<Value>(request).await {

@@ -8,7 +8,6 @@
 use serde_json::Value;
 
 use super::{ClusterConn, KubeError, ResourceType, discovery, objects};
-use crate::actions::ActionError;
 
 /// The objects of a kind an action acts on, as the user named them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,19 +180,6 @@ fn not_found_message(kind: &str, namespace: Option<&str>, which: &Which, cluster
     }
 }
 
-/// Inputs the user got wrong are invalid inputs; nothing matching is a failure.
-impl From<SelectError> for ActionError {
-    fn from(e: SelectError) -> ActionError {
-        match e {
-            SelectError::Kube(e) => ActionError::Kube(e),
-            SelectError::NotFound { .. } => ActionError::Failed(e.to_string()),
-            SelectError::NeedsNamespace { .. }
-            | SelectError::NoneGiven { .. }
-            | SelectError::SeveralGiven { .. } => ActionError::Inputs(e.to_string()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,20 +271,5 @@ mod tests {
             message("Namespace", false, Which::Selector("team=a".into())),
             "no Namespace matching `team=a` on cluster `dr`"
         );
-    }
-
-    #[test]
-    fn user_mistakes_are_invalid_inputs_and_no_match_is_a_failure() {
-        let inputs = ActionError::from(SelectError::NeedsNamespace {
-            kind: "ConfigMap".into(),
-        });
-        assert!(matches!(inputs, ActionError::Inputs(_)), "{inputs:?}");
-        let failed = ActionError::from(SelectError::NotFound {
-            kind: "ConfigMap".into(),
-            namespace: None,
-            which: Which::All,
-            cluster: "cluster `dr`".into(),
-        });
-        assert!(matches!(failed, ActionError::Failed(_)), "{failed:?}");
     }
 }

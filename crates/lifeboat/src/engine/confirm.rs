@@ -1,28 +1,17 @@
 //! The confirmation an operator gives before a step that changes a real cluster (SPEC
 //! section 1: "a confirmation before each destructive step, skipped with `--yes`").
-//! Asked on the terminal before the step's first attempt, for the actions listed in
-//! `CONFIRMED`; never for a dry run, with `--yes` or `--approve STEP`, for steps on a
-//! `sandbox:` cluster (nothing real is at stake), or without a terminal (a scheduled
-//! drill: the runbook is the intent; `approve` steps are the gates that always ask).
+//! Asked on the terminal before the step's first attempt, for the actions that declare
+//! `CONFIRM` in the registry; never for a dry run, with `--yes` or `--approve STEP`,
+//! for steps on a `sandbox:` cluster (nothing real is at stake), or without a terminal
+//! (a scheduled drill: the runbook is the intent; `approve` steps are the gates that
+//! always ask).
 
 use std::io::IsTerminal;
 
-use super::context::RunContext;
-use super::progress;
-use crate::actions::ActionError;
+use crate::actions;
+use crate::context::{ActionError, RunContext};
 use crate::runbook::model::Step;
-
-/// Actions that change or remove what a cluster runs, run containers in it (`job`), or
-/// run a local program.
-const CONFIRMED: &[&str] = &[
-    "delete",
-    "scale",
-    "patch",
-    "apply",
-    "restore",
-    "job",
-    "exec_local",
-];
+use crate::terminal;
 
 /// Asks before `step` when it needs a confirmation; `Err` when the operator says no.
 pub async fn before(
@@ -39,7 +28,7 @@ pub async fn before(
             .get(c)
             .is_some_and(|m| m.sandbox.is_some())
     });
-    if !CONFIRMED.contains(&uses)
+    if !actions::find(uses).is_some_and(|a| a.confirm)
         || run.yes
         || run.dry_run
         || run.approve.iter().any(|s| s == id)
@@ -58,7 +47,10 @@ pub async fn before(
         .map(|c| format!(" on cluster `{c}`"))
         .unwrap_or_default();
     let question = format!("step `{id}`{what} runs {uses}{on}. Go on? [y/N] ");
-    if progress::ask(&question).await? {
+    if terminal::ask(&question)
+        .await
+        .map_err(ActionError::Failed)?
+    {
         Ok(())
     } else {
         Err(ActionError::NotConfirmed(format!(

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-use super::events::{Event, EventSink, OutputValue, RunState};
+use crate::events::{Event, EventSink, OutputValue, RunState};
 
 /// Prints one readable line per event.
 pub struct HumanLines<W: Write + Send>(pub Mutex<W>);

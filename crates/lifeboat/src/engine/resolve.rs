@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::events::{OutputValue, Outputs};
+use crate::events::{OutputValue, Outputs};
 use crate::runbook::Loaded;
 use crate::runbook::expr::{self, Expr, Reference, Value};
 use crate::runbook::node::{Node, NodeKind};

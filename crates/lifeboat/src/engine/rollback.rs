@@ -6,11 +6,12 @@
 
 use std::time::Instant;
 
-use super::context::{RunContext, StepCtx};
-use super::events::{Event, Outputs};
 use super::resolve::Scope;
 use super::step::{bind_inputs, millis};
-use crate::actions::{self, ActionError, ActionInputs};
+use crate::actions::{self, ActionInputs};
+use crate::context::ActionError;
+use crate::context::{RunContext, StepCtx};
+use crate::events::{Event, Outputs};
 use crate::runbook::model::Step;
 
 /// A step that completed, with what its undo needs.

@@ -4,10 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use super::context::{RunContext, StepCtx};
-use super::events::{Event, Outputs};
 use super::resolve::Scope;
-use crate::actions::{self, ActionError, ActionInputs};
+use crate::actions::{self, ActionInputs};
+use crate::context::ActionError;
+use crate::context::{RunContext, StepCtx};
+use crate::events::{Event, Outputs};
 use crate::runbook::model::Step;
 
 /// How a step ended.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::events::Outputs;
+use crate::events::Outputs;
 
 /// The format this lifeboat writes.
 pub const FORMAT_VERSION: u32 = 1;

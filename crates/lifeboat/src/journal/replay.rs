@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::record::{JournalEvent, Record, RunState};
-use crate::engine::events::Outputs;
+use crate::events::Outputs;
 
 /// One step as the journal tells it.
 #[derive(Clone, Debug, Default)]

@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 
 use super::{Journal, JournalError, JournalEvent, RunState};
-use crate::engine::events::{Event, EventSink};
+use crate::events::{Event, EventSink};
 
 pub struct JournalSink {
     journal: Mutex<Journal>,
@@ -94,10 +94,10 @@ fn to_record(event: &Event) -> Option<JournalEvent> {
             state, duration_ms, ..
         } => JournalEvent::RunFinished {
             state: match state {
-                crate::engine::events::RunState::Succeeded => RunState::Succeeded,
-                crate::engine::events::RunState::Failed => RunState::Failed,
-                crate::engine::events::RunState::RolledBack => RunState::RolledBack,
-                crate::engine::events::RunState::Interrupted => RunState::Interrupted,
+                crate::events::RunState::Succeeded => RunState::Succeeded,
+                crate::events::RunState::Failed => RunState::Failed,
+                crate::events::RunState::RolledBack => RunState::RolledBack,
+                crate::events::RunState::Interrupted => RunState::Interrupted,
             },
             duration_ms: *duration_ms,
         },

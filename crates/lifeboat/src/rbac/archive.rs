@@ -13,9 +13,10 @@ use super::actions::{Cx, discovery};
 use super::bind::known;
 use super::kinds::KindTable;
 use super::need::{Needs, Resource, Scope, Verb};
-use crate::actions::restore::Existing;
-use crate::actions::{ClusterResources, backup as backup_action, restore as restore_action};
+use crate::actions::{backup as backup_action, restore as restore_action};
+use crate::backup::ClusterResources;
 use crate::cluster::filter::NamespaceFilter;
+use crate::restore::Existing;
 use crate::runbook::expr::{self, Expr, Reference, Segment};
 
 use crate::backup::PER_NAMESPACE_LISTS;

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::record::{RunRecord, StepRecord, StepState};
 use super::{clip, escape, human_ms, runbook_ms, timeline};
-use crate::engine::events::OutputValue;
+use crate::events::OutputValue;
 
 /// The longest output value shown in the steps table, in characters.
 const KEEP: usize = 2_000;

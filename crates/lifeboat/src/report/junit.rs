@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use super::record::{ObjectiveRecord, RunRecord, StepRecord, StepState};
 use super::{clip, escape, escape_attr, runbook_ms, seconds};
-use crate::engine::events::OutputValue;
+use crate::events::OutputValue;
 
 /// The longest output value or error copied into the file, in characters.
 const KEEP: usize = 8_000;

@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 
 use super::record::ObjectiveRecord;
 use super::{RunRecord, StepRecord, StepState};
-use crate::engine::events::RunState;
 use crate::error::Error;
+use crate::events::RunState;
 
 /// The longest a push may take, connection included.
 pub const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::engine::events::{Event, EventSink, OutputValue, Outputs, RunState};
+use crate::events::{Event, EventSink, OutputValue, Outputs, RunState};
 use crate::runbook::Loaded;
 use crate::secrets::SecretMask;
 
@@ -705,7 +705,7 @@ fn step_of<'a>(record: &'a mut RunRecord, id: &str, action: &str) -> &'a mut Ste
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::events::Outputs;
+    use crate::events::Outputs;
 
     const SECRET: &str = "tok-s3cr3t";
 

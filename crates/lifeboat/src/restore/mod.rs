@@ -30,21 +30,35 @@ mod write;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::actions::ActionError;
-use crate::actions::restore::Existing;
 use crate::archive::crypt::Identities;
 use crate::archive::{Manifest, catalog};
 use crate::cluster::discovery::ServedType;
 use crate::cluster::filter::{NamespaceFilter, ResourceFilter};
 use crate::cluster::{ClusterConn, ResourceType};
+use crate::context::ActionError;
 use crate::store::Store;
 use kube_resources::LabelSelector;
 use tier::{CRD_TIER, Restore};
 
 pub use order::{TIERS, tier_name};
 pub use outcome::{Counts, Failure, Outcome, Tally};
+
+/// What to do with an object that already exists.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Existing {
+    /// Leave it as it is.
+    #[default]
+    Skip,
+    /// Server-side apply the backed-up version (with force).
+    Update,
+    /// Count it as a failure.
+    Fail,
+}
 
 /// Objects read from a part at a time.
 const BATCH: usize = 500;
@@ -76,7 +90,6 @@ pub struct RestoreRequest<'a> {
     /// How long the admission tier waits for the workloads behind webhooks and
     /// APIServices.
     pub backend_timeout: std::time::Duration,
-    pub dry_run: bool,
     /// Decrypt encrypted parts with these.
     pub identities: Option<Identities>,
     /// Called with (objects done, 0) as objects are restored.

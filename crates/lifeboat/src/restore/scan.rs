@@ -8,9 +8,9 @@ use std::collections::HashSet;
 use super::owners::{self, OwnerLinks};
 use super::tier::PartBatches;
 use super::{Decision, Filter, Known, rules};
-use crate::actions::ActionError;
 use crate::archive::crypt::Identities;
 use crate::archive::verify::SpooledBackup;
+use crate::context::ActionError;
 
 /// The source uids of the owners this restore writes.
 pub async fn restored_owners(

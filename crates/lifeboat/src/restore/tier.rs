@@ -25,13 +25,13 @@ use super::{
     BATCH, DOWNLOADS, Decision, Filter, Known, Outcome, Prepared, RestoreRequest, RestoreSummary,
     Tally, display_name, name_of, namespace_of, order, rules, scan, summary,
 };
-use crate::actions::ActionError;
 use crate::archive::Manifest;
 use crate::archive::crypt::Identities;
 use crate::archive::part::PartReader;
 use crate::archive::verify::{self, SpooledBackup};
 use crate::cluster::ResourceType;
 use crate::cluster::discovery::{self, ServedType};
+use crate::context::ActionError;
 
 /// Index of the CRD tier in `order::TIERS`.
 pub const CRD_TIER: usize = 0;
@@ -223,7 +223,8 @@ impl<'r, 'a> Restore<'r, 'a> {
     /// After the CRD tier: waits until the restored CRDs are Established (not in
     /// dry-run), then refreshes discovery so later tiers find their custom resources.
     pub async fn wait_for_crds(&mut self, crds: &BTreeSet<String>) -> Result<(), ActionError> {
-        if !self.req.dry_run {
+        // A dry run created no CRD: none will become Established.
+        if !self.req.conn.dry_run() {
             write::wait_established(self.req.conn, &self.served, crds).await?;
         }
         self.served = discovery::served(self.req.conn, true).await?;
@@ -354,7 +355,8 @@ impl<'r, 'a> Restore<'r, 'a> {
             (self.req.progress)(1, 0);
         }
         self.index_services(&prepared);
-        if tier == order::ADMISSION && !self.req.dry_run {
+        // A dry run starts no backend for a webhook or an APIService to wait for.
+        if tier == order::ADMISSION && !self.req.conn.dry_run() {
             let mut ready = Vec::with_capacity(prepared.len());
             for p in prepared {
                 match self.backends.hold(self.req.conn, &self.served, &p).await? {
@@ -375,7 +377,7 @@ impl<'r, 'a> Restore<'r, 'a> {
         }
         // Objects waiting for owners of a later tier wait here (a dry run creates no
         // owner, so it checks them now, without those references).
-        if !self.req.dry_run {
+        if !self.req.conn.dry_run() {
             let (later, now): (Vec<Prepared>, Vec<Prepared>) = prepared
                 .into_iter()
                 .partition(|p| matches!(p.waiting, Some(Rewritten::Waiting { .. })));

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use super::Existing;
 use super::outcome::Outcome;
 use super::{Prepared, RestoreRequest, name_of, namespace_of, rules};
-use crate::actions::ActionError;
-use crate::actions::restore::Existing;
 use crate::cluster::discovery::{self, ServedType};
 use crate::cluster::objects;
 use crate::cluster::{ClusterConn, KubeError, ResourceType};
+use crate::context::ActionError;
 
 /// The ServiceAccount a cluster's controller manager creates in every new namespace:
 /// in a namespace the restore created, the backup's version of it (its image pull
@@ -31,7 +31,6 @@ const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Writer<'a> {
     conn: &'a ClusterConn,
     existing: Existing,
-    dry_run: bool,
     restore_status: bool,
     pub fail_fast: bool,
     /// Namespaces known to exist (or, in dry-run, to be created by this restore).
@@ -48,7 +47,6 @@ impl<'a> Writer<'a> {
         Writer {
             conn: req.conn,
             existing: req.existing,
-            dry_run: req.dry_run,
             restore_status: req.restore_status,
             fail_fast: req.fail_fast,
             namespaces: Mutex::new(HashSet::new()),
@@ -97,14 +95,16 @@ impl<'a> Writer<'a> {
         let name = name_of(&p.object).to_string();
         let mut tried_namespace = false;
         loop {
-            match objects::create(self.conn, &p.rtype, ns, &p.object, self.dry_run).await {
+            match objects::create(self.conn, &p.rtype, ns, &p.object).await {
                 Ok(created) => return (self.after_create(p, ns, &name).await, Some(created)),
                 Err(e) if e.code() == Some(409) && e.reason() == Some("AlreadyExists") => {
                     return self.when_existing(p, ns, &name).await;
                 }
                 Err(e) if e.code() == Some(404) => {
                     if let Some(missing) = missing_namespace(&e, ns) {
-                        if self.dry_run {
+                        // A dry run creates no namespace: what goes in one it would
+                        // create cannot be checked.
+                        if self.conn.dry_run() {
                             if self.namespaces.lock().await.contains(&missing) {
                                 return (self.unchecked(), None);
                             }
@@ -123,7 +123,7 @@ impl<'a> Writer<'a> {
                             continue;
                         }
                     }
-                    if self.dry_run && custom_groups.contains(&p.rtype.group) {
+                    if self.conn.dry_run() && custom_groups.contains(&p.rtype.group) {
                         // Its CRD is in this restore; a dry run did not create it.
                         return (self.unchecked(), None);
                     }
@@ -146,10 +146,9 @@ impl<'a> Writer<'a> {
         }
         // A dry run created nothing, so there is no status to write (nor to check).
         if self.restore_status
-            && !self.dry_run
+            && !self.conn.dry_run()
             && let Some(status) = &p.status
-            && let Err(e) =
-                objects::patch_status(self.conn, &p.rtype, ns, name, status, self.dry_run).await
+            && let Err(e) = objects::patch_status(self.conn, &p.rtype, ns, name, status).await
         {
             return Outcome::Failed(format!(
                 "created, but its status was not restored: {}",
@@ -203,8 +202,7 @@ impl<'a> Writer<'a> {
                 };
                 let mut body = p.object.clone();
                 rules::keep_fixed_fields(&p.qualified, &mut body, &current);
-                match objects::apply(self.conn, &p.rtype, ns, name, &body, true, self.dry_run).await
-                {
+                match objects::apply(self.conn, &p.rtype, ns, name, &body, true).await {
                     Ok(applied)
                         if objects::comparable(&applied) == objects::comparable(&current) =>
                     {
@@ -236,7 +234,7 @@ impl<'a> Writer<'a> {
             namespaced: false,
         };
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-        match objects::create(self.conn, &rtype, None, &body, self.dry_run).await {
+        match objects::create(self.conn, &rtype, None, &body).await {
             Ok(_) => {
                 self.created_namespaces
                     .lock()

@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn every_event_and_its_fields_are_documented() {
-        let doc = include_str!("../../../../docs/events.md");
+        let doc = include_str!("../../../docs/events.md");
         for event in one_of_each() {
             sampled(&event);
             let json = serde_json::to_value(&event).unwrap_or_default();

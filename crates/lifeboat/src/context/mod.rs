@@ -9,11 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Mutex;
 
-use super::events::{Event, EventSink};
-use crate::actions::ActionError;
+mod error;
+
+pub use error::ActionError;
+
 use crate::archive::crypt::{Identities, Recipients};
 use crate::cluster::ClusterConn;
-use crate::restore::{ObjectReport, Outcome};
+use crate::events::{Event, EventSink};
 use crate::runbook::Loaded;
 use crate::runbook::model::{ChecksumMode, Store as StoreModel};
 use crate::store::{S3Config, Store, StoreConfig};
@@ -84,7 +86,11 @@ impl<'a> RunContext<'a> {
             self.loaded.runbook.clusters.get(name).ok_or_else(|| {
                 ActionError::Failed(format!("the runbook has no cluster `{name}`"))
             })?;
-        let conn = ClusterConn::connect(name, model, &self.base).await?;
+        let mut conn = ClusterConn::connect(name, model, &self.base).await?;
+        if self.dry_run {
+            // Every write of a dry run goes to the API server with `dryRun=All`.
+            conn = conn.dry_run_handle();
+        }
         clusters.insert(name.to_string(), conn.clone());
         Ok(conn)
     }
@@ -196,6 +202,13 @@ impl<'a> StepCtx<'a> {
         }
     }
 
+    /// Whether this is a dry run. The handles an action is given already behave as
+    /// one (cluster writes `dryRun=All`, store writes to a scratch folder): an action
+    /// asks only where its own behaviour differs, and says why in one line.
+    pub fn dry_run(&self) -> bool {
+        self.run.dry_run
+    }
+
     /// Records what the action's own undo needs (the object before a patch, ...).
     pub fn set_undo_state(&self, state: serde_json::Value) {
         if let Ok(mut s) = self.undo_state.lock() {
@@ -239,33 +252,6 @@ impl<'a> StepCtx<'a> {
             .as_deref()
             .ok_or_else(|| ActionError::Failed("the step names no cluster".into()))?;
         self.run.cluster(name).await
-    }
-
-    /// A callback for restore's per-object outcomes: every object in a dry run, failed
-    /// ones otherwise, each as an `ObjectResult` event.
-    pub fn object_results(&self) -> ObjectReport {
-        let step = self.step.to_string();
-        let sink = self.run.sink.clone();
-        let dry_run = self.run.dry_run;
-        Arc::new(move |kind, name, outcome| {
-            let (result, reason) = match outcome {
-                Outcome::Created => ("created", None),
-                Outcome::Updated => ("updated", None),
-                Outcome::Unchanged => ("unchanged", None),
-                Outcome::Skipped(why) => ("skipped", Some(why.clone())),
-                Outcome::Failed(why) => ("failed", Some(why.clone())),
-            };
-            if dry_run || result == "failed" {
-                sink.emit(&Event::ObjectResult {
-                    step: step.clone(),
-                    kind: kind.to_string(),
-                    name: name.to_string(),
-                    result: result.to_string(),
-                    reason,
-                    dry_run,
-                });
-            }
-        })
     }
 
     /// Tells the operator something the step does not fail for (a `StepWarning`).
