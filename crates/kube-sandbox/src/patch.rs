@@ -2,28 +2,14 @@
 //! (RFC 6902), and strategic merge patch for the lists kubectl relies on (containers,
 //! env, ports, volumes, volumeMounts merge by their key; other lists are replaced).
 
+use json_patch::{CopyOperation, MoveOperation, PatchErrorKind, PatchOperation};
 use serde_json::{Map, Value};
 
 use super::status::ApiError;
 
 /// RFC 7386: objects merge recursively, `null` deletes, everything else replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    if let Value::Object(t) = target {
-        for (k, v) in patch {
-            if v.is_null() {
-                t.remove(k);
-            } else {
-                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-    }
+    json_patch::merge(target, patch);
 }
 
 /// List fields merged by a key in strategic merge patches.
@@ -125,111 +111,62 @@ fn merge_list(existing: &mut Vec<Value>, items: &[Value], key: &str, order: Opti
     existing.extend(rest);
 }
 
-/// RFC 6902 JSON patch.
+/// RFC 6902 JSON patch (json-patch's), its errors told as the sandbox tells them: what
+/// is wrong with an operation is a 400, a patch that cannot apply a 422. On an error
+/// `target` is left part-patched: the caller drops it.
 pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
     let ops = ops
         .as_array()
         .ok_or_else(|| ApiError::bad_request("a JSON patch is a list of operations"))?;
-    for op in ops {
-        let name = op.get("op").and_then(Value::as_str).unwrap_or("");
-        let path = op.get("path").and_then(Value::as_str).unwrap_or("");
-        let value = || {
-            op.get("value").cloned().ok_or_else(|| {
-                ApiError::bad_request(format!("JSON patch `{name}` at `{path}` has no value"))
-            })
-        };
-        match name {
-            "add" => add(target, path, value()?)?,
-            "remove" => {
-                remove(target, path)?;
+    let patch = ops
+        .iter()
+        .map(read_operation)
+        .collect::<Result<Vec<PatchOperation>, ApiError>>()?;
+    json_patch::patch_unsafe(target, &patch).map_err(|e| {
+        let path = e.path.as_str();
+        match (&e.kind, patch.get(e.operation)) {
+            (PatchErrorKind::TestFailed, _) => {
+                ApiError::invalid_patch(format!("JSON patch test failed at `{path}`"))
             }
-            "replace" => {
-                remove(target, path)?;
-                add(target, path, value()?)?;
-            }
-            "move" | "copy" => {
-                let from = op.get("from").and_then(Value::as_str).unwrap_or("");
-                let moved = target.pointer(from).cloned().ok_or_else(|| {
-                    ApiError::bad_request(format!("JSON patch `{name}`: no value at `{from}`"))
-                })?;
-                if name == "move" {
-                    remove(target, from)?;
-                }
-                add(target, path, moved)?;
-            }
-            "test" => {
-                if target.pointer(path) != Some(&value()?) {
-                    return Err(ApiError::invalid_patch(format!(
-                        "JSON patch test failed at `{path}`"
-                    )));
-                }
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown JSON patch operation `{other}`"
-                )));
-            }
+            (
+                PatchErrorKind::InvalidFromPointer,
+                Some(PatchOperation::Move(MoveOperation { from, .. })),
+            )
+            | (
+                PatchErrorKind::InvalidFromPointer,
+                Some(PatchOperation::Copy(CopyOperation { from, .. })),
+            ) => ApiError::bad_request(format!("JSON patch: no value at `{}`", from.as_str())),
+            (
+                PatchErrorKind::InvalidPointer,
+                Some(PatchOperation::Remove(_) | PatchOperation::Replace(_)),
+            ) => ApiError::invalid_patch(format!("JSON patch: nothing to remove at `{path}`")),
+            (PatchErrorKind::InvalidPointer, _) => ApiError::invalid_patch(format!(
+                "JSON patch: no object or list to add to at `{path}`, or an index out of range"
+            )),
+            (kind, _) => ApiError::invalid_patch(format!("JSON patch at `{path}`: {kind}")),
         }
-    }
-    Ok(())
+    })
 }
 
-fn parent_and_key(path: &str) -> Result<(String, String), ApiError> {
-    let (parent, last) = path
-        .rsplit_once('/')
-        .ok_or_else(|| ApiError::bad_request(format!("invalid JSON pointer `{path}`")))?;
-    Ok((
-        parent.to_string(),
-        last.replace("~1", "/").replace("~0", "~"),
-    ))
-}
-
-fn add(target: &mut Value, path: &str, value: Value) -> Result<(), ApiError> {
-    if path.is_empty() {
-        *target = value;
-        return Ok(());
+/// One operation of a JSON patch, with its mistakes named.
+fn read_operation(op: &Value) -> Result<PatchOperation, ApiError> {
+    let name = op.get("op").and_then(Value::as_str).unwrap_or("");
+    let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+    if !matches!(
+        name,
+        "add" | "remove" | "replace" | "move" | "copy" | "test"
+    ) {
+        return Err(ApiError::bad_request(format!(
+            "unknown JSON patch operation `{name}`"
+        )));
     }
-    let (parent, key) = parent_and_key(path)?;
-    match target.pointer_mut(&parent) {
-        Some(Value::Object(map)) => {
-            map.insert(key, value);
-            Ok(())
-        }
-        Some(Value::Array(items)) => {
-            let index = if key == "-" {
-                items.len()
-            } else {
-                key.parse().unwrap_or(usize::MAX)
-            };
-            if index > items.len() {
-                return Err(ApiError::invalid_patch(format!(
-                    "JSON patch index out of range at `{path}`"
-                )));
-            }
-            items.insert(index, value);
-            Ok(())
-        }
-        _ => Err(ApiError::invalid_patch(format!(
-            "JSON patch: no object or list at `{parent}`"
-        ))),
+    if matches!(name, "add" | "replace" | "test") && op.get("value").is_none() {
+        return Err(ApiError::bad_request(format!(
+            "JSON patch `{name}` at `{path}` has no value"
+        )));
     }
-}
-
-fn remove(target: &mut Value, path: &str) -> Result<Value, ApiError> {
-    let (parent, key) = parent_and_key(path)?;
-    let missing = || ApiError::invalid_patch(format!("JSON patch: nothing to remove at `{path}`"));
-    match target.pointer_mut(&parent) {
-        Some(Value::Object(map)) => map.remove(&key).ok_or_else(missing),
-        Some(Value::Array(items)) => {
-            let index: usize = key.parse().map_err(|_| missing())?;
-            if index < items.len() {
-                Ok(items.remove(index))
-            } else {
-                Err(missing())
-            }
-        }
-        _ => Err(missing()),
-    }
+    serde_json::from_value(op.clone())
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON patch `{name}` at `{path}`: {e}")))
 }
 
 #[cfg(test)]

@@ -5,5 +5,6 @@
 mod client;
 mod differential;
 mod kubectl;
+mod protobuf;
 mod schema;
 mod served;
