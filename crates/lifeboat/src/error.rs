@@ -72,3 +72,19 @@ impl Error {
         }
     }
 }
+
+/// An error and its causes, joined with `: ` (a cause already at the end of the text is
+/// not repeated): why a connection or a request failed, in one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -138,7 +138,10 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         .map_or(DEFAULT_TIMEOUT, |m| m.value.0);
     let started = std::time::Instant::now();
     let exchange = async {
-        let response = client.request(request).await.map_err(|e| error_chain(&e))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| crate::error::chain(&e))?;
         let status = response.status().as_u16();
         let mut body = response.into_body();
         let mut text = Vec::new();
@@ -190,15 +193,4 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         )));
     }
     Ok(outputs)
-}
-
-/// An error with its causes, for a message that says why a connection failed.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    text
 }

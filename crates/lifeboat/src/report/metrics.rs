@@ -320,7 +320,10 @@ impl Pushgateway {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(https);
         let exchange = async {
-            let response = client.request(request).await.map_err(|e| chain(&e))?;
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| crate::error::chain(&e))?;
             let status = response.status();
             let body = response
                 .into_body()
@@ -361,17 +364,6 @@ fn path_segment(value: &str) -> String {
         .remove(b'_')
         .remove(b'~');
     percent_encoding::utf8_percent_encode(value, RESERVED).to_string()
-}
-
-/// An error with its causes, for a message that says why a connection failed.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let _ = write!(text, ": {c}");
-        cause = c.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -12,11 +12,13 @@ pub mod html;
 pub mod junit;
 pub mod metrics;
 pub mod record;
+pub mod recorder;
 mod timeline;
 
 pub use files::{ReportFile, ReportKind};
 pub use metrics::Pushgateway;
-pub use record::{RunRecord, RunRecorder, StepRecord, StepState};
+pub use record::{RunRecord, StepRecord, StepState};
+pub use recorder::RunRecorder;
 
 /// Text for XML or HTML, in content or in a quoted attribute: `& < > " '` become
 /// entities, and characters XML 1.0 does not allow (most control characters; also the

@@ -5,6 +5,7 @@
 pub mod de;
 pub mod diagnostic;
 pub mod expr;
+pub mod graph;
 pub mod model;
 pub mod node;
 pub mod parse;
@@ -42,7 +43,7 @@ pub struct Loaded {
     pub source: String,
     pub runbook: Runbook,
     pub params: Vec<BoundParam>,
-    pub graph: validate::Graph,
+    pub graph: graph::Graph,
 }
 
 impl Loaded {
@@ -95,7 +96,7 @@ pub fn load(path: &Path, sets: &[(String, String)]) -> Result<Loaded, Diagnostic
     if !bound.is_empty() {
         return Err(Diagnostics(bound).sorted());
     }
-    let graph = validate::Graph::of(&runbook);
+    let graph = graph::Graph::of(&runbook);
     Ok(Loaded {
         path: path.to_path_buf(),
         source,

@@ -5,6 +5,9 @@
 //! `If-None-Match: *`. Large files stream through multipart uploads whose parts are
 //! read one at a time, and a failed or cancelled upload is aborted so no parts linger.
 
+mod errors;
+mod multipart;
+
 use std::error::Error;
 use std::io;
 use std::path::Path;
@@ -23,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::fs::{TMP_PREFIX, check_prefix, with_path};
 use super::{ObjectMeta, PutMode, S3Config, StoreError};
+use errors::{describe_sdk_error, is_missing, with_note};
 
 /// Files below this go up in one PutObject; larger ones by multipart upload in parts of
 /// this size (larger when the file would need more than `MAX_PARTS` parts).
@@ -120,138 +124,6 @@ impl S3Store {
         Ok(())
     }
 
-    pub async fn put_file(&self, key: &str, path: &Path, mode: PutMode) -> Result<u64, StoreError> {
-        let local = |e| self.io_error("upload", key, with_path(path, e));
-        let mut file = tokio::fs::File::open(path).await.map_err(local)?;
-        let len = file.metadata().await.map_err(local)?.len();
-        if len < PART_SIZE {
-            let body = read_chunk(&mut file, PART_SIZE).await.map_err(local)?;
-            if body.len() as u64 != len {
-                return Err(local(changed_size(len, body.len() as u64)));
-            }
-            self.put(key, body, mode).await?;
-            return Ok(len);
-        }
-        let full_key = self.full_key(key);
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&full_key)
-            .send()
-            .await
-            .map_err(|e| self.remote("upload", key, &e))?;
-        let Some(upload_id) = created.upload_id() else {
-            return Err(self.remote_message(
-                "upload",
-                key,
-                "the store returned no upload id".to_string(),
-            ));
-        };
-        let pending = PendingUpload {
-            client: self.client.clone(),
-            bucket: self.bucket.clone(),
-            key: full_key,
-            upload_id: upload_id.to_string(),
-            open: true,
-        };
-        let source = Source { path, file, len };
-        match self.upload_parts(key, &pending, source, mode).await {
-            Ok(()) => {
-                pending.completed();
-                Ok(len)
-            }
-            Err(error) => match pending.abort().await {
-                Ok(()) => Err(error),
-                Err(abort) => Err(with_note(
-                    error,
-                    &format!(
-                        "the multipart upload could not be aborted either ({}); its parts stay in the bucket until a lifecycle rule removes them",
-                        describe_sdk_error(&abort)
-                    ),
-                )),
-            },
-        }
-    }
-
-    /// Sends the file's parts one at a time, then completes the upload (conditionally for
-    /// `CreateNew`).
-    async fn upload_parts(
-        &self,
-        key: &str,
-        pending: &PendingUpload,
-        source: Source<'_>,
-        mode: PutMode,
-    ) -> Result<(), StoreError> {
-        let Source {
-            path,
-            mut file,
-            len,
-        } = source;
-        let local = |e| self.io_error("upload", key, with_path(path, e));
-        let part_size = PART_SIZE.max(len.div_ceil(MAX_PARTS));
-        let mut parts = Vec::new();
-        let mut sent = 0u64;
-        loop {
-            let chunk = read_chunk(&mut file, part_size).await.map_err(local)?;
-            if chunk.is_empty() {
-                break;
-            }
-            sent += chunk.len() as u64;
-            if sent > len {
-                return Err(local(changed_size(len, sent)));
-            }
-            let number = i32::try_from(parts.len() + 1)
-                .map_err(|_| self.remote_message("upload", key, "too many parts".to_string()))?;
-            let uploaded = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(&pending.key)
-                .upload_id(&pending.upload_id)
-                .part_number(number)
-                .body(ByteStream::from(chunk))
-                .send()
-                .await
-                .map_err(|e| self.remote("upload", key, &e))?;
-            let Some(e_tag) = uploaded.e_tag() else {
-                return Err(self.remote_message(
-                    "upload",
-                    key,
-                    format!("the store returned no etag for part {number}"),
-                ));
-            };
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .e_tag(e_tag)
-                    .build(),
-            );
-        }
-        if sent != len {
-            return Err(local(changed_size(len, sent)));
-        }
-        let mut request = self
-            .client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&pending.key)
-            .upload_id(&pending.upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            );
-        if mode == PutMode::CreateNew {
-            request = request.if_none_match("*");
-        }
-        request
-            .send()
-            .await
-            .map_err(|e| self.write_error("upload", key, e))?;
-        Ok(())
-    }
-
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         let object = self
             .client
@@ -265,7 +137,7 @@ impl S3Store {
             .body
             .collect()
             .await
-            .map_err(|e| self.remote_message("read", key, error_chain(&e)))?;
+            .map_err(|e| self.remote_message("read", key, crate::error::chain(&e)))?;
         Ok(body.to_vec())
     }
 
@@ -297,7 +169,7 @@ impl S3Store {
             let chunk = body
                 .try_next()
                 .await
-                .map_err(|e| self.remote_message("download", key, error_chain(&e)))?;
+                .map_err(|e| self.remote_message("download", key, crate::error::chain(&e)))?;
             let Some(chunk) = chunk else { break };
             file.write_all(&chunk).await.map_err(local)?;
             written += chunk.len() as u64;
@@ -413,124 +285,6 @@ impl S3Store {
     fn full_key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
-
-    /// A failed read: a missing object is `NotFound`.
-    fn read_error<E>(&self, op: &'static str, key: &str, e: SdkError<E>) -> StoreError
-    where
-        E: ProvideErrorMetadata + Error + 'static,
-    {
-        if is_missing(&e) {
-            return StoreError::NotFound {
-                store: self.describe(),
-                key: key.to_string(),
-            };
-        }
-        self.remote(op, key, &e)
-    }
-
-    /// A failed write: a refused `If-None-Match: *` is `AlreadyExists`.
-    fn write_error<E>(&self, op: &'static str, key: &str, e: SdkError<E>) -> StoreError
-    where
-        E: ProvideErrorMetadata + Error + 'static,
-    {
-        let refused = match status(&e) {
-            Some(412) => true,
-            Some(409) => e.code() == Some("ConditionalRequestConflict"),
-            _ => e.code() == Some("PreconditionFailed"),
-        };
-        if refused {
-            return StoreError::AlreadyExists {
-                store: self.describe(),
-                key: key.to_string(),
-            };
-        }
-        self.remote(op, key, &e)
-    }
-
-    fn remote<E>(&self, op: &'static str, key: &str, e: &SdkError<E>) -> StoreError
-    where
-        E: ProvideErrorMetadata + Error + 'static,
-    {
-        self.remote_message(op, key, describe_sdk_error(e))
-    }
-
-    fn remote_message(&self, op: &'static str, key: &str, message: String) -> StoreError {
-        StoreError::Remote {
-            store: self.describe(),
-            op,
-            key: key.to_string(),
-            message,
-        }
-    }
-
-    fn io_error(&self, op: &'static str, key: &str, source: io::Error) -> StoreError {
-        StoreError::Io {
-            store: self.describe(),
-            op,
-            key: key.to_string(),
-            source,
-        }
-    }
-}
-
-/// The local file a multipart upload reads, with the size it had when it was opened.
-struct Source<'a> {
-    path: &'a Path,
-    file: tokio::fs::File,
-    len: u64,
-}
-
-/// An open multipart upload. Dropped while still open (the upload was cancelled), it
-/// sends AbortMultipartUpload in the background.
-struct PendingUpload {
-    client: Client,
-    bucket: String,
-    /// The full key, prefix included.
-    key: String,
-    upload_id: String,
-    open: bool,
-}
-
-impl PendingUpload {
-    fn completed(mut self) {
-        self.open = false;
-    }
-
-    async fn abort(
-        mut self,
-    ) -> Result<
-        (),
-        SdkError<aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadError>,
-    > {
-        self.open = false;
-        self.request().send().await.map(|_| ())
-    }
-
-    fn request(
-        &self,
-    ) -> aws_sdk_s3::operation::abort_multipart_upload::builders::AbortMultipartUploadFluentBuilder
-    {
-        self.client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .upload_id(&self.upload_id)
-    }
-}
-
-impl Drop for PendingUpload {
-    fn drop(&mut self) {
-        if !self.open {
-            return;
-        }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let request = self.request();
-            runtime.spawn(async move {
-                // Best effort: nobody is left to report a failure to.
-                let _ = request.send().await;
-            });
-        }
-    }
 }
 
 /// Reads up to `limit` bytes (fewer only at the end of the file).
@@ -538,94 +292,4 @@ async fn read_chunk(reader: &mut (impl AsyncRead + Unpin), limit: u64) -> io::Re
     let mut buf = Vec::with_capacity(usize::try_from(limit).unwrap_or(usize::MAX).min(64 << 20));
     reader.take(limit).read_to_end(&mut buf).await?;
     Ok(buf)
-}
-
-fn changed_size(expected: u64, read: u64) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!(
-            "the file changed while it was uploaded (it had {expected} bytes, {read} were read)"
-        ),
-    )
-}
-
-fn status<E>(e: &SdkError<E>) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
-}
-
-/// No object at the key (`NoSuchKey`, or a bare 404 as HEAD answers); a missing bucket
-/// is an error, not a missing object.
-fn is_missing<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
-    match e.code() {
-        Some("NoSuchKey") => true,
-        Some("NoSuchBucket") => false,
-        _ => status(e) == Some(404),
-    }
-}
-
-/// The S3 error code, HTTP status and message of a service error, or the chain of causes
-/// of a transport failure. Never includes request headers (so never credentials).
-fn describe_sdk_error<E>(e: &SdkError<E>) -> String
-where
-    E: ProvideErrorMetadata + Error + 'static,
-{
-    match e {
-        SdkError::ServiceError(_) => {
-            let head = match (e.code(), status(e)) {
-                (Some(code), Some(status)) => format!("{code} (http {status})"),
-                (Some(code), None) => code.to_string(),
-                (None, Some(status)) => format!("http {status}"),
-                (None, None) => "service error".to_string(),
-            };
-            match e.message() {
-                Some(message) if !message.is_empty() => format!("{head}: {message}"),
-                _ => head,
-            }
-        }
-        _ => error_chain(e),
-    }
-}
-
-/// An error and its causes, joined with `: `.
-fn error_chain(e: &dyn Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let line = cause.to_string();
-        if !text.ends_with(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// Adds a note to an error's message where it has one to add to.
-fn with_note(error: StoreError, note: &str) -> StoreError {
-    match error {
-        StoreError::Remote {
-            store,
-            op,
-            key,
-            message,
-        } => StoreError::Remote {
-            store,
-            op,
-            key,
-            message: format!("{message}; {note}"),
-        },
-        StoreError::Io {
-            store,
-            op,
-            key,
-            source,
-        } => StoreError::Io {
-            store,
-            op,
-            key,
-            source: io::Error::new(source.kind(), format!("{source}; {note}")),
-        },
-        other => other,
-    }
 }

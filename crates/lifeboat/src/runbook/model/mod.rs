@@ -1,6 +1,9 @@
 //! The runbook model: the typed form of a runbook file (SPEC section 3). These types are
 //! read by `parse` and described by `schema`, so the schema cannot drift from the parser.
 
+mod duration;
+mod names;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -10,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::de::Spanned;
 use super::node::Node;
 use crate::actions::ActionInputs;
+
+pub use duration::{DURATION_PATTERN, Duration};
+pub use names::{IDENT_PATTERN, Ident, NamedMap, RUNBOOK_NAME_PATTERN, RunbookName};
 
 /// The only `apiVersion` this version of lifeboat reads.
 pub const API_VERSION: &str = "lifeboat.dev/v1alpha1";
@@ -358,231 +364,6 @@ pub struct UndoHead {
     /// Another cluster to run the undo against (default: the step's cluster).
     #[serde(default)]
     pub cluster: Option<Spanned<String>>,
-}
-
-/// Named entries in the order they were written.
-#[derive(Clone, Debug)]
-pub struct NamedMap<T>(pub Vec<(Spanned<Ident>, T)>);
-
-impl<T> Default for NamedMap<T> {
-    fn default() -> Self {
-        NamedMap(Vec::new())
-    }
-}
-
-impl<T> NamedMap<T> {
-    pub fn get(&self, name: &str) -> Option<&T> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.value.0 == name)
-            .map(|(_, v)| v)
-    }
-    pub fn names(&self) -> impl Iterator<Item = &str> + Clone {
-        self.0.iter().map(|(k, _)| k.value.0.as_str())
-    }
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl<T: JsonSchema> JsonSchema for NamedMap<T> {
-    fn schema_name() -> Cow<'static, str> {
-        format!("Map_of_{}", T::schema_name()).into()
-    }
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        let value = generator.subschema_for::<T>();
-        json_schema!({
-            "type": "object",
-            "propertyNames": { "pattern": IDENT_PATTERN },
-            "additionalProperties": value,
-        })
-    }
-}
-
-/// Pattern of step ids and of the names of params, clusters and stores.
-pub const IDENT_PATTERN: &str = "^[a-z][a-z0-9_-]{0,62}$";
-/// Pattern of `metadata.name` (a DNS label).
-pub const RUNBOOK_NAME_PATTERN: &str = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
-
-/// An identifier: a step id or the name of a param, cluster or store.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct Ident(pub String);
-
-impl Ident {
-    pub fn is_valid(s: &str) -> bool {
-        let mut chars = s.chars();
-        s.len() <= 63
-            && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    }
-}
-
-impl fmt::Display for Ident {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Ident {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if Ident::is_valid(&s) {
-            Ok(Ident(s))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "invalid name `{s}`\nuse lowercase letters, digits, `-` and `_`, starting with a letter (at most 63 characters)"
-            )))
-        }
-    }
-}
-
-impl JsonSchema for Ident {
-    fn schema_name() -> Cow<'static, str> {
-        "Ident".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "pattern": IDENT_PATTERN })
-    }
-}
-
-/// `metadata.name`: a DNS label, since it names locks and backups.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RunbookName(pub String);
-
-impl RunbookName {
-    pub fn is_valid(s: &str) -> bool {
-        let b = s.as_bytes();
-        let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        !b.is_empty()
-            && b.len() <= 63
-            && b.first().is_some_and(ok)
-            && b.last().is_some_and(ok)
-            && b.iter().all(|c| ok(c) || *c == b'-')
-    }
-}
-
-impl<'de> Deserialize<'de> for RunbookName {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if RunbookName::is_valid(&s) {
-            Ok(RunbookName(s))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "invalid runbook name `{s}`\nuse lowercase letters, digits and `-`, starting and ending with a letter or digit (at most 63 characters): it names locks and backups"
-            )))
-        }
-    }
-}
-
-impl JsonSchema for RunbookName {
-    fn schema_name() -> Cow<'static, str> {
-        "RunbookName".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": "string", "pattern": RUNBOOK_NAME_PATTERN })
-    }
-}
-
-/// A duration written as numbers with units: `500ms`, `90s`, `15m`, `1h30m`, `7d`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Duration(pub std::time::Duration);
-
-/// Pattern of durations (mirrors `Duration::parse`).
-pub const DURATION_PATTERN: &str = "^([0-9]+(ms|s|m|h|d))+$";
-
-impl Duration {
-    pub fn parse(s: &str) -> Result<Duration, String> {
-        let hint = "use numbers with units ms, s, m, h or d, like `90s`, `15m` or `1h30m`";
-        if s.is_empty() {
-            return Err(format!("empty duration\n{hint}"));
-        }
-        let mut total: u128 = 0;
-        let mut rest = s;
-        while !rest.is_empty() {
-            let digits = rest.chars().take_while(char::is_ascii_digit).count();
-            if digits == 0 {
-                return Err(format!("invalid duration `{s}`\n{hint}"));
-            }
-            let number: u128 = rest[..digits]
-                .parse()
-                .map_err(|_| format!("invalid duration `{s}`: the number is too large\n{hint}"))?;
-            rest = &rest[digits..];
-            let (unit_ms, len) = if rest.starts_with("ms") {
-                (1, 2)
-            } else if rest.starts_with('s') {
-                (1_000, 1)
-            } else if rest.starts_with('m') {
-                (60_000, 1)
-            } else if rest.starts_with('h') {
-                (3_600_000, 1)
-            } else if rest.starts_with('d') {
-                (86_400_000, 1)
-            } else if rest.is_empty() {
-                return Err(format!(
-                    "invalid duration `{s}`: the number has no unit\n{hint}"
-                ));
-            } else {
-                return Err(format!("invalid duration `{s}`\n{hint}"));
-            };
-            rest = &rest[len..];
-            total = total.saturating_add(number.saturating_mul(unit_ms));
-        }
-        let ms = u64::try_from(total)
-            .map_err(|_| format!("invalid duration `{s}`: it is too long\n{hint}"))?;
-        Ok(Duration(std::time::Duration::from_millis(ms)))
-    }
-}
-
-impl fmt::Display for Duration {
-    /// The shortest exact spelling: `1h30m`, `90s` prints as `1m30s`, `500ms`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut ms = self.0.as_millis();
-        if ms == 0 {
-            return f.write_str("0s");
-        }
-        for (unit, size) in [
-            ("d", 86_400_000),
-            ("h", 3_600_000),
-            ("m", 60_000),
-            ("s", 1_000),
-            ("ms", 1),
-        ] {
-            if ms >= size {
-                write!(f, "{}{unit}", ms / size)?;
-                ms %= size;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for Duration {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Duration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Duration::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl JsonSchema for Duration {
-    fn schema_name() -> Cow<'static, str> {
-        "Duration".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "pattern": DURATION_PATTERN,
-            "description": "numbers with units ms, s, m, h, d: `90s`, `15m`, `1h30m`",
-        })
-    }
 }
 
 #[cfg(test)]
