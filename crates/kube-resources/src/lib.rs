@@ -5,6 +5,7 @@
 //! cluster.
 
 pub mod builtin;
+pub mod conditions;
 pub mod label_selector;
 pub mod manifest;
 pub mod resource_type;

@@ -16,6 +16,16 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
+    pub fn new(group: &str, version: &str, resource: &str, kind: &str, namespaced: bool) -> Self {
+        ResourceType {
+            group: group.to_string(),
+            version: version.to_string(),
+            resource: resource.to_string(),
+            kind: kind.to_string(),
+            namespaced,
+        }
+    }
+
     /// `apps/v1`, or `v1` for the core group.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
@@ -88,13 +98,7 @@ mod tests {
     use super::*;
 
     fn deployments() -> ResourceType {
-        ResourceType {
-            group: "apps".into(),
-            version: "v1".into(),
-            resource: "deployments".into(),
-            kind: "Deployment".into(),
-            namespaced: true,
-        }
+        ResourceType::new("apps", "v1", "deployments", "Deployment", true)
     }
 
     #[test]

@@ -12,10 +12,11 @@
 use serde_json::{Value, json};
 
 use super::catalog::ServedType;
-use super::controllers::{has_condition, probed_condition, set_status};
+use super::controllers::{probed_condition, set_status};
 use super::status::ApiError;
 use super::store::{Store, WriteOptions};
 use super::time::now_rfc3339;
+use kube_resources::conditions::condition_true;
 
 /// Pod template annotation: the exit code of every container of the Job's pods.
 pub const EXIT_CODE: &str = "sandbox.lifeboat.dev/exit-code";
@@ -87,7 +88,7 @@ pub fn generate_selector(obj: &mut Value) -> Result<(), ApiError> {
 
 /// The Job controller: runs the Job's pods (simulated) and reports the outcome.
 pub fn reconcile(store: &Store, t: &ServedType, job: &Value) {
-    let finished = |kind: &str| has_condition(job, kind);
+    let finished = |kind: &str| condition_true(job, kind);
     if job.pointer("/spec/suspend").and_then(Value::as_bool) == Some(true)
         || finished("Complete")
         || finished("Failed")

@@ -104,7 +104,7 @@ fn columns(t: &ServedType) -> Vec<Column> {
         ],
         ("batch", "jobs") => vec![
             ("Status", "string", |o| {
-                let has = |kind: &str| super::controllers::has_condition(o, kind);
+                let has = |kind: &str| kube_resources::conditions::condition_true(o, kind);
                 json!(if has("Complete") {
                     "Complete"
                 } else if has("Failed") {

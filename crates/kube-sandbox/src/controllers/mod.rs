@@ -440,18 +440,6 @@ fn short_hash(v: &Value) -> String {
         .collect()
 }
 
-/// Whether `obj` reports condition `kind` with status `True`.
-pub(super) fn has_condition(obj: &Value, kind: &str) -> bool {
-    obj.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some(kind)
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-        })
-}
-
 /// A condition as Deployments, StatefulSets and DaemonSets carry it (with
 /// `lastUpdateTime`).
 pub(super) fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {

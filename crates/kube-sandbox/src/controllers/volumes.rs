@@ -101,19 +101,7 @@ pub(super) fn reserve(
         o["spec"]["claimRef"] = json!({ "apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": ns, "name": name, "uid": uid });
         Ok(())
     });
-    claimed.is_ok()
-        && store
-            .update_status(
-                pv_type,
-                None,
-                volume,
-                |o| {
-                    o["status"] = json!({ "phase": "Bound" });
-                    Ok(())
-                },
-                WriteOptions::default(),
-            )
-            .is_ok()
+    claimed.is_ok() && mark_bound(store, pv_type, volume)
 }
 
 /// Whether `pv` may bind the claim `ns/name` (uid `uid`).
@@ -173,16 +161,7 @@ pub(super) fn provision(
         .create(pv_type, None, pv, WriteOptions::default())
         .is_ok()
     {
-        let _ = store.update_status(
-            pv_type,
-            None,
-            volume,
-            |o| {
-                o["status"] = json!({ "phase": "Bound" });
-                Ok(())
-            },
-            WriteOptions::default(),
-        );
+        mark_bound(store, pv_type, volume);
     }
 }
 
@@ -202,4 +181,20 @@ pub(super) fn snapshot(store: &Store, t: &ServedType, obj: &Value) {
         "restoreSize": "1Gi",
     });
     set_status(store, t, obj, status);
+}
+
+/// Sets a volume's phase to Bound; whether that was written.
+pub(super) fn mark_bound(store: &Store, pv_type: &ServedType, volume: &str) -> bool {
+    store
+        .update_status(
+            pv_type,
+            None,
+            volume,
+            |o| {
+                o["status"] = json!({ "phase": "Bound" });
+                Ok(())
+            },
+            WriteOptions::default(),
+        )
+        .is_ok()
 }

@@ -243,15 +243,10 @@ pub fn go_value(v: &Value) -> String {
 /// strings bare), as the server shows a strategic merge patch.
 pub fn go_map(v: &Value) -> String {
     match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{k}:{}", go_map(&m[k])))
-                .collect();
-            format!("map[{}]", parts.join(" "))
-        }
+        Value::Object(m) => format!(
+            "map[{}]",
+            sorted_entries(m, |k, v| format!("{k}:{}", go_map(v))).join(" ")
+        ),
         Value::Array(a) => {
             let parts: Vec<String> = a.iter().map(go_map).collect();
             format!("[{}]", parts.join(" "))
@@ -266,18 +261,28 @@ pub fn go_map(v: &Value) -> String {
     }
 }
 
+/// An object's entries in key order (as Go walks a decoded map), each shown by `show`.
+fn sorted_entries(
+    m: &serde_json::Map<String, Value>,
+    show: impl Fn(&str, &Value) -> String,
+) -> Vec<String> {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    keys.into_iter().map(|k| show(k, &m[k])).collect()
+}
+
 /// JSON with object keys sorted, as Go encodes a decoded object.
 pub fn sorted_json(v: &Value) -> String {
     match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", Value::String(k.clone()), sorted_json(&m[k])))
-                .collect();
-            format!("{{{}}}", parts.join(","))
-        }
+        Value::Object(m) => format!(
+            "{{{}}}",
+            sorted_entries(m, |k, v| format!(
+                "{}:{}",
+                Value::String(k.to_string()),
+                sorted_json(v)
+            ))
+            .join(",")
+        ),
         Value::Array(a) => {
             let parts: Vec<String> = a.iter().map(sorted_json).collect();
             format!("[{}]", parts.join(","))

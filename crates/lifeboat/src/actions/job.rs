@@ -96,7 +96,9 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             .ok_or_else(|| {
                 ActionError::Failed(format!("Job {ns}/{name} disappeared while running"))
             })?;
-        if objects::condition_true(&job, "Complete") || objects::condition_true(&job, "Failed") {
+        if kube_resources::conditions::condition_true(&job, "Complete")
+            || kube_resources::conditions::condition_true(&job, "Failed")
+        {
             break job;
         }
         if started.elapsed() >= timeout {
@@ -120,7 +122,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     if !i.keep {
         objects::delete(&conn, &job_type, Some(ns), &name, "Background").await?;
     }
-    if objects::condition_true(&job, "Failed") {
+    if kube_resources::conditions::condition_true(&job, "Failed") {
         let why = job
             .pointer("/status/conditions")
             .and_then(Value::as_array)

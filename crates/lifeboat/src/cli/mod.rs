@@ -3,6 +3,7 @@
 
 mod backups;
 mod completions;
+mod examples;
 mod plan;
 mod rbac;
 mod run;
@@ -51,54 +52,34 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check runbooks without touching any cluster; every error as file:line:col.
-    #[command(
-        after_help = "Examples:\n  lifeboat validate runbooks/*.yaml\n  lifeboat validate drill.yaml --set namespace=shop-drill"
-    )]
+    #[command(after_help = examples::VALIDATE)]
     Validate(ValidateArgs),
     /// Show what a runbook would do, in execution order, with params bound (no network).
-    #[command(
-        after_help = "Examples:\n  lifeboat plan runbooks/failover.yaml\n  lifeboat plan runbooks/restore.yaml --set backup=20261127-0300 --format json\n  lifeboat plan runbooks/failover.yaml --format markdown > plan.md"
-    )]
+    #[command(after_help = examples::PLAN)]
     Plan(PlanArgs),
     /// Run a runbook against its clusters and stores.
-    #[command(
-        after_help = "Examples:\n  lifeboat run runbooks/demo.yaml\n  lifeboat run drill.yaml --yes --junit drill.xml --report drill.html\n  lifeboat run failover.yaml --dry-run"
-    )]
+    #[command(after_help = examples::RUN)]
     Run(RunArgs),
     /// Resume an interrupted run where it stopped.
-    #[command(
-        after_help = "Examples:\n  lifeboat resume 20261128-031500-shop-failover\n  lifeboat resume 20261128-031500-shop-failover --state s3://dr-backups/shop/ --yes"
-    )]
+    #[command(after_help = examples::RESUME)]
     Resume(ResumeArgs),
     /// List runs, or show one run's steps, outputs and timings.
-    #[command(
-        after_help = "Examples:\n  lifeboat status\n  lifeboat status 20261128-031500-shop-failover --state ./.lifeboat"
-    )]
+    #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
     /// List, show, verify or delete backups in a store.
-    #[command(
-        after_help = "Examples:\n  lifeboat backups list --store s3://dr-backups/shop/\n  lifeboat backups verify --store ./backups 20261128-031500-shop"
-    )]
+    #[command(after_help = examples::BACKUPS)]
     Backups(BackupsArgs),
     /// Run the sandbox: a simulated Kubernetes API server for rehearsals.
-    #[command(
-        after_help = "Examples:\n  lifeboat sandbox serve --seed runbooks/fixtures/shop --kubeconfig /tmp/sandbox.kubeconfig\n  kubectl --kubeconfig /tmp/sandbox.kubeconfig get deployments -A"
-    )]
+    #[command(after_help = examples::SANDBOX)]
     Sandbox(SandboxArgs),
     /// Print the JSON Schema of the runbook format (for editors).
-    #[command(
-        after_help = "Examples:\n  lifeboat schema > lifeboat.schema.json\n  # then, first line of a runbook:\n  # yaml-language-server: $schema=./lifeboat.schema.json"
-    )]
+    #[command(after_help = examples::SCHEMA)]
     Schema,
     /// Print the least-privilege Role/ClusterRole YAML a runbook needs (no cluster read).
-    #[command(
-        after_help = "Examples:\n  lifeboat rbac runbooks/backup.yaml | kubectl apply -f -\n  lifeboat rbac runbooks/failover.yaml --cluster standby | kubectl --context prod-us apply -f -\n  lifeboat rbac runbooks/restore.yaml --set target=shop-restored"
-    )]
+    #[command(after_help = examples::RBAC)]
     Rbac(RbacArgs),
     /// Print shell completions.
-    #[command(
-        after_help = "Examples:\n  lifeboat completions bash > /etc/bash_completion.d/lifeboat\n  lifeboat completions zsh > \"${fpath[1]}/_lifeboat\""
-    )]
+    #[command(after_help = examples::COMPLETIONS)]
     Completions(CompletionsArgs),
 }
 
@@ -152,33 +133,42 @@ pub struct RunArgs {
     /// Check every step against live state (server-side dry-run); change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Answer yes to every confirmation and approval.
-    #[arg(long)]
-    pub yes: bool,
     /// Use this run id instead of a generated one.
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
     /// Where the journal and lock live: a folder or s3://BUCKET/PREFIX.
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX")]
     pub state: Option<String>,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub output: OutputFormat,
-    #[arg(long, value_enum, default_value_t = Progress::Auto)]
-    pub progress: Progress,
     #[command(flatten)]
-    pub reports: ReportArgs,
+    pub session: SessionArgs,
     /// Run only these steps.
     #[arg(long, value_name = "STEP")]
     pub only: Vec<String>,
     /// Make this step fail (to exercise failure paths in drills).
     #[arg(long, value_name = "STEP")]
     pub inject_failure: Vec<String>,
-    /// Take over a stale lock left by a run that died.
+}
+
+/// How a run (or a resumed run) meets its operator and what it leaves behind.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// Answer yes to every confirmation and approval.
     #[arg(long)]
-    pub steal_lock: bool,
+    pub yes: bool,
     /// Approve this `approve` step without asking (repeatable).
     #[arg(long, value_name = "STEP")]
     pub approve: Vec<String>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// Progress bars: on a terminal (auto), also when not (always), or never.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+    /// Take over a stale lock left by another run that died (a resume takes its own
+    /// stale lock back without it).
+    #[arg(long)]
+    pub steal_lock: bool,
+    #[command(flatten)]
+    pub reports: ReportArgs,
 }
 
 /// The reports a run (or a resumed run) writes at its end.
@@ -198,49 +188,9 @@ pub struct ReportArgs {
     pub pushgateway: Option<String>,
 }
 
+/// Where the journals of runs are: `--state`, or a runbook's own `state:`.
 #[derive(Debug, Args)]
-pub struct ResumeArgs {
-    #[arg(value_name = "RUN_ID")]
-    pub run_id: String,
-    /// Where the run's journal is (default: ./.lifeboat).
-    #[arg(
-        long,
-        value_name = "DIR|s3://BUCKET/PREFIX",
-        conflicts_with = "runbook"
-    )]
-    pub state: Option<String>,
-    /// Find the journal where this runbook keeps it (its `state:`, with the store's
-    /// endpoint and settings).
-    #[arg(long, value_name = "FILE")]
-    pub runbook: Option<PathBuf>,
-    /// Take over a stale lock left by another run that died (this run's own lock is
-    /// taken back without it once it is stale).
-    #[arg(long)]
-    pub steal_lock: bool,
-    #[arg(long)]
-    pub yes: bool,
-    /// Approve this `approve` step without asking (repeatable).
-    #[arg(long, value_name = "STEP")]
-    pub approve: Vec<String>,
-    /// Resume even though the runbook changed since the run started.
-    #[arg(long)]
-    pub allow_changed: bool,
-    /// Values of secret params (never stored in the journal, so given again).
-    #[arg(long = "set", value_name = "K=V", value_parser = parse_set)]
-    pub sets: Vec<(String, String)>,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub output: OutputFormat,
-    /// Progress bars: on a terminal (auto), also when not (always), or never.
-    #[arg(long, value_enum, default_value_t = Progress::Auto)]
-    pub progress: Progress,
-    #[command(flatten)]
-    pub reports: ReportArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    #[arg(value_name = "RUN_ID")]
-    pub run_id: Option<String>,
+pub struct JournalArgs {
     /// Where the journals are (default: ./.lifeboat).
     #[arg(
         long,
@@ -248,9 +198,34 @@ pub struct StatusArgs {
         conflicts_with = "runbook"
     )]
     pub state: Option<String>,
-    /// Read the journals where this runbook keeps them (its `state:`).
+    /// Find the journals where this runbook keeps them (its `state:`, with the store's
+    /// endpoint and settings).
     #[arg(long, value_name = "FILE")]
     pub runbook: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+    #[command(flatten)]
+    pub journals: JournalArgs,
+    /// Resume even though the runbook changed since the run started.
+    #[arg(long)]
+    pub allow_changed: bool,
+    /// Values of secret params (never stored in the journal, so given again).
+    #[arg(long = "set", value_name = "K=V", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    #[command(flatten)]
+    pub session: SessionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    pub journals: JournalArgs,
 }
 
 #[derive(Debug, Args)]

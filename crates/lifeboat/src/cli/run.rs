@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use super::{OutputFormat, Progress, ReportArgs, ResumeArgs, RunArgs, state};
+use super::{OutputFormat, Progress, ReportArgs, ResumeArgs, RunArgs, SessionArgs, state};
 use crate::archive::part::hex;
 use crate::engine::human::{HumanLines, JsonLines};
 use crate::engine::progress::ProgressBars;
@@ -33,12 +33,12 @@ use crate::secrets::{MaskedEvents, SecretMask};
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = runbook::load(&args.runbook, &args.sets).map_err(Error::InvalidRunbook)?;
     check_step_names(&loaded, args)?;
-    let reports = Reports::check(&args.reports, &args.runbook)?;
+    let reports = Reports::check(&args.session.reports, &args.runbook)?;
     let options = RunOptions {
         run_id: Some(args.run_id.clone().unwrap_or_else(engine::new_run_id)),
         dry_run: args.dry_run,
-        yes: args.yes,
-        approve: args.approve.clone(),
+        yes: args.session.yes,
+        approve: args.session.approve.clone(),
         only: args.only.clone(),
         inject_failure: args.inject_failure.clone(),
         resume: None,
@@ -57,19 +57,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             state::for_runbook(args.state.as_deref(), &loaded).await?
         };
         let hint = state::flag_for(args.state.as_deref(), Some(&loaded.path), &location);
-        execute(
-            &loaded,
-            location,
-            &hint,
-            options,
-            Display {
-                output: args.output,
-                progress: args.progress,
-            },
-            args.steal_lock,
-            &reports,
-        )
-        .await
+        execute(&loaded, location, &hint, options, &args.session, &reports).await
     });
     finish(runtime);
     result
@@ -87,8 +75,12 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     let result = runtime.block_on(async {
         let location =
-            state::from_flags(args.state.as_deref(), args.runbook.as_deref()).await?;
-        let hint = state::flag_for(args.state.as_deref(), args.runbook.as_deref(), &location);
+            state::from_flags(args.journals.state.as_deref(), args.journals.runbook.as_deref()).await?;
+        let hint = state::flag_for(
+            args.journals.state.as_deref(),
+            args.journals.runbook.as_deref(),
+            &location,
+        );
         let records = location.read(&args.run_id).await?;
         let mut replay = Replay::from_records(&args.run_id, &records)
             .map_err(|e| Error::Usage(format!("run {}: {e}", args.run_id)))?;
@@ -127,12 +119,12 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             ))
             .into());
         }
-        let reports = Reports::check(&args.reports, path)?;
+        let reports = Reports::check(&args.session.reports, path)?;
         let options = RunOptions {
             run_id: Some(replay.run_id.clone()),
             dry_run: false,
-            yes: args.yes,
-            approve: args.approve.clone(),
+            yes: args.session.yes,
+            approve: args.session.approve.clone(),
             only: Vec::new(),
             inject_failure: Vec::new(),
             resume: Some(replay),
@@ -142,11 +134,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             location,
             &hint,
             options,
-            Display {
-                output: args.output,
-                progress: args.progress,
-            },
-            args.steal_lock,
+            &args.session,
             &reports,
         )
         .await
@@ -202,6 +190,13 @@ struct Display {
 }
 
 impl Display {
+    fn of(session: &SessionArgs) -> Display {
+        Display {
+            output: session.output,
+            progress: session.progress,
+        }
+    }
+
     /// One line per event, JSON Lines, or (on a terminal, or with `--progress always`)
     /// progress bars with the lines above them.
     fn sink(self) -> Arc<dyn EventSink> {
@@ -256,11 +251,11 @@ async fn execute(
     location: StateLocation,
     state_flag: &str,
     options: RunOptions,
-    display: Display,
-    steal_lock: bool,
+    session: &SessionArgs,
     reports: &Reports,
 ) -> anyhow::Result<ExitCode> {
-    let output = display.output;
+    let output = session.output;
+    let steal_lock = session.steal_lock;
     let run_id = options.run_id.clone().unwrap_or_else(engine::new_run_id);
     let name = loaded.runbook.metadata.name.value.0.clone();
     let lock = if options.dry_run {
@@ -308,7 +303,7 @@ async fn execute(
         }
         return Err(Error::Usage(format!("the run cannot start: {e}")).into());
     }
-    let display = display.sink();
+    let display = Display::of(session).sink();
     // The reports' recorder, when a report is asked for.
     let recorder =
         (!reports.is_empty()).then(|| Arc::new(RunRecorder::new(loaded, &run_id, options.dry_run)));
@@ -521,7 +516,7 @@ fn check_step_names(loaded: &Loaded, args: &RunArgs) -> Result<(), Error> {
     for (flag, names) in [
         ("--only", &args.only),
         ("--inject-failure", &args.inject_failure),
-        ("--approve", &args.approve),
+        ("--approve", &args.session.approve),
     ] {
         if let Some(unknown) = names.iter().find(|n| !ids.contains(&n.as_str())) {
             return Err(Error::Usage(format!(

@@ -14,7 +14,11 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let location = state::from_flags(args.state.as_deref(), args.runbook.as_deref()).await?;
+        let location = state::from_flags(
+            args.journals.state.as_deref(),
+            args.journals.runbook.as_deref(),
+        )
+        .await?;
         match &args.run_id {
             None => {
                 let mut rows = Vec::new();

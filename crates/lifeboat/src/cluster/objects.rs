@@ -114,8 +114,23 @@ pub async fn create(
         .and_then(Value::as_str)
         .unwrap_or("");
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
+    let (bytes, params) = post(conn, "create", &what, body)?;
+    let request = Request::new(rtype.collection_path(namespace))
+        .create(&params, bytes)
+        .map_err(|e| transport("create", what(), e))?;
+    send(conn, "create", what(), strict(request)).await
+}
+
+/// The body and parameters of a create or a replace, as lifeboat's field manager
+/// (a dry run on a dry-run handle).
+fn post(
+    conn: &ClusterConn,
+    op: &'static str,
+    what: &dyn Fn() -> String,
+    body: &Value,
+) -> Result<(Vec<u8>, PostParams), KubeError> {
     let bytes = serde_json::to_vec(body).map_err(|e| KubeError::Transport {
-        op: "create",
+        op,
         what: what(),
         message: e.to_string(),
     })?;
@@ -123,10 +138,7 @@ pub async fn create(
         dry_run: conn.dry_run(),
         field_manager: Some(FIELD_MANAGER.into()),
     };
-    let request = Request::new(rtype.collection_path(namespace))
-        .create(&params, bytes)
-        .map_err(|e| transport("create", what(), e))?;
-    send(conn, "create", what(), strict(request)).await
+    Ok((bytes, params))
 }
 
 /// Server-side applies `body` as lifeboat's field manager, taking over conflicting
@@ -179,18 +191,6 @@ pub fn comparable(object: &Value) -> Value {
         }
     }
     o
-}
-
-/// Whether `obj` reports condition `kind` with status `True` (`status.conditions`).
-pub fn condition_true(obj: &Value, kind: &str) -> bool {
-    obj.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter().any(|c| {
-                c.get("type").and_then(Value::as_str) == Some(kind)
-                    && c.get("status").and_then(Value::as_str) == Some("True")
-            })
-        })
 }
 
 /// Whether a Deployment, StatefulSet or DaemonSet has rolled out its current spec.
@@ -371,15 +371,7 @@ pub async fn replace(
     body: &Value,
 ) -> Result<Value, KubeError> {
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
-    let bytes = serde_json::to_vec(body).map_err(|e| KubeError::Transport {
-        op: "replace",
-        what: what(),
-        message: e.to_string(),
-    })?;
-    let params = PostParams {
-        dry_run: conn.dry_run(),
-        field_manager: Some(FIELD_MANAGER.into()),
-    };
+    let (bytes, params) = post(conn, "replace", &what, body)?;
     let request = Request::new(rtype.collection_path(namespace))
         .replace(name, &params, bytes)
         .map_err(|e| transport("replace", what(), e))?;

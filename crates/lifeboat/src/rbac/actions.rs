@@ -49,6 +49,21 @@ pub fn discovery(cx: &Cx<'_>, needs: &mut Needs) {
     }
 }
 
+/// Discovery, the resource type a step names and where it acts: what every step on
+/// one kind of object needs first. `None` when there is nothing to grant there.
+fn target(
+    cx: &Cx<'_>,
+    needs: &mut Needs,
+    kind: &str,
+    api_version: Option<&str>,
+    namespace: Option<&str>,
+) -> Option<(ResolvedKind, Place)> {
+    discovery(cx, needs);
+    let kind = cx.kinds.resolve(kind, api_version);
+    let at = place(cx, needs, &kind, namespace)?;
+    Some((kind, at))
+}
+
 /// What an action needs when it runs.
 pub fn step_needs(inputs: &ActionInputs, cx: &Cx<'_>, needs: &mut Needs) -> Result<(), RbacError> {
     match inputs {
@@ -145,9 +160,7 @@ fn object(kind: &ResolvedKind, name: Option<&str>) -> String {
 }
 
 fn scale(i: &scale_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
-    discovery(cx, needs);
-    let kind = cx.kinds.resolve(i.kind.as_str(), None);
-    let Some(at) = place(cx, needs, &kind, Some(&i.namespace)) else {
+    let Some((kind, at)) = target(cx, needs, i.kind.as_str(), None, Some(&i.namespace)) else {
         return;
     };
     let c = &at.caveat;
@@ -184,9 +197,7 @@ fn scale(i: &scale_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
 }
 
 fn scale_undo(i: &scale_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
-    discovery(cx, needs);
-    let kind = cx.kinds.resolve(i.kind.as_str(), None);
-    let Some(at) = place(cx, needs, &kind, Some(&i.namespace)) else {
+    let Some((kind, at)) = target(cx, needs, i.kind.as_str(), None, Some(&i.namespace)) else {
         return;
     };
     needs.add(
@@ -202,47 +213,42 @@ fn scale_undo(i: &scale_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
 }
 
 fn patch(i: &patch_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
-    discovery(cx, needs);
-    let kind = cx.kinds.resolve(&i.kind, i.api_version.as_deref());
-    let Some(at) = place(cx, needs, &kind, i.namespace.as_deref()) else {
-        return;
-    };
-    needs.add(
-        &at.scope,
-        kind.resource.clone(),
-        &names(Some(&i.name)),
-        &[Verb::Get, Verb::Patch],
-        cx.why(format!(
-            "read {} (kept for undo), then patch it{}",
-            object(&kind, Some(&i.name)),
-            at.caveat
-        )),
-    );
+    patched(i, cx, needs, &[Verb::Get, Verb::Patch], |o| {
+        format!("read {o} (kept for undo), then patch it")
+    });
 }
 
 fn patch_undo(i: &patch_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
-    discovery(cx, needs);
-    let kind = cx.kinds.resolve(&i.kind, i.api_version.as_deref());
-    let Some(at) = place(cx, needs, &kind, i.namespace.as_deref()) else {
+    patched(i, cx, needs, &[Verb::Get, Verb::Update], |o| {
+        format!("put {o} back as it was (read, then replace)")
+    });
+}
+
+/// The one object a patch (or its undo) changes, with `verbs`, for `why(object)`.
+fn patched(
+    i: &patch_action::Inputs,
+    cx: &Cx<'_>,
+    needs: &mut Needs,
+    verbs: &[Verb],
+    why: impl Fn(String) -> String,
+) {
+    let (k, v, ns) = (&i.kind, i.api_version.as_deref(), i.namespace.as_deref());
+    let Some((kind, at)) = target(cx, needs, k, v, ns) else {
         return;
     };
+    let what = why(object(&kind, Some(&i.name)));
     needs.add(
         &at.scope,
         kind.resource.clone(),
         &names(Some(&i.name)),
-        &[Verb::Get, Verb::Update],
-        cx.why(format!(
-            "put {} back as it was (read, then replace){}",
-            object(&kind, Some(&i.name)),
-            at.caveat
-        )),
+        verbs,
+        cx.why(format!("{what}{}", at.caveat)),
     );
 }
 
 fn delete(i: &delete_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
-    discovery(cx, needs);
-    let kind = cx.kinds.resolve(&i.kind, i.api_version.as_deref());
-    let Some(at) = place(cx, needs, &kind, i.namespace.as_deref()) else {
+    let (k, v, ns) = (&i.kind, i.api_version.as_deref(), i.namespace.as_deref());
+    let Some((kind, at)) = target(cx, needs, k, v, ns) else {
         return;
     };
     let c = &at.caveat;
@@ -269,9 +275,8 @@ fn delete(i: &delete_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
 }
 
 fn wait(i: &wait_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
-    discovery(cx, needs);
-    let kind = cx.kinds.resolve(&i.kind, i.api_version.as_deref());
-    let Some(at) = place(cx, needs, &kind, i.namespace.as_deref()) else {
+    let (k, v, ns) = (&i.kind, i.api_version.as_deref(), i.namespace.as_deref());
+    let Some((kind, at)) = target(cx, needs, k, v, ns) else {
         return;
     };
     let c = &at.caveat;

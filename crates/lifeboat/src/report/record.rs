@@ -319,24 +319,7 @@ impl RunRecord {
         let index = match self.steps.iter().position(|s| s.id == id) {
             Some(i) => i,
             None => {
-                self.steps.push(StepRecord {
-                    id: id.to_string(),
-                    title: None,
-                    action: action.to_string(),
-                    cluster: None,
-                    state: StepState::NotRun,
-                    attempts: Vec::new(),
-                    start_ms: None,
-                    end_ms: None,
-                    duration_ms: None,
-                    outputs: Outputs::new(),
-                    error: None,
-                    reason: None,
-                    warnings: Vec::new(),
-                    undo: None,
-                    objects: BTreeMap::new(),
-                    object_failures: Vec::new(),
-                });
+                self.steps.push(StepRecord::not_run(id, action));
                 self.steps.len() - 1
             }
         };
@@ -365,6 +348,28 @@ impl RunRecord {
 }
 
 impl StepRecord {
+    /// A step that has not run (yet).
+    pub fn not_run(id: &str, action: &str) -> StepRecord {
+        StepRecord {
+            id: id.to_string(),
+            title: None,
+            action: action.to_string(),
+            cluster: None,
+            state: StepState::NotRun,
+            attempts: Vec::new(),
+            start_ms: None,
+            end_ms: None,
+            duration_ms: None,
+            outputs: Outputs::new(),
+            error: None,
+            reason: None,
+            warnings: Vec::new(),
+            undo: None,
+            objects: BTreeMap::new(),
+            object_failures: Vec::new(),
+        }
+    }
+
     /// Counts one object's result by kind, keeping the first failures with their reason.
     pub fn count_object(
         &mut self,

@@ -3,7 +3,6 @@
 //! engine emits them in real time). Every string taken from an event passes through
 //! the secret mask first, so nothing a report shows can hold a secret param's value.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -78,21 +77,8 @@ impl RunRecorder {
             .into_iter()
             .map(|s| StepRecord {
                 title: s.name.as_deref().map(|n| recorder.mask(n)),
-                id: s.id,
-                action: s.uses,
                 cluster: s.cluster,
-                state: StepState::NotRun,
-                attempts: Vec::new(),
-                start_ms: None,
-                end_ms: None,
-                duration_ms: None,
-                outputs: Outputs::new(),
-                error: None,
-                reason: None,
-                warnings: Vec::new(),
-                undo: None,
-                objects: BTreeMap::new(),
-                object_failures: Vec::new(),
+                ..StepRecord::not_run(&s.id, &s.uses)
             })
             .collect();
         if let Ok(mut r) = recorder.inner.lock() {

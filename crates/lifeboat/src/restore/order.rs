@@ -115,13 +115,7 @@ mod tests {
     use super::*;
 
     fn rt(group: &str, resource: &str) -> ResourceType {
-        ResourceType {
-            group: group.into(),
-            version: "v1".into(),
-            resource: resource.into(),
-            kind: "K".into(),
-            namespaced: true,
-        }
+        ResourceType::new(group, "v1", resource, "K", true)
     }
 
     #[test]

@@ -286,7 +286,7 @@ pub async fn wait_established(
         loop {
             let established = objects::get(conn, &crd.rtype, None, name)
                 .await?
-                .is_some_and(|c| objects::condition_true(&c, "Established"));
+                .is_some_and(|c| kube_resources::conditions::condition_true(&c, "Established"));
             if established {
                 break;
             }

@@ -125,14 +125,7 @@ impl S3Store {
     }
 
     pub async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
-        let object = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .send()
-            .await
-            .map_err(|e| self.read_error("read", key, e))?;
+        let object = self.get_object("read", key).await?;
         let body = object
             .body
             .collect()
@@ -142,14 +135,7 @@ impl S3Store {
     }
 
     pub async fn get_to_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
-        let object = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .send()
-            .await
-            .map_err(|e| self.read_error("download", key, e))?;
+        let object = self.get_object("download", key).await?;
         let expected = object.content_length().and_then(|n| u64::try_from(n).ok());
         let mut body = object.body;
         let local = |e| self.io_error("download", key, with_path(path, e));
@@ -280,6 +266,20 @@ impl S3Store {
             Err(e) if is_missing(&e) => Ok(()),
             Err(e) => Err(self.remote("delete", key, &e)),
         }
+    }
+
+    async fn get_object(
+        &self,
+        op: &'static str,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput, StoreError> {
+        self.client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await
+            .map_err(|e| self.read_error(op, key, e))
     }
 
     fn full_key(&self, key: &str) -> String {
