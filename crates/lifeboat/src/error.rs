@@ -37,8 +37,6 @@ pub enum Error {
     /// Another run holds the runbook's lock.
     #[error("{0}")]
     Locked(String),
-    #[error(transparent)]
-    Sandbox(#[from] kube_sandbox::SandboxError),
     /// A report file (`--report`, `--junit`) that cannot be written: found before the
     /// run starts, or at its end (then the run's own exit code wins when it is not 0).
     #[error("cannot write {what} {path}: {problem}")]
@@ -66,8 +64,6 @@ impl Error {
             // A path given on the command line that cannot take the report: fix the flag.
             Error::Report { .. } | Error::Push { .. } => ExitCode::Usage,
             Error::Locked(_) => ExitCode::Locked,
-            // A seed that cannot be read or a port that cannot be had: fix the input.
-            Error::Sandbox(_) => ExitCode::Usage,
             Error::Write { .. } => ExitCode::StepFailed,
         }
     }

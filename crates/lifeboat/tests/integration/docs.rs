@@ -1,5 +1,6 @@
 //! Documentation that must not drift from the code: the runbook reference names every
-//! field and every action input of the schema.
+//! field and every action input of the schema; docs/architecture.md names every module
+//! of the crates it describes, and only modules that exist.
 
 use crate::harness::{Test, root};
 
@@ -78,4 +79,65 @@ fn the_plan_json_doc_names_every_field_the_plan_has() {
         missing.is_empty(),
         "docs/plan-json.md does not document: {missing:?}"
     );
+}
+
+/// The modules docs/architecture.md names in the table of `## {crate}`: every
+/// backticked `name.rs` or `name/` in the first column (a cell may name several).
+fn documented_modules(doc: &str, krate: &str) -> Vec<String> {
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with(krate))
+        .unwrap_or_else(|| panic!("docs/architecture.md has no `## {krate}` section"));
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('|').nth(1))
+        .flat_map(|cell| {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn the_architecture_doc_names_every_module_and_no_other() {
+    let doc = std::fs::read_to_string(root().join("docs/architecture.md"))
+        .unwrap_or_else(|e| panic!("docs/architecture.md: {e}"));
+    for krate in ["lifeboat", "kube-sandbox"] {
+        let src = root().join(format!("crates/{krate}/src"));
+        let named = documented_modules(&doc, krate);
+        // A module path may be nested (`runbook/node.rs`): it must exist.
+        for m in &named {
+            assert!(
+                src.join(m.trim_end_matches('/')).exists(),
+                "docs/architecture.md names `{m}`, which crates/{krate}/src does not have"
+            );
+        }
+        // Every top-level module (or its folder) is named, alone or as its first part.
+        let mut entries: Vec<String> = std::fs::read_dir(&src)
+            .unwrap_or_else(|e| panic!("{}: {e}", src.display()))
+            .filter_map(|e| e.ok())
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() {
+                    format!("{name}/")
+                } else {
+                    name
+                }
+            })
+            .collect();
+        entries.sort();
+        for entry in entries {
+            let stem = entry.trim_end_matches('/').trim_end_matches(".rs");
+            assert!(
+                named.iter().any(|m| m == &entry
+                    || m.starts_with(&format!("{stem}/"))
+                    || m == &format!("{stem}.rs")),
+                "docs/architecture.md does not describe crates/{krate}/src/{entry}"
+            );
+        }
+    }
 }
