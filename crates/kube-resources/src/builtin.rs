@@ -46,12 +46,6 @@ pub fn built_in() -> impl Iterator<Item = BuiltInType> {
     )
 }
 
-/// The built-in type of an object with this `apiVersion` and `kind`.
-pub fn by_kind(api_version: &str, kind: &str) -> Option<BuiltInType> {
-    let (group, version) = crate::split_api_version(api_version);
-    built_in().find(|t| t.group == group && t.version == version && t.kind == kind)
-}
-
 /// (group, version, kind, plural, namespaced, short names, subresources)
 type Row = (
     &'static str,
@@ -396,13 +390,12 @@ mod tests {
 
     #[test]
     fn the_table_follows_the_real_api() {
-        let d = by_kind("apps/v1", "Deployment").map(|t| t.resource_type());
+        let find =
+            |group: &str, kind: &str| built_in().find(|t| t.group == group && t.kind == kind);
+        let d = find("apps", "Deployment").map(|t| t.resource_type());
         assert_eq!(d.map(|t| t.qualified()), Some("deployments.apps".into()));
-        assert_eq!(
-            by_kind("v1", "Namespace").map(|t| t.namespaced),
-            Some(false)
-        );
-        assert!(by_kind("apps/v1", "ConfigMap").is_none());
+        assert_eq!(find("", "Namespace").map(|t| t.namespaced), Some(false));
+        assert!(find("apps", "ConfigMap").is_none());
         let mut seen = std::collections::HashSet::new();
         for t in built_in() {
             assert!(seen.insert((t.group, t.resource)), "{} twice", t.resource);

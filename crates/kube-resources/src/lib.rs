@@ -1,8 +1,8 @@
 //! Kubernetes resource facts that a client (lifeboat) and a server (kube-sandbox) must
 //! read the same way: what a resource type is and how users name one
 //! (`resource_type`), the table of built-in types (`builtin`), label selectors
-//! (`label_selector`) and files of manifests (`manifest`). Nothing here talks to a
-//! cluster.
+//! (`label_selector`), status conditions (`conditions`) and files of manifests
+//! (`manifest`). Nothing here talks to a cluster.
 
 pub mod builtin;
 pub mod conditions;

@@ -2,7 +2,7 @@
 //! (RFC 6902), and strategic merge patch for the lists kubectl relies on (containers,
 //! env, ports, volumes, volumeMounts merge by their key; other lists are replaced).
 
-use json_patch::{CopyOperation, MoveOperation, PatchErrorKind, PatchOperation};
+use json_patch::{PatchErrorKind, PatchOperation};
 use serde_json::{Map, Value};
 
 use super::status::ApiError;
@@ -111,9 +111,10 @@ fn merge_list(existing: &mut Vec<Value>, items: &[Value], key: &str, order: Opti
     existing.extend(rest);
 }
 
-/// RFC 6902 JSON patch (json-patch's), its errors told as the sandbox tells them: what
-/// is wrong with an operation is a 400, a patch that cannot apply a 422. On an error
-/// `target` is left part-patched: the caller drops it.
+/// RFC 6902 JSON patch (json-patch's, which reads paths strictly as RFC 6901 pointers),
+/// its errors told as the sandbox tells them: what is wrong with an operation is a 400,
+/// a patch that cannot apply a 422. On an error `target` is left part-patched (the
+/// operations before the failing one applied): the caller drops it.
 pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
     let ops = ops
         .as_array()
@@ -125,24 +126,30 @@ pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
     json_patch::patch_unsafe(target, &patch).map_err(|e| {
         let path = e.path.as_str();
         match (&e.kind, patch.get(e.operation)) {
-            (PatchErrorKind::TestFailed, _) => {
+            (_, Some(PatchOperation::Test(_))) => {
                 ApiError::invalid_patch(format!("JSON patch test failed at `{path}`"))
             }
-            (
-                PatchErrorKind::InvalidFromPointer,
-                Some(PatchOperation::Move(MoveOperation { from, .. })),
-            )
-            | (
-                PatchErrorKind::InvalidFromPointer,
-                Some(PatchOperation::Copy(CopyOperation { from, .. })),
-            ) => ApiError::bad_request(format!("JSON patch: no value at `{}`", from.as_str())),
+            (PatchErrorKind::InvalidFromPointer, Some(op)) => {
+                let (name, from) = match op {
+                    PatchOperation::Move(m) => ("move", m.from.as_str()),
+                    PatchOperation::Copy(c) => ("copy", c.from.as_str()),
+                    _ => ("", ""),
+                };
+                ApiError::bad_request(format!("JSON patch `{name}`: no value at `{from}`"))
+            }
             (
                 PatchErrorKind::InvalidPointer,
                 Some(PatchOperation::Remove(_) | PatchOperation::Replace(_)),
             ) => ApiError::invalid_patch(format!("JSON patch: nothing to remove at `{path}`")),
-            (PatchErrorKind::InvalidPointer, _) => ApiError::invalid_patch(format!(
-                "JSON patch: no object or list to add to at `{path}`, or an index out of range"
-            )),
+            // Where an add goes: an index past the end of a list, or no list or object.
+            (PatchErrorKind::InvalidPointer, _) => {
+                let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+                if target.pointer(parent).is_some_and(Value::is_array) {
+                    ApiError::invalid_patch(format!("JSON patch index out of range at `{path}`"))
+                } else {
+                    ApiError::invalid_patch(format!("JSON patch: no object or list at `{parent}`"))
+                }
+            }
             (kind, _) => ApiError::invalid_patch(format!("JSON patch at `{path}`: {kind}")),
         }
     })
@@ -220,5 +227,31 @@ mod tests {
             .is_err()
         );
         assert!(json_patch(&mut v, &json!([{ "op": "remove", "path": "/nope" }])).is_err());
+    }
+
+    #[test]
+    fn json_patch_errors_say_which_operation_failed_and_where() {
+        let message = |ops: Value| {
+            let mut v = json!({ "spec": { "list": [1] } });
+            json_patch(&mut v, &ops)
+                .err()
+                .map(|e| (e.code, e.message))
+                .unwrap_or_default()
+        };
+        let (code, m) = message(json!([{ "op": "test", "path": "/spec/nope", "value": 1 }]));
+        assert_eq!(code, 422);
+        assert!(m.contains("test failed at `/spec/nope`"), "{m}");
+        let (_, m) = message(json!([{ "op": "add", "path": "/spec/list/5", "value": 1 }]));
+        assert!(m.contains("index out of range at `/spec/list/5`"), "{m}");
+        let (_, m) = message(json!([{ "op": "add", "path": "/status/x", "value": 1 }]));
+        assert!(m.contains("no object or list at `/status`"), "{m}");
+        let (code, m) = message(json!([{ "op": "move", "from": "/nope", "path": "/x" }]));
+        assert_eq!(code, 400);
+        assert!(m.contains("`move`: no value at `/nope`"), "{m}");
+        let (code, m) = message(json!([{ "op": "frob", "path": "/x" }]));
+        assert_eq!(code, 400);
+        assert!(m.contains("unknown JSON patch operation `frob`"), "{m}");
+        let (_, m) = message(json!([{ "op": "add", "path": "/x" }]));
+        assert!(m.contains("`add` at `/x` has no value"), "{m}");
     }
 }

@@ -1,6 +1,6 @@
 //! The one stream of things a run does. Every consumer (the human lines, `--output
-//! json`, and later the journal, progress bars and reports) reads these events; none
-//! of them looks inside the engine.
+//! json`, the journal, progress bars, logs and reports) reads these events; none of
+//! them looks inside the engine.
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,12 @@
 //! The volume controllers: claims bound to a matching volume (or one provisioned
 //! for their class), as the real binder does, and VolumeSnapshots made ready.
 
-use super::*;
+use serde_json::{Value, json};
+
+use super::{ns_name, set_status};
+use crate::catalog::ServedType;
+use crate::store::{Store, WriteOptions};
+use crate::time::now_rfc3339;
 
 /// A PVC binds to a new PersistentVolume when its storage class exists (or it names
 /// none); otherwise it stays Pending.

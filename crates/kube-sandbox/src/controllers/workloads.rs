@@ -2,7 +2,11 @@
 //! StatefulSets (and their claims), DaemonSets, each bringing status to what a
 //! healthy cluster reports after a rollout.
 
-use super::*;
+use serde_json::{Value, json};
+
+use super::{condition, counts, generation, ns_name, replicas, same_ignoring_times, short_hash};
+use crate::catalog::ServedType;
+use crate::store::{Store, WriteOptions};
 
 /// A Deployment owns one ReplicaSet per pod template; the current one runs
 /// `spec.replicas`, older ones are scaled to zero. Then the rollout is complete: the

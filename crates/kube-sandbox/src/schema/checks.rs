@@ -62,7 +62,7 @@ impl Checks {
             pattern: schema
                 .get("pattern")
                 .and_then(Value::as_str)
-                .map(|p| (p.to_string(), Regex::new(p).ok())),
+                .map(|p| (p.to_string(), compile_pattern(p))),
             min_items: count("minItems"),
             max_items: count("maxItems"),
             unique_items: flag("uniqueItems"),
@@ -107,5 +107,77 @@ impl Checks {
             && self.any_of.is_empty()
             && self.one_of.is_empty()
             && self.not.is_none()
+    }
+}
+
+/// A CRD `pattern` as the API server reads it: Go's RE2 syntax, which the regex crate
+/// shares, except that Go's `\d`, `\w` and `\s` (and their negations) are ASCII while
+/// the regex crate's are Unicode; they are written out as the ASCII classes they are.
+/// `None` when the pattern does not compile (then it is not enforced).
+fn compile_pattern(pattern: &str) -> Option<Regex> {
+    Regex::new(&ascii_perl_classes(pattern)).ok()
+}
+
+fn ascii_perl_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push('\\');
+                    break;
+                };
+                let set = match e.to_ascii_lowercase() {
+                    'd' => "0-9",
+                    'w' => "0-9A-Za-z_",
+                    's' => r"\t\n\f\r ",
+                    _ => "",
+                };
+                match (set.is_empty(), in_class, e.is_ascii_uppercase()) {
+                    (false, false, negated) => {
+                        out.push_str(if negated { "[^" } else { "[" });
+                        out.push_str(set);
+                        out.push(']');
+                    }
+                    (false, true, false) => out.push_str(set),
+                    // Not a Perl class, or a negated one inside a class: as written.
+                    _ => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perl_classes_are_ascii_as_in_go() {
+        assert_eq!(ascii_perl_classes(r"^\d+$"), "^[0-9]+$");
+        assert_eq!(
+            ascii_perl_classes(r"[\w.-]+\S"),
+            r"[0-9A-Za-z_.-]+[^\t\n\f\r ]"
+        );
+        assert_eq!(ascii_perl_classes(r"a\.b\\d"), r"a\.b\\d");
+        let digits = compile_pattern(r"^\d+$").unwrap_or_else(|| panic!("compiles"));
+        assert!(digits.is_match("123"));
+        // Arabic-Indic digits: Unicode digits, not Go's \d.
+        assert!(!digits.is_match("١٢٣"));
     }
 }

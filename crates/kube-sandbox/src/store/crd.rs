@@ -1,6 +1,11 @@
 //! CustomResourceDefinitions: the types an established CRD serves, and its status.
 
-use super::*;
+use serde_json::{Value, json};
+
+use super::meta_str;
+use crate::catalog::{ResourceType, ServedType};
+use crate::status::ApiError;
+use crate::time::now_rfc3339;
 
 /// The types a CRD serves (one per served version).
 pub(super) fn crd_types(crd: &Value) -> Result<Vec<ServedType>, ApiError> {
@@ -25,7 +30,7 @@ pub(super) fn crd_types(crd: &Value) -> Result<Vec<ServedType>, ApiError> {
             &name,
             &[(
                 "spec",
-                "Required value: group, names.resource and names.kind are required".into(),
+                "Required value: group, names.plural and names.kind are required".into(),
             )],
         ));
     }
@@ -35,7 +40,7 @@ pub(super) fn crd_types(crd: &Value) -> Result<Vec<ServedType>, ApiError> {
             &name,
             &[(
                 "metadata.name",
-                format!("Invalid value: \"{name}\": must be spec.names.resource+\".\"+spec.group"),
+                format!("Invalid value: \"{name}\": must be spec.names.plural+\".\"+spec.group"),
             )],
         ));
     }

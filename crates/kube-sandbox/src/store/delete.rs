@@ -1,7 +1,15 @@
 //! Deletes: finalizers, namespace deletion that cascades, and garbage collection of
 //! dependents (or orphaning them).
 
-use super::*;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{ObjectKey, Stored, meta_str, metadata_mut, type_key};
+use crate::catalog::ServedType;
+use crate::status::ApiError;
+use crate::store::{EventType, Store, WriteOptions};
+use crate::time::now_rfc3339;
 
 impl Store {
     /// Deletes an object. With finalizers it is only marked (deletionTimestamp) until

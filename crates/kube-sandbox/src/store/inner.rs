@@ -2,7 +2,15 @@
 //! defaults and allocations on create (cluster IPs, node ports), and the object maps
 //! with their indexes kept in step.
 
-use super::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::crd::{crd_status, crd_types};
+use super::{Inner, ObjectKey, Stored, TypeKey, meta_str, metadata_mut, type_key};
+use crate::catalog::ServedType;
+use crate::status::ApiError;
 
 impl Inner {
     pub(super) fn uid(&mut self) -> String {

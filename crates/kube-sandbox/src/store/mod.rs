@@ -21,11 +21,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use super::catalog::{Catalog, ResourceType, ServedType, split_api_version};
+use super::catalog::{Catalog, ServedType, split_api_version};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::time::now_rfc3339;
-use crd::{crd_status, crd_types};
 use index::{Index, ObjectKey, TypeKey};
 use stored::Stored;
 

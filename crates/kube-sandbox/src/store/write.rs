@@ -1,7 +1,18 @@
 //! Writes: creating (with names, uids, defaults and admission), updating, modifying
 //! under optimistic concurrency, and the status subresource.
 
-use super::*;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{
+    Inner, ObjectKey, Stored, check_type, generation_of, meta_str, metadata_mut, namespace_of,
+    type_key, valid_label, valid_subdomain,
+};
+use crate::catalog::ServedType;
+use crate::status::ApiError;
+use crate::store::{EventType, Store, WriteOptions};
+use crate::time::now_rfc3339;
 
 impl Store {
     /// Creates an object. A new namespace gets what every namespace of a real cluster

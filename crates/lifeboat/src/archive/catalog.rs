@@ -120,3 +120,16 @@ async fn read_manifest_if_any(store: &Store, id: &str) -> Result<Option<Manifest
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_orders_backups_by_the_instant_whatever_the_offset_or_fraction() {
+        // 05:15 at +02:00 is 03:15 UTC: older than 03:30Z, though it reads later.
+        assert!(created_key("2026-11-28T05:15:00+02:00") < created_key("2026-11-28T03:30:00Z"));
+        assert!(created_key("2026-11-28T03:30:00.500Z") > created_key("2026-11-28T03:30:00Z"));
+        assert!(created_key("not a time") < created_key("1970-01-01T00:00:00Z"));
+    }
+}

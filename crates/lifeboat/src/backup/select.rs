@@ -2,7 +2,8 @@
 //! the excluded ones (events unless asked for), namespaced types either across all
 //! namespaces or in each selected one, cluster-scoped types only when cluster
 //! resources are taken (the Namespace objects of selected namespaces, and the CRDs of
-//! backed-up custom resources, always come along).
+//! backed-up custom resources, always come along), as the `cluster_resources` input
+//! (`ClusterResources`) asks.
 
 use std::collections::BTreeSet;
 

@@ -23,7 +23,7 @@ pub fn serve(
         let options = SandboxOptions { port: port.unwrap_or(0), seeds: seeds.to_vec(), controller_delay };
         let sandbox = Sandbox::start(options)
             .await
-            .map_err(|e| Error::Usage(e.to_string()))?;
+            .map_err(|e| Error::Usage(crate::error::chain(&e)))?;
         if let Some(path) = &access_log {
             let file = std::fs::OpenOptions::new()
                 .create(true)
@@ -38,7 +38,7 @@ pub fn serve(
         let path = kubeconfig.unwrap_or_else(|| {
             std::env::temp_dir().join(format!("lifeboat-sandbox-{}.kubeconfig", sandbox.address().port()))
         });
-        sandbox.write_kubeconfig(&path).map_err(|e| Error::Usage(e.to_string()))?;
+        sandbox.write_kubeconfig(&path).map_err(|e| Error::Usage(crate::error::chain(&e)))?;
         emit(
             out,
             &format!(

@@ -101,18 +101,6 @@ impl ClusterConn {
         })
     }
 
-    /// Wraps an existing client (tests and embedding).
-    pub fn from_client(name: &str, client: kube::Client, context: &str) -> ClusterConn {
-        ClusterConn {
-            name: name.to_string(),
-            client,
-            context: context.to_string(),
-            _sandbox: None,
-            served: Arc::default(),
-            dry_run: false,
-        }
-    }
-
     /// The API server's version (`v1.33.0`), for manifests and reports.
     pub async fn server_version(&self) -> Result<String, KubeError> {
         let info = self

@@ -1,10 +1,10 @@
-//! The executor: runs a loaded runbook's steps in order (a step waits for what it
-//! `needs`, or for the step before it), evaluates `if:`, passes outputs from step to
-//! step through `${{ }}`, applies `on_failure` (abort, continue, rollback), and reports
-//! everything as events. The journal is one consumer of those events; a resumed run
-//! replays it (succeeded steps keep their recorded outputs; the step that was in
-//! flight runs again). Ctrl-C stops the run between or inside steps with the journal
-//! complete.
+//! The executor. `run` drives a run: it asks the `scheduler` for the steps that may
+//! start (a step waits for what it `needs`, or for the step before it; `if:`,
+//! `--only` and a resume's recorded successes decide the others), runs at most
+//! `PARALLEL_STEPS` at once (`step`: bound inputs, confirmation, timeout, retries),
+//! hands each end back, and stops between or inside steps on Ctrl-C. Everything is
+//! reported as events; the journal is one consumer of them, and a resumed run
+//! replays it.
 
 pub mod confirm;
 pub mod human;

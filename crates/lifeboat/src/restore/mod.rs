@@ -10,6 +10,8 @@
 //! naming the field, instead of vanishing. After the CRD tier the restore waits until
 //! the CRDs are Established and refreshes discovery; before the admission tier it
 //! waits until the workloads behind webhooks and APIServices are ready (`admission`).
+//! What happens to an object that already exists is the `existing` policy
+//! (`Existing`).
 //! Dry-run sends every write with `dryRun=All`.
 //!
 //! Each tier finished while every tier so far restored without a failure is reported

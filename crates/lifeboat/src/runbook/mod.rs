@@ -1,6 +1,6 @@
 //! The runbook language: reading a file (`node`), typed parsing (`de`, `model`,
-//! `parse`), semantic checks (`validate`), expressions (`expr`) and the JSON schema
-//! (`schema`). `load` is the one entry point the rest of lifeboat uses.
+//! `parse`), semantic checks (`validate`), the `needs` graph (`graph`), expressions
+//! (`expr`) and the JSON schema (`schema`). `load` is the one entry point the rest of lifeboat uses.
 
 pub mod de;
 pub mod diagnostic;

@@ -6,21 +6,14 @@
 mod node;
 mod spanned;
 
-use std::borrow::Cow;
 use std::fmt;
 
-use schemars::{JsonSchema, Schema, SchemaGenerator};
-use serde::Deserialize;
+use serde::de;
 use serde::de::DeserializeOwned;
-use serde::de::{
-    self, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, VariantAccess,
-    Visitor,
-};
 
 use super::diagnostic::{Loc, closest};
 use super::node::{Node, NodeKind};
 pub use spanned::Spanned;
-use spanned::{SPANNED_MARKER, SpannedAccess};
 
 /// A deserialization error: what, where, and what to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -230,6 +223,7 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<DeError>> {
 mod tests {
     use super::*;
     use crate::runbook::node::parse_str;
+    use serde::Deserialize;
     use std::path::Path;
 
     #[derive(Debug, Deserialize)]

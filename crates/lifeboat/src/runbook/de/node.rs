@@ -2,7 +2,12 @@
 //! strings, numbers and booleans), maps as structs with unknown fields named, and
 //! every error placed at the value it is about.
 
-use super::*;
+use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+
+use super::DeError;
+use super::spanned::{SPANNED_MARKER, SpannedAccess};
+use crate::runbook::diagnostic::Loc;
+use crate::runbook::node::{Node, NodeKind};
 
 impl<'de> de::Deserializer<'de> for &'de Node {
     type Error = DeError;

@@ -1,7 +1,16 @@
 //! `Spanned<T>`: a value together with where it was written. The node deserializer
 //! hands its position to `Spanned`'s `Deserialize` through a marker struct.
 
-use super::*;
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IntoDeserializer, SeqAccess, Visitor};
+
+use super::DeError;
+use crate::runbook::diagnostic::Loc;
+use crate::runbook::node::Node;
 
 pub(super) const SPANNED_MARKER: &str = "$lifeboat::Spanned";
 pub(super) const SPANNED_FIELDS: &[&str] = &["$line", "$col", "$value"];

@@ -1,7 +1,7 @@
 //! Reading expressions: templates split into text and `${{ }}` parts, each expression
 //! lexed and parsed (precedence climbing, bounded depth) with errors at their offset.
 
-use super::*;
+use super::{Expr, ExprError, RefAt, Reference, Segment, Value};
 
 /// Splits a string into text and `${{ }}` expressions. Interpolations take one reference
 /// or literal; operators belong in `if:`.

@@ -1,7 +1,11 @@
 //! Durations as runbooks write them (`90s`, `1h30m`, `2d`): a published grammar,
 //! stricter than Go's and jiff's, so a typo is an error and not a surprise.
 
-use super::*;
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
 
 /// A duration written as numbers with units: `500ms`, `90s`, `15m`, `1h30m`, `7d`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -4,7 +4,6 @@
 mod duration;
 mod names;
 
-use std::borrow::Cow;
 use std::fmt;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};

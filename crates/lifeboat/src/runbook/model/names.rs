@@ -2,7 +2,13 @@
 //! own name (it names locks and backups), and maps keyed by identifiers in the order
 //! they were written.
 
-use super::*;
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+use crate::runbook::de::Spanned;
 
 /// Named entries in the order they were written.
 #[derive(Clone, Debug)]

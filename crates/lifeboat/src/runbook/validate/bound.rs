@@ -1,7 +1,13 @@
 //! Inputs checked again once params are bound (`--set`, defaults): a value that is
 //! only known then is held to the action's rules as a literal would be.
 
-use super::*;
+use std::path::Path;
+
+use crate::actions;
+use crate::runbook::diagnostic::Diagnostic;
+use crate::runbook::expr::{self, Reference};
+use crate::runbook::model::Runbook;
+use crate::runbook::node::Node;
 
 /// With params bound, inputs written as expressions must still be valid: a number where
 /// a number goes, within its range. (Secret params are left unbound, so their values

@@ -10,8 +10,7 @@ use std::path::Path;
 
 use super::de::Spanned;
 use super::diagnostic::{Diagnostic, Loc, did_you_mean};
-use super::expr::{self, ExprError, RUN_FIELDS, Reference};
-use super::graph::{Graph, StepSet};
+use super::graph::Graph;
 use super::model::{API_VERSION, KIND, Runbook, Step};
 use super::node::Node;
 use super::parse::{Broken, Parsed};

@@ -2,7 +2,13 @@
 //! reference checked (a param that exists, an output of a step that surely ran before,
 //! a known run field), with the error placed on the reference inside its string.
 
-use super::*;
+use super::Checker;
+use crate::actions;
+use crate::runbook::diagnostic::{Loc, did_you_mean};
+use crate::runbook::expr::{self, ExprError, RUN_FIELDS, Reference};
+use crate::runbook::graph::StepSet;
+use crate::runbook::model::Step;
+use crate::runbook::node::Node;
 
 impl Checker<'_> {
     /// Checks every `${{ }}` in the step's inputs, undo, name and description, and its

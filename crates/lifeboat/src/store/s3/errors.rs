@@ -1,7 +1,13 @@
 //! What the SDK's errors become: a missing object, a refused conditional write, or a
 //! message that names the operation, the key and the cause chain.
 
-use super::*;
+use std::error::Error;
+use std::io;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use super::S3Store;
+use crate::store::StoreError;
 
 impl S3Store {
     /// A failed read: a missing object is `NotFound`.

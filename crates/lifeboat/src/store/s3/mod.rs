@@ -8,7 +8,6 @@
 mod errors;
 mod multipart;
 
-use std::error::Error;
 use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -19,14 +18,12 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::fs::{TMP_PREFIX, check_prefix, with_path};
 use super::{ObjectMeta, PutMode, S3Config, StoreError};
-use errors::{describe_sdk_error, is_missing, with_note};
+use errors::is_missing;
 
 /// Files below this go up in one PutObject; larger ones by multipart upload in parts of
 /// this size (larger when the file would need more than `MAX_PARTS` parts).

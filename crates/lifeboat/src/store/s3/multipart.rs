@@ -1,7 +1,18 @@
 //! Large objects go up by multipart upload, part by part from the file, an upload
 //! that does not complete is aborted (also when its future is dropped).
 
-use super::*;
+use std::io;
+use std::path::Path;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+use super::errors::{describe_sdk_error, with_note};
+use super::{MAX_PARTS, PART_SIZE, S3Store, read_chunk};
+use crate::store::fs::with_path;
+use crate::store::{PutMode, StoreError};
 
 impl S3Store {
     pub async fn put_file(&self, key: &str, path: &Path, mode: PutMode) -> Result<u64, StoreError> {
