@@ -13,6 +13,8 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use tokio::signal::unix::{Signal, SignalKind};
+
 use super::{OutputFormat, Progress, ReportArgs, ResumeArgs, RunArgs, SessionArgs, state};
 use crate::archive::part::hex;
 use crate::engine::human::{HumanLines, JsonLines};
@@ -329,7 +331,10 @@ async fn execute(
     let lock = Arc::new(tokio::sync::Mutex::new(lock));
     let interrupt: Interrupt = Arc::new(tokio::sync::Notify::new());
     let renewal = tokio::spawn(renew(lock.clone(), interrupt.clone()));
-    let signals = tokio::spawn(watch_ctrl_c(interrupt.clone(), resume_hint.clone()));
+    // The handler is installed here, before the first step starts: a Ctrl-C that comes
+    // before the watching task first runs still stops the run cleanly.
+    let sigint = tokio::signal::unix::signal(SignalKind::interrupt());
+    let signals = tokio::spawn(watch_ctrl_c(sigint, interrupt.clone(), resume_hint.clone()));
     let options = RunOptions {
         run_id: Some(run_id.clone()),
         ..options
@@ -468,9 +473,8 @@ async fn renew(lock: Arc<tokio::sync::Mutex<Option<Lock>>>, interrupt: Interrupt
 /// one exits at once: every journal record already written is complete. One signal
 /// stream, made before the run starts, sees both (a second Ctrl-C pressed while the
 /// first is being handled is not lost).
-async fn watch_ctrl_c(interrupt: Interrupt, resume: String) {
-    let Ok(mut signals) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-    else {
+async fn watch_ctrl_c(signals: std::io::Result<Signal>, interrupt: Interrupt, resume: String) {
+    let Ok(mut signals) = signals else {
         return;
     };
     if signals.recv().await.is_none() {
