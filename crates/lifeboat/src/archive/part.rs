@@ -167,18 +167,32 @@ pub fn hash_file(path: &Path) -> io::Result<(String, u64)> {
 
 type Plain = BufReader<zstd::Decoder<'static, BufReader<Box<dyn Read + Send>>>>;
 
-/// Reads the objects of a part file in batches.
+/// The longest line (one object) a part may hold. The API server refuses objects over
+/// about 3 MiB; a longer line is not an object a backup took.
+pub const MAX_OBJECT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads the objects of a part file in batches, within bounds: no line longer than
+/// `MAX_OBJECT_BYTES`, and no more decompressed bytes than the objects the manifest
+/// counts could take (so a compressed bomb whose manifest matches cannot exhaust
+/// memory or disk).
 pub struct PartReader {
-    lines: io::Lines<Plain>,
+    plain: Plain,
     line_no: u64,
+    /// Decompressed bytes read so far, and how many may be.
+    read: u64,
+    limit: u64,
+    line: Vec<u8>,
 }
 
 impl PartReader {
     /// Opens a part; an encrypted one needs `identities`.
+    /// Opens a part the manifest says holds `objects` objects; an encrypted one needs
+    /// `identities`.
     pub fn open(
         path: &Path,
         encrypted: bool,
         identities: Option<&Identities>,
+        objects: u64,
     ) -> io::Result<PartReader> {
         let file = BufReader::with_capacity(256 * 1024, File::open(path)?);
         let stored: Box<dyn Read + Send> = match (encrypted, identities) {
@@ -195,8 +209,11 @@ impl PartReader {
         };
         let decoder = zstd::Decoder::new(stored)?;
         Ok(PartReader {
-            lines: BufReader::with_capacity(256 * 1024, decoder).lines(),
+            plain: BufReader::with_capacity(256 * 1024, decoder),
             line_no: 0,
+            read: 0,
+            limit: objects.saturating_add(1).saturating_mul(MAX_OBJECT_BYTES),
+            line: Vec::new(),
         })
     }
 
@@ -205,13 +222,40 @@ impl PartReader {
     pub fn next_batch(&mut self, batch: usize) -> io::Result<Vec<Value>> {
         let mut out = Vec::with_capacity(batch.min(1024));
         while out.len() < batch {
-            let Some(line) = self.lines.next() else { break };
-            let line = line?;
+            self.line.clear();
+            let n = (&mut self.plain)
+                .take(MAX_OBJECT_BYTES + 1)
+                .read_until(b'\n', &mut self.line)?;
+            if n == 0 {
+                break;
+            }
             self.line_no += 1;
-            if line.is_empty() {
+            self.read += n as u64;
+            if self.read > self.limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "it decompresses to more than {} bytes, more than the objects its manifest counts can take: a damaged or hostile part",
+                        self.limit
+                    ),
+                ));
+            }
+            if self.line.last() == Some(&b'\n') {
+                self.line.pop();
+            } else if n as u64 > MAX_OBJECT_BYTES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "line {} is longer than {} MiB: no object of a backup is",
+                        self.line_no,
+                        MAX_OBJECT_BYTES / (1024 * 1024)
+                    ),
+                ));
+            }
+            if self.line.is_empty() {
                 continue;
             }
-            let value: Value = serde_json::from_str(&line).map_err(|e| {
+            let value: Value = serde_json::from_slice(&self.line).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("line {} is not JSON: {e}", self.line_no),
@@ -253,7 +297,7 @@ mod tests {
         let part = w.finish().unwrap();
         assert_eq!(part.objects, 1200);
         assert_eq!(hash_file(&path).unwrap(), (part.sha256.clone(), part.bytes));
-        let mut r = PartReader::open(&path, false, None).unwrap();
+        let mut r = PartReader::open(&path, false, None, 1200).unwrap();
         let mut n = 0;
         loop {
             let batch = r.next_batch(500).unwrap();
@@ -282,14 +326,74 @@ mod tests {
         let stored = std::fs::read(&path).unwrap();
         assert_eq!(hash_file(&path).unwrap(), (part.sha256, part.bytes));
         assert!(stored.starts_with(b"age-encryption.org/v1"));
-        assert!(PartReader::open(&path, true, None).is_err());
+        assert!(PartReader::open(&path, true, None, 1).is_err());
         let wrong = identities_of(&x25519::Identity::generate(), dir.path());
-        let err = PartReader::open(&path, true, Some(&wrong)).err().unwrap();
+        let err = PartReader::open(&path, true, Some(&wrong), 1)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("wrong key"), "{err}");
         let right = identities_of(&id, dir.path());
-        let mut r = PartReader::open(&path, true, Some(&right)).unwrap();
+        let mut r = PartReader::open(&path, true, Some(&right), 1).unwrap();
         let batch = r.next_batch(10).unwrap();
         assert_eq!(batch[0]["data"]["password"], "hunter2-hunter2");
+    }
+
+    /// Reads every object of the part at `path`, as restore and verify do.
+    fn read_all(path: &Path, objects: u64) -> io::Result<u64> {
+        let mut r = PartReader::open(path, false, None, objects)?;
+        let mut n = 0;
+        loop {
+            let batch = r.next_batch(100)?;
+            if batch.is_empty() {
+                return Ok(n);
+            }
+            n += batch.len() as u64;
+        }
+    }
+
+    /// Regression: lines were read with no bound on their length or on the
+    /// decompressed size, so a zstd bomb whose manifest matched exhausted memory.
+    #[test]
+    fn a_part_bigger_than_its_objects_can_be_is_refused_while_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.jsonl.zst");
+        let mut w = PartWriter::create(&path, None).unwrap();
+        let big = "a".repeat(4 * 1024 * 1024);
+        for i in 0..20 {
+            w.write_object(
+                &serde_json::json!({"metadata": {"name": format!("c{i}")}, "data": {"x": big}}),
+            )
+            .unwrap();
+        }
+        let part = w.finish().unwrap();
+        // A few KiB stored, 80 MiB inside.
+        assert!(part.bytes < 1024 * 1024, "{}", part.bytes);
+        assert_eq!(read_all(&path, 20).unwrap(), 20);
+        // The manifest says one object: its part may not decompress past two lines' worth.
+        let err = read_all(&path, 1)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("more than the objects its manifest counts"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_any_object_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.jsonl.zst");
+        let mut w = PartWriter::create(&path, None).unwrap();
+        let huge = "a".repeat(MAX_OBJECT_BYTES as usize + 10);
+        w.write_object(&serde_json::json!({"data": {"x": huge}}))
+            .unwrap();
+        w.finish().unwrap();
+        let err = read_all(&path, 1000)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("line 1 is longer than 16 MiB"), "{err}");
     }
 
     fn identities_of(id: &x25519::Identity, dir: &Path) -> Identities {

@@ -150,11 +150,13 @@ async fn check_part(
     let path_buf = path.to_path_buf();
     let encrypted = part.encryption.is_some();
     let ids = identities.cloned();
-    let counted =
-        tokio::task::spawn_blocking(move || count_objects(&path_buf, encrypted, ids.as_ref()))
-            .await
-            .map_err(|e| integrity(format!("reading stopped: {e}")))?
-            .map_err(|e| integrity(format!("cannot be read: {e}")))?;
+    let expected = part.objects;
+    let counted = tokio::task::spawn_blocking(move || {
+        count_objects(&path_buf, encrypted, ids.as_ref(), expected)
+    })
+    .await
+    .map_err(|e| integrity(format!("reading stopped: {e}")))?
+    .map_err(|e| integrity(format!("cannot be read: {e}")))?;
     if counted != part.objects {
         return Err(integrity(format!(
             "holds {counted} objects, the manifest says {}",
@@ -164,8 +166,13 @@ async fn check_part(
     Ok(())
 }
 
-fn count_objects(path: &Path, encrypted: bool, ids: Option<&Identities>) -> std::io::Result<u64> {
-    let mut reader = PartReader::open(path, encrypted, ids)?;
+fn count_objects(
+    path: &Path,
+    encrypted: bool,
+    ids: Option<&Identities>,
+    expected: u64,
+) -> std::io::Result<u64> {
+    let mut reader = PartReader::open(path, encrypted, ids, expected)?;
     let mut n = 0u64;
     loop {
         let batch = reader.next_batch(1000)?;

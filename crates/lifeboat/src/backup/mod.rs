@@ -63,6 +63,10 @@ pub struct TypeDone {
     pub backup_id: String,
     pub rtype: ResourceType,
     pub parts: Vec<PartManifest>,
+    /// When its reading began (RFC 3339): what a resumed backup's age counts from.
+    /// Absent in checkpoints written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<String>,
 }
 
 /// What a backup wrote (or, in dry-run, would write).
@@ -115,7 +119,17 @@ pub async fn run(req: BackupRequest<'_>) -> Result<BackupSummary, ActionError> {
         Err(ArchiveError::NotFound { .. } | ArchiveError::Incomplete { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    let created = crate::clock::millis(crate::clock::now());
+    // A backup is as old as its oldest object: a resumed one reuses parts read by the
+    // attempt before, so it counts from the earliest of those reads (RPO is never
+    // understated).
+    let reused_since = req
+        .done
+        .iter()
+        .filter(|d| d.backup_id == req.backup_id)
+        .filter_map(|d| d.read_at.as_deref().and_then(crate::clock::parse))
+        .min();
+    let now = crate::clock::now();
+    let created = crate::clock::millis(reused_since.map_or(now, |t| t.min(now)));
     let selection = Selection::resolve(req.conn, &req.filters, req.cluster_resources).await?;
     let spool = crate::archive::verify::spool_folder("lifeboat-backup-")?;
     let job = TypeJob {
@@ -191,6 +205,7 @@ impl TypeJob<'_> {
         }
         let mut attempt = 0;
         loop {
+            let read_at = crate::clock::millis(crate::clock::now());
             match self.read_type(t, &|_| true).await {
                 Err(ActionError::Kube(KubeError::Api { code: 410, .. })) if attempt < RESTARTS => {
                     attempt += 1;
@@ -200,6 +215,7 @@ impl TypeJob<'_> {
                         backup_id: self.req.backup_id.clone(),
                         rtype: t.rtype.clone(),
                         parts: parts.clone(),
+                        read_at: Some(read_at),
                     });
                     return Ok(parts);
                 }

@@ -276,9 +276,11 @@ async fn execute(
     };
     let resume_hint = format!("lifeboat resume {run_id}{state_flag}");
     let existing = options.resume.as_ref().map_or(0, |r| r.records);
-    let journal = Arc::new(JournalSink::new(Journal::open(
-        location, &run_id, existing,
-    )?));
+    let journal = Journal::open(location, &run_id, existing)?;
+    if let Some(repaired) = journal.repaired() {
+        eprintln!("warning: {repaired}");
+    }
+    let journal = Arc::new(JournalSink::new(journal));
     journal.record(match &options.resume {
         None => JournalEvent::RunStarted {
             run_id: run_id.clone(),
@@ -348,13 +350,16 @@ async fn execute(
     .await;
     renewal.abort();
     signals.abort();
+    let mut resume_hint = resume_hint;
     if let Some(lock) = lock.lock().await.take() {
         let describe = lock.describe();
         if let Err(e) = lock.release().await {
             eprintln!(
-                "warning: the run lock {describe} could not be released ({}); `lifeboat resume {run_id}` takes it back, another run can take it with --steal-lock once it goes stale",
+                "warning: the run lock {describe} could not be released ({}); `lifeboat resume {run_id} --steal-lock` takes it back at once (this process is gone), another run can take it with --steal-lock once its lease ends",
                 mask.text(&e.to_string())
             );
+            // Its lease still runs, and nothing renews it: the resume takes it now.
+            resume_hint.push_str(" --steal-lock");
         }
     }
     let mut code = match report.state {
@@ -484,7 +489,7 @@ async fn watch_ctrl_c(signals: std::io::Result<Signal>, interrupt: Interrupt, re
     interrupt.notify_one();
     if signals.recv().await.is_some() {
         eprintln!(
-            "quitting now; the journal is consistent (the steps it does not show finished run again). continue it with:\n  {resume}"
+            "quitting now; the journal is consistent (the steps it does not show finished run again). continue it with (--steal-lock: this process leaves its lock behind, and is gone):\n  {resume} --steal-lock"
         );
         std::process::exit(ExitCode::Interrupted as i32);
     }

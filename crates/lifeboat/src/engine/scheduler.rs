@@ -170,6 +170,9 @@ impl<'a> Scheduler<'a> {
                 if step.head.on_failure != OnFailure::Continue {
                     self.stopped = Some(format!("the run stopped when `{id}` failed"));
                 }
+                if step.head.on_failure == OnFailure::Rollback {
+                    self.rollback_from.get_or_insert(i);
+                }
                 false
             }
         }

@@ -1,14 +1,18 @@
 //! The run lock: one run per runbook name and state location. A lock object at
 //! `locks/<runbook>.json`, created only when absent (an exclusive file locally, a
 //! conditional create on S3), holding who holds it and until when. The holder renews
-//! it while the run lives; a lock past its expiry is stale: it is reported with its
-//! holder and taken over only with `--steal-lock`.
+//! it while the run lives. Stale means the lease ran out (never judged from process
+//! ids): a resume of the same run takes its own stale lock back, any other takeover
+//! needs `--steal-lock`, and a resume with `--steal-lock` takes its own lock at once.
+//! Every takeover and renewal is a compare-and-swap (S3 `If-Match` on the ETag; a local
+//! replace under the key's lock), and each holder carries a token of its own, so a
+//! write whose answer was lost (and whose retry was refused) is recognised as ours.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{PutMode, Store, StoreError};
+use crate::store::{PutMode, Store, StoreError, Version};
 
 /// How long a lock lasts without renewal.
 pub const LEASE: Duration = Duration::from_secs(120);
@@ -26,6 +30,9 @@ pub struct LockHolder {
     pub since: String,
     /// Seconds since the epoch after which the lock is stale.
     pub expires: u64,
+    /// Unique to this taking of the lock: what tells a holder its own write apart.
+    #[serde(default)]
+    pub token: String,
 }
 
 impl LockHolder {
@@ -41,8 +48,9 @@ impl LockHolder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "runbook `{runbook}` is locked in {location} by {}; wait for that run to finish (`lifeboat status` shows it); if its process is gone, the lock goes stale when its lease ends (at most {}s after its last renewal) and `lifeboat resume {}` or `run --steal-lock` takes it then",
+        "runbook `{runbook}` is locked in {location} by {}; its lease ends in {}s unless it is renewed. Wait for that run to finish (`lifeboat status` shows it); if its process is gone, the lease ends at most {}s after its last renewal, and then `lifeboat resume {}` takes it back and another run takes it with --steal-lock (a resume of that very run with --steal-lock takes it at once)",
         holder.describe(),
+        holder.expires.saturating_sub(crate::clock::now_secs()),
         LEASE.as_secs(),
         holder.run_id
     )]
@@ -90,111 +98,173 @@ pub struct Lock {
 }
 
 impl Lock {
-    /// Takes the lock of `runbook` for `run_id`. `steal` takes over a stale lock, or
-    /// one held by the same run id (a resume of a run that died).
+    /// Takes the lock of `runbook` for `run_id`. `steal` takes over a stale lock of
+    /// another run, or this run's own lock whose lease still runs (its process is gone).
     pub async fn acquire(
         store: &Store,
         runbook: &str,
         run_id: &str,
         steal: bool,
     ) -> Result<Lock, LockError> {
-        let key = format!("locks/{runbook}.json");
+        let now = crate::clock::now();
         let holder = LockHolder {
             runbook: runbook.to_string(),
             run_id: run_id.to_string(),
             host: hostname(),
             pid: std::process::id(),
-            since: crate::clock::seconds(crate::clock::now()),
-            expires: crate::clock::now_secs() + LEASE.as_secs(),
+            since: crate::clock::seconds(now),
+            expires: crate::clock::unix_secs(now) + LEASE.as_secs(),
+            token: format!("{run_id}/{}/{}", std::process::id(), now.as_nanosecond()),
         };
-        let store_err = |source| LockError::Store {
-            runbook: runbook.to_string(),
-            location: store.describe(),
-            source,
-        };
-        let body = serde_json::to_vec_pretty(&holder).unwrap_or_default();
-        match store.put(&key, body.clone(), PutMode::CreateNew).await {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists { .. }) => {
-                let current = read_holder(store, &key).await.map_err(store_err)?;
-                let now = crate::clock::now_secs();
-                // The same run, left behind by a process that died on this machine
-                // (a resume takes it back without waiting for the lease to end), or
-                // anywhere once its lease ran out (nobody renews it: a resume on
-                // another machine, after the first one was lost, takes it back).
-                let ours = current.as_ref().is_some_and(|h| {
-                    h.run_id == run_id
-                        && ((h.host == hostname() && !alive(h.pid)) || h.expires <= now)
-                });
-                match current {
-                    Some(h) if h.expires > now && !ours => {
-                        return Err(LockError::Held {
-                            runbook: runbook.to_string(),
-                            location: store.describe(),
-                            holder: h,
-                        });
-                    }
-                    Some(h) if !steal && !ours => {
-                        return Err(LockError::Stale {
-                            runbook: runbook.to_string(),
-                            location: store.describe(),
-                            stale_for: now.saturating_sub(h.expires),
-                            holder: h,
-                        });
-                    }
-                    _ => store
-                        .put(&key, body, PutMode::Overwrite)
-                        .await
-                        .map_err(store_err)?,
-                }
-            }
-            Err(e) => return Err(store_err(e)),
-        }
-        Ok(Lock {
-            store: store.clone(),
-            key,
-            holder,
-        })
+        Lock::acquire_as(store, holder, steal).await
     }
 
-    /// Extends the lease (called every `RENEW_EVERY` while the run lives).
+    /// Takes the lock for `holder` (see `acquire`).
+    async fn acquire_as(store: &Store, holder: LockHolder, steal: bool) -> Result<Lock, LockError> {
+        let runbook = holder.runbook.clone();
+        let lock = Lock {
+            store: store.clone(),
+            key: format!("locks/{runbook}.json"),
+            holder,
+        };
+        let body = lock.body();
+        match store.put(&lock.key, body.clone(), PutMode::CreateNew).await {
+            Ok(()) => return Ok(lock),
+            Err(StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(lock.store_error(e)),
+        }
+        // Someone holds it, or held it; or our own create landed and its retry was
+        // refused. Two tries: a takeover that loses a race decides again on the winner.
+        for _ in 0..2 {
+            let Some((current, version)) = lock.current().await? else {
+                match store.put(&lock.key, body.clone(), PutMode::CreateNew).await {
+                    Ok(()) => return Ok(lock),
+                    Err(StoreError::AlreadyExists { .. }) => continue,
+                    Err(e) => return Err(lock.store_error(e)),
+                }
+            };
+            if current.token == lock.holder.token {
+                return Ok(lock);
+            }
+            if let Some(refused) = lock.refusal(&current, steal) {
+                return Err(refused);
+            }
+            match store.replace(&lock.key, body.clone(), &version).await {
+                Ok(()) => return Ok(lock),
+                Err(StoreError::Changed { .. }) => continue,
+                Err(e) => return Err(lock.store_error(e)),
+            }
+        }
+        let current = lock.current().await?.map(|(h, _)| h);
+        match current {
+            Some(h) if h.token == lock.holder.token => Ok(lock),
+            Some(h) => Err(LockError::Held {
+                runbook: runbook.to_string(),
+                location: store.describe(),
+                holder: h,
+            }),
+            None => Err(lock.store_error(StoreError::Changed {
+                store: store.describe(),
+                key: lock.key.clone(),
+            })),
+        }
+    }
+
+    /// Why this run may not take the lock from `current`, if it may not: a live lease
+    /// is another process's (unless it is this very run's and the operator says its
+    /// process is gone), a stale one is taken back by the same run, or by any run with
+    /// `steal`.
+    fn refusal(&self, current: &LockHolder, steal: bool) -> Option<LockError> {
+        let now = crate::clock::now_secs();
+        let same_run = current.run_id == self.holder.run_id;
+        let location = self.store.describe();
+        let runbook = self.holder.runbook.clone();
+        if current.expires > now && !(same_run && steal) {
+            return Some(LockError::Held {
+                runbook,
+                location,
+                holder: current.clone(),
+            });
+        }
+        if current.expires <= now && !same_run && !steal {
+            return Some(LockError::Stale {
+                runbook,
+                location,
+                stale_for: now.saturating_sub(current.expires),
+                holder: current.clone(),
+            });
+        }
+        None
+    }
+
     /// Extends the lease, unless another process holds the lock now (`Lost`): a lock
     /// taken over is never written back.
     pub async fn renew(&mut self) -> Result<(), LockError> {
-        let store_err = |source| LockError::Store {
-            runbook: self.holder.runbook.clone(),
-            location: self.store.describe(),
-            source,
-        };
-        let current = read_holder(&self.store, &self.key)
-            .await
-            .map_err(store_err)?;
-        if let Some(h) = current
-            && (h.run_id != self.holder.run_id
-                || h.host != self.holder.host
-                || h.pid != self.holder.pid)
-        {
-            return Err(LockError::Lost {
+        let previous = self.holder.expires;
+        self.holder.expires = crate::clock::now_secs() + LEASE.as_secs();
+        let body = self.body();
+        for _ in 0..2 {
+            let current = self.current().await?;
+            match current {
+                Some((h, version)) if h.token == self.holder.token => {
+                    if h.expires == self.holder.expires {
+                        // Our renewal landed; its answer was lost.
+                        return Ok(());
+                    }
+                    match self.store.replace(&self.key, body.clone(), &version).await {
+                        Ok(()) => return Ok(()),
+                        Err(StoreError::Changed { .. }) => continue,
+                        Err(e) => return Err(self.store_error(e)),
+                    }
+                }
+                Some((h, _)) => {
+                    self.holder.expires = previous;
+                    return Err(LockError::Lost {
+                        runbook: self.holder.runbook.clone(),
+                        location: self.store.describe(),
+                        holder: h,
+                    });
+                }
+                // Gone (removed by hand): ours again, created anew.
+                None => match self
+                    .store
+                    .put(&self.key, body.clone(), PutMode::CreateNew)
+                    .await
+                {
+                    Ok(()) => return Ok(()),
+                    Err(StoreError::AlreadyExists { .. }) => continue,
+                    Err(e) => return Err(self.store_error(e)),
+                },
+            }
+        }
+        let holder = self.current().await?.map(|(h, _)| h);
+        match holder {
+            Some(h) if h.token == self.holder.token && h.expires == self.holder.expires => Ok(()),
+            Some(h) => Err(LockError::Lost {
                 runbook: self.holder.runbook.clone(),
                 location: self.store.describe(),
                 holder: h,
-            });
+            }),
+            None => Err(self.store_error(StoreError::Changed {
+                store: self.store.describe(),
+                key: self.key.clone(),
+            })),
         }
-        self.holder.expires = crate::clock::now_secs() + LEASE.as_secs();
-        let body = serde_json::to_vec_pretty(&self.holder).unwrap_or_default();
-        self.store
-            .put(&self.key, body, PutMode::Overwrite)
-            .await
-            .map_err(store_err)
     }
 
-    /// Removes the lock if this run still holds it.
+    /// Removes the lock if this run still holds it (one taken over is theirs now).
     pub async fn release(self) -> Result<(), StoreError> {
-        match read_holder(&self.store, &self.key).await? {
-            Some(h) if h.run_id == self.holder.run_id && h.pid == self.holder.pid => {
-                self.store.delete(&self.key).await
-            }
-            _ => Ok(()),
+        let (bytes, version) = match self.store.get_versioned(&self.key).await {
+            Ok(current) => current,
+            Err(StoreError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if parse_holder(&bytes).token != self.holder.token {
+            return Ok(());
+        }
+        match self.store.delete_if(&self.key, &version).await {
+            Err(StoreError::Changed { .. }) => Ok(()),
+            other => other,
         }
     }
 
@@ -206,29 +276,40 @@ impl Lock {
     pub fn store(&self) -> &Store {
         &self.store
     }
-}
 
-async fn read_holder(store: &Store, key: &str) -> Result<Option<LockHolder>, StoreError> {
-    match store.get(key).await {
-        // An unreadable lock is treated as stale (its holder cannot be named).
-        Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok().or_else(|| {
-            Some(LockHolder {
-                runbook: String::new(),
-                run_id: "unknown".into(),
-                host: "unknown".into(),
-                pid: 0,
-                since: crate::clock::seconds(crate::clock::now()),
-                expires: 0,
-            })
-        })),
-        Err(StoreError::NotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
+    fn body(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(&self.holder).unwrap_or_default()
+    }
+
+    /// The holder now and the object's version, `None` when there is no lock.
+    async fn current(&self) -> Result<Option<(LockHolder, Version)>, LockError> {
+        match self.store.get_versioned(&self.key).await {
+            Ok((bytes, version)) => Ok(Some((parse_holder(&bytes), version))),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_error(e)),
+        }
+    }
+
+    fn store_error(&self, source: StoreError) -> LockError {
+        LockError::Store {
+            runbook: self.holder.runbook.clone(),
+            location: self.store.describe(),
+            source,
+        }
     }
 }
 
-/// Whether process `pid` of this machine still runs.
-fn alive(pid: u32) -> bool {
-    pid != 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+/// A lock object's holder; an unreadable one is stale (its holder cannot be named).
+fn parse_holder(bytes: &[u8]) -> LockHolder {
+    serde_json::from_slice(bytes).unwrap_or_else(|_| LockHolder {
+        runbook: String::new(),
+        run_id: "unknown".into(),
+        host: "unknown".into(),
+        pid: 0,
+        since: crate::clock::seconds(crate::clock::now()),
+        expires: 0,
+        token: String::new(),
+    })
 }
 
 /// This machine's name, for lock holders and journals.
@@ -256,6 +337,7 @@ mod tests {
             pid: 1,
             since: "2026-11-28T00:00:00Z".into(),
             expires: crate::clock::now_secs().saturating_add_signed(expires_in),
+            token: format!("another-host/{run_id}"),
         };
         let body = serde_json::to_vec(&holder).unwrap_or_default();
         let put = store.put("locks/rb.json", body, PutMode::Overwrite).await;
@@ -281,10 +363,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_live_lease_of_the_same_run_elsewhere_is_still_held() {
+    async fn a_live_lease_of_another_run_is_held_even_with_steal_lock() {
         let (_dir, store) = folder_store().await;
         left_by_another_host(&store, "run-1", 60).await;
-        let taken = Lock::acquire(&store, "rb", "run-1", true).await;
+        let taken = Lock::acquire(&store, "rb", "run-2", true).await;
         assert!(
             matches!(taken, Err(LockError::Held { .. })),
             "{:?}",
@@ -321,7 +403,68 @@ mod tests {
             "{:?}",
             renewed.err()
         );
-        let holder = read_holder(&store, "locks/rb.json").await.ok().flatten();
-        assert_eq!(holder.map(|h| h.host), Some("another-host".to_string()));
+        let holder = store
+            .get("locks/rb.json")
+            .await
+            .map(|b| parse_holder(&b).host);
+        assert_eq!(holder.ok(), Some("another-host".to_string()));
+    }
+
+    #[tokio::test]
+    async fn staleness_is_the_lease_not_the_process() {
+        // This run's own lock, its lease still running, its process (pid 1 of another
+        // host, or a dead one here) unknowable: held, unless the operator says
+        // otherwise with --steal-lock.
+        let (_dir, store) = folder_store().await;
+        left_by_another_host(&store, "run-1", 60).await;
+        let refused = Lock::acquire(&store, "rb", "run-1", false).await;
+        let said = refused
+            .as_ref()
+            .err()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(matches!(refused, Err(LockError::Held { .. })), "{said}");
+        assert!(
+            said.contains("--steal-lock") && said.contains("lease ends in"),
+            "{said}"
+        );
+        let taken = Lock::acquire(&store, "rb", "run-1", true).await;
+        assert!(taken.is_ok(), "{:?}", taken.err());
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_answer_was_lost_is_recognised_as_ours() {
+        // The first attempt of the conditional create landed; its retry was refused
+        // (412): the lock in the store is this very acquisition's, not another run's.
+        let (_dir, store) = folder_store().await;
+        left_by_another_host(&store, "run-1", 60).await;
+        let ours = store
+            .get("locks/rb.json")
+            .await
+            .map(|b| parse_holder(&b))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let taken = Lock::acquire_as(&store, ours, false).await;
+        assert!(taken.is_ok(), "{:?}", taken.err());
+    }
+
+    #[tokio::test]
+    async fn two_takeovers_of_a_stale_lock_never_both_win() {
+        for round in 0..20 {
+            let (_dir, store) = folder_store().await;
+            left_by_another_host(&store, "dead", -10).await;
+            let (run_a, run_b) = (format!("a-{round}"), format!("b-{round}"));
+            let (a, b) = tokio::join!(
+                Lock::acquire(&store, "rb", &run_a, true),
+                Lock::acquire(&store, "rb", &run_b, true),
+            );
+            let won = usize::from(a.is_ok()) + usize::from(b.is_ok());
+            assert_eq!(won, 1, "round {round}: {:?} {:?}", a.err(), b.err());
+            let holder = store
+                .get("locks/rb.json")
+                .await
+                .map(|b| parse_holder(&b).run_id);
+            let winner = if a.is_ok() { "a" } else { "b" };
+            assert_eq!(holder.ok(), Some(format!("{winner}-{round}")));
+        }
     }
 }

@@ -161,6 +161,39 @@ impl StateLocation {
     }
 }
 
+/// Cuts a local journal back to its last whole record: text after the last newline is
+/// a record the process did not finish writing, and appending after it would glue the
+/// next record to it. Returns how many bytes were cut, if any.
+fn cut_torn_tail(file: &std::fs::File) -> std::io::Result<Option<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // Read back from the end until a newline (records are small; the tail is one).
+    let mut reader = file;
+    let mut keep = 0;
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let n = (end - start) as usize;
+        reader.seek(SeekFrom::Start(start))?;
+        reader.read_exact(&mut chunk[..n])?;
+        if let Some(i) = chunk[..n].iter().rposition(|&b| b == b'\n') {
+            keep = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if keep == len {
+        return Ok(None);
+    }
+    file.set_len(keep)?;
+    file.sync_data()?;
+    Ok(Some(len - keep))
+}
+
 fn journal_file(dir: &Path, run_id: &str) -> PathBuf {
     dir.join("runs").join(run_id).join("journal.jsonl")
 }
@@ -171,6 +204,8 @@ pub struct Journal {
     location: StateLocation,
     next_seq: u64,
     file: Option<std::fs::File>,
+    /// A torn last record `open` cut off, described.
+    torn: Option<String>,
 }
 
 impl Journal {
@@ -180,23 +215,36 @@ impl Journal {
         run_id: &str,
         existing: u64,
     ) -> Result<Journal, JournalError> {
+        let mut torn = None;
         let file = match &location {
             StateLocation::Local(dir) => {
                 let path = journal_file(dir, run_id);
-                let open = || -> std::io::Result<std::fs::File> {
+                let open = || -> std::io::Result<(std::fs::File, Option<u64>)> {
+                    use std::os::unix::fs::OpenOptionsExt;
                     if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent)?;
+                        crate::store::fs::private_dir_all(parent)?;
                     }
-                    std::fs::OpenOptions::new()
+                    let file = std::fs::OpenOptions::new()
                         .create(true)
+                        .mode(0o600)
+                        .read(true)
                         .append(true)
-                        .open(&path)
+                        .open(&path)?;
+                    let cut = cut_torn_tail(&file)?;
+                    Ok((file, cut))
                 };
-                Some(open().map_err(|e| JournalError::Write {
+                let (file, cut) = open().map_err(|e| JournalError::Write {
                     run_id: run_id.to_string(),
                     location: location.describe(),
                     message: format!("cannot open {}: {e}", path.display()),
-                })?)
+                })?;
+                torn = cut.map(|bytes| {
+                    format!(
+                        "the journal {} ended in {bytes} bytes of a record the process did not finish writing (it died mid-write); they were cut off before the run went on",
+                        path.display()
+                    )
+                });
+                Some(file)
             }
             StateLocation::Store(_) => None,
         };
@@ -205,7 +253,13 @@ impl Journal {
             location,
             next_seq: existing + 1,
             file,
+            torn,
         })
+    }
+
+    /// What `open` repaired: a torn last record cut off, said for the operator.
+    pub fn repaired(&self) -> Option<&str> {
+        self.torn.as_deref()
     }
 
     pub fn location(&self) -> &StateLocation {
@@ -223,8 +277,9 @@ impl Journal {
         };
         match (&self.location, &mut self.file) {
             (StateLocation::Local(_), Some(file)) => {
-                file.write_all(line.as_bytes())
-                    .and_then(|()| file.write_all(b"\n"))
+                // One write for the record and its newline: a crash leaves at most
+                // one torn line, which the next `open` cuts off.
+                file.write_all(format!("{line}\n").as_bytes())
                     .and_then(|()| file.sync_data())
                     .map_err(|e| fail(e.to_string()))?;
             }
@@ -247,5 +302,80 @@ impl Journal {
         }
         self.next_seq += 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step_started(step: &str) -> JournalEvent {
+        JournalEvent::StepStarted {
+            step: step.into(),
+            attempt: 1,
+        }
+    }
+
+    /// Regression: a torn last line was skipped when read, but the resumed run appended
+    /// after it, gluing its first record to the torn text; the next read failed.
+    #[tokio::test]
+    async fn a_torn_last_record_is_cut_off_before_the_run_goes_on() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let location = StateLocation::Local(dir.path().to_path_buf());
+        let mut journal =
+            Journal::open(location.clone(), "r1", 0).unwrap_or_else(|e| panic!("{e}"));
+        assert!(journal.repaired().is_none());
+        for step in ["a", "b"] {
+            journal
+                .append(step_started(step))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(journal);
+        let path = journal_file(dir.path(), "r1");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.push_str("{\"format_version\":1,\"seq\":3,\"ti");
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(location.read("r1").await.map(|r| r.len()).ok(), Some(2));
+
+        let mut resumed =
+            Journal::open(location.clone(), "r1", 2).unwrap_or_else(|e| panic!("{e}"));
+        let said = resumed.repaired().unwrap_or_default().to_string();
+        assert!(said.contains("cut off") && said.contains("bytes"), "{said}");
+        resumed
+            .append(step_started("c"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let records = location.read("r1").await.unwrap_or_else(|e| panic!("{e}"));
+        let seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [1, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn the_state_folder_and_the_journal_are_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let state = dir.path().join(".lifeboat");
+        let location = StateLocation::Local(state.clone());
+        let mut journal =
+            Journal::open(location.clone(), "r1", 0).unwrap_or_else(|e| panic!("{e}"));
+        journal
+            .append(step_started("a"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lock = Lock::acquire(&location.lock_store(), "rb", "r1", false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or_default()
+        };
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join("runs")), 0o700);
+        assert_eq!(mode(&journal_file(&state, "r1")), 0o600);
+        assert_eq!(mode(&state.join("locks")), 0o700);
+        assert_eq!(mode(&state.join("locks/rb.json")), 0o600);
+        drop(lock);
     }
 }

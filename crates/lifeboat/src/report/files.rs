@@ -183,7 +183,7 @@ fn folder_of(path: &Path) -> &Path {
 }
 
 /// Writes `bytes` to a temporary file beside `path`, flushes it to disk, and renames
-/// it over `path`. The file gets the usual permissions (0666 less the umask).
+/// it over `path`. The file is readable by its owner only (0600), as the journal is.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let name = path
@@ -192,7 +192,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(0o666))
+        .permissions(std::fs::Permissions::from_mode(0o600))
         .tempfile_in(folder_of(path))?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;

@@ -58,7 +58,7 @@ async fn each_written(
     };
     for (i, part) in backup.manifest.parts.iter().enumerate() {
         let source = part.resource_type();
-        let mut batches = PartBatches::open(&backup.files[i], part.encryption.is_some(), ids)?;
+        let mut batches = PartBatches::open(&backup.files[i], part, ids)?;
         while let Some(batch) = batches.next().await? {
             for object in batch {
                 let owner_uids: Vec<String> =

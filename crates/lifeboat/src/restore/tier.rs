@@ -26,6 +26,7 @@ use super::{
     Tally, display_name, name_of, namespace_of, order, rules, scan, summary,
 };
 use crate::archive::Manifest;
+use crate::archive::PartManifest;
 use crate::archive::crypt::Identities;
 use crate::archive::part::PartReader;
 use crate::archive::verify::{self, SpooledBackup};
@@ -242,11 +243,7 @@ impl<'r, 'a> Restore<'r, 'a> {
     fn open_part(&self, i: usize) -> Result<OpenPart, ActionError> {
         let part = &self.backup.manifest.parts[i];
         let target = discovery::find(&self.served, &part.group, &part.version, &part.kind).cloned();
-        let batches = PartBatches::open(
-            &self.backup.files[i],
-            part.encryption.is_some(),
-            self.req.identities.as_ref(),
-        )?;
+        let batches = PartBatches::open(&self.backup.files[i], part, self.req.identities.as_ref())?;
         Ok(OpenPart {
             source: part.resource_type(),
             target,
@@ -442,15 +439,19 @@ pub(super) struct PartBatches {
 }
 
 impl PartBatches {
+    /// Opens the part `part` of the manifest, stored at `path`.
     pub(super) fn open(
         path: &Path,
-        encrypted: bool,
+        part: &PartManifest,
         ids: Option<&Identities>,
     ) -> Result<PartBatches, ActionError> {
-        let reader = PartReader::open(path, encrypted, ids).map_err(|source| ActionError::Io {
-            op: "read",
-            path: path.to_path_buf(),
-            source,
+        let encrypted = part.encryption.is_some();
+        let reader = PartReader::open(path, encrypted, ids, part.objects).map_err(|source| {
+            ActionError::Io {
+                op: "read",
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         Ok(PartBatches {
             reader: Some(reader),
@@ -492,7 +493,7 @@ async fn crd_groups(
         if !part.resource_type().is_crd() {
             continue;
         }
-        let mut batches = PartBatches::open(&files[i], part.encryption.is_some(), ids)?;
+        let mut batches = PartBatches::open(&files[i], part, ids)?;
         while let Some(batch) = batches.next().await? {
             groups.extend(
                 batch

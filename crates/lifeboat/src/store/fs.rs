@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::{ObjectMeta, PutMode, StoreError, check_key};
+use super::{ObjectMeta, PutMode, StoreError, Version, check_key};
 
 /// Temporary files start with this; `list` never shows them. The S3 backend names its
 /// temporary download files the same way.
@@ -138,6 +138,73 @@ impl FsStore {
         .await
     }
 
+    pub async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, Version), StoreError> {
+        let body = self.get(key).await?;
+        let version = version_of(&body);
+        Ok((body, version))
+    }
+
+    /// Replaces `key` if its content is still at `version`: the check and the rename
+    /// happen under an exclusive lock of the key, which every `replace` and `delete_if`
+    /// of it takes.
+    pub async fn replace(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        version: &Version,
+    ) -> Result<(), StoreError> {
+        let dest = self.path_for(key)?;
+        let expected = version.clone();
+        let replaced = self
+            .blocking("replace", key, move || {
+                let _guard = KeyLock::take(&dest)?;
+                if current_version(&dest)? != Some(expected) {
+                    return Ok(false);
+                }
+                Staged::write(&dest, |file| {
+                    file.write_all(&body)?;
+                    Ok(body.len() as u64)
+                })?
+                .commit(PutMode::Overwrite)?;
+                Ok(true)
+            })
+            .await?;
+        if replaced {
+            Ok(())
+        } else {
+            Err(self.changed(key))
+        }
+    }
+
+    /// Deletes `key` if its content is still at `version` (under the key's lock).
+    pub async fn delete_if(&self, key: &str, version: &Version) -> Result<(), StoreError> {
+        let path = self.path_for(key)?;
+        let expected = version.clone();
+        let deleted = self
+            .blocking("delete", key, move || {
+                let _guard = KeyLock::take(&path)?;
+                if current_version(&path)? != Some(expected) {
+                    return Ok(false);
+                }
+                std::fs::remove_file(&path)?;
+                sync_parent(&path)?;
+                Ok(true)
+            })
+            .await?;
+        if deleted {
+            Ok(())
+        } else {
+            Err(self.changed(key))
+        }
+    }
+
+    fn changed(&self, key: &str) -> StoreError {
+        StoreError::Changed {
+            store: self.describe(),
+            key: key.to_string(),
+        }
+    }
+
     fn path_for(&self, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
         Ok(self.root.join(key))
@@ -204,12 +271,63 @@ struct Staged {
     len: u64,
 }
 
+/// The version of a local object: a digest of its content.
+fn version_of(body: &[u8]) -> Version {
+    use sha2::{Digest, Sha256};
+    Version(crate::archive::part::hex(&Sha256::digest(body)))
+}
+
+/// The version of the file at `path` now, `None` when there is none.
+fn current_version(path: &Path) -> io::Result<Option<Version>> {
+    match std::fs::read(path) {
+        Ok(body) => Ok(Some(version_of(&body))),
+        Err(e) if is_missing(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// An exclusive lock of one key (an advisory lock on a hidden file beside it, never
+/// listed), held while it lives: what makes a local compare-and-swap atomic between
+/// processes.
+struct KeyLock {
+    _held: File,
+}
+
+impl KeyLock {
+    fn take(path: &Path) -> io::Result<KeyLock> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = folder_of(path);
+        private_dir_all(dir)?;
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(dir.join(format!("{TMP_PREFIX}{name}.lock")))?;
+        file.lock()?;
+        Ok(KeyLock { _held: file })
+    }
+}
+
+/// Creates `dir` and its missing parents readable by their owner only (0700): a store
+/// or a state folder holds backups of Secrets, journals and locks.
+pub fn private_dir_all(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 impl Staged {
     /// Creates the destination's folders and a temporary file there, fills it with
     /// `fill` (which returns the bytes written) and syncs it.
     fn write(dest: &Path, fill: impl FnOnce(&mut File) -> io::Result<u64>) -> io::Result<Staged> {
         let dir = folder_of(dest);
-        std::fs::create_dir_all(dir)?;
+        private_dir_all(dir)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(TMP_PREFIX)
             .tempfile_in(dir)?;

@@ -52,6 +52,11 @@ pub enum PutMode {
     CreateNew,
 }
 
+/// An object's version as last read, for a compare-and-swap (`Store::replace`): the
+/// S3 ETag, or a sha256 of a local file's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version(pub(crate) String);
+
 /// One stored object, as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -83,6 +88,9 @@ pub enum StoreError {
         key: String,
         message: String,
     },
+    /// A compare-and-swap found the object changed (or removed) since it was read.
+    #[error("{key} in {store} changed since it was read")]
+    Changed { store: String, key: String },
     /// The store's configuration cannot be used (bad URL, bad key, ...).
     #[error("{0}")]
     Config(String),
@@ -189,6 +197,45 @@ impl Store {
             Store::Fs(s) => s.delete(key).await,
             Store::S3(s) => s.delete(key).await,
             Store::DryRun(s) => Box::pin(s.delete(key)).await,
+        }
+    }
+
+    /// Reads a (small) object whole, with its version for `replace` and `delete_if`.
+    pub async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, Version), StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.get_versioned(key).await,
+            Store::S3(s) => s.get_versioned(key).await,
+            Store::DryRun(s) => Box::pin(s.get_versioned(key)).await,
+        }
+    }
+
+    /// Replaces the object at `key` with `body` only if it is still at `version`: a
+    /// compare-and-swap (S3 `If-Match` on the ETag; a local file under an exclusive
+    /// lock of its key). `StoreError::Changed` when it changed or went away meanwhile.
+    pub async fn replace(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        version: &Version,
+    ) -> Result<(), StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.replace(key, body, version).await,
+            Store::S3(s) => s.replace(key, body, version).await,
+            Store::DryRun(s) => Box::pin(s.replace(key, body, version)).await,
+        }
+    }
+
+    /// Deletes the object at `key` only if it is still at `version` (`Changed`
+    /// otherwise). Locally the check and the delete are one step under the key's lock;
+    /// S3 has no conditional delete, so there they are a read and a delete.
+    pub async fn delete_if(&self, key: &str, version: &Version) -> Result<(), StoreError> {
+        check_key(key)?;
+        match self {
+            Store::Fs(s) => s.delete_if(key, version).await,
+            Store::S3(s) => s.delete_if(key, version).await,
+            Store::DryRun(s) => Box::pin(s.delete_if(key, version)).await,
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::fs::FsStore;
-use super::{ObjectMeta, PutMode, Store, StoreError};
+use super::{ObjectMeta, PutMode, Store, StoreError, Version};
 
 #[derive(Clone, Debug)]
 pub struct OverlayStore {
@@ -72,6 +72,42 @@ impl OverlayStore {
     /// Deletes from the scratch folder only: the real store is never changed.
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.scratch.delete(key).await
+    }
+
+    pub async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, Version), StoreError> {
+        match self.scratch.get_versioned(key).await {
+            Err(StoreError::NotFound { .. }) => self.real.get_versioned(key).await,
+            other => other,
+        }
+    }
+
+    /// A swap of what the dry run sees, written to the scratch folder.
+    pub async fn replace(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        version: &Version,
+    ) -> Result<(), StoreError> {
+        let (_, current) = self.get_versioned(key).await?;
+        if current != *version {
+            return Err(self.changed(key));
+        }
+        self.scratch.put(key, body, PutMode::Overwrite).await
+    }
+
+    pub async fn delete_if(&self, key: &str, version: &Version) -> Result<(), StoreError> {
+        let (_, current) = self.get_versioned(key).await?;
+        if current != *version {
+            return Err(self.changed(key));
+        }
+        self.delete(key).await
+    }
+
+    fn changed(&self, key: &str) -> StoreError {
+        StoreError::Changed {
+            store: self.describe(),
+            key: key.to_string(),
+        }
     }
 
     /// A conditional create must fail when the real store has the key.

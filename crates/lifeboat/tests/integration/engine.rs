@@ -132,6 +132,33 @@ fn a_failed_check_rolls_back_the_scale_and_the_patch() {
     assert_eq!(active_site(&c), "primary");
 }
 
+/// Regression: a step whose `if:` could not be evaluated failed the run without the
+/// rollback its `on_failure: rollback` asks for.
+#[test]
+fn an_if_that_cannot_be_evaluated_rolls_back_when_asked() {
+    let c = failover_cluster();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "if-error",
+        Some(&c.kubeconfig),
+        "  - id: switch\n    uses: patch\n    with: { kind: ConfigMap, namespace: edge, name: routing, merge: { data: { active: standby } } }\n    undo: {}\n\
+         \x20 - { id: maybe, uses: wait, if: \"${{ run.dry_run }}\", with: { kind: ConfigMap, namespace: edge, name: routing, jsonpath: \"{.data.active}\", value: standby, timeout: 5s } }\n\
+         \x20 - id: check\n    uses: sleep\n    if: \"${{ steps.maybe.outputs.waited == '0s' }}\"\n    with: { duration: 1ms }\n    on_failure: rollback\n",
+    );
+    let events = run_json(&rb, &[], 1);
+    assert!(
+        failure(&events, "check").contains("cannot evaluate `if`"),
+        "{events:#?}"
+    );
+    let undone: Vec<&str> = events_of(&events, "step_undone")
+        .iter()
+        .map(|e| e["step"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(undone, ["switch"], "{events:#?}");
+    assert_eq!(active_site(&c), "primary");
+}
+
 #[test]
 fn a_dry_run_leaves_the_cluster_as_it_was() {
     let c = Served::start(&[

@@ -82,6 +82,11 @@ fn a_second_ctrl_c_exits_at_once_while_the_store_hangs_and_the_run_resumes() {
     // runbook (an `s3://` URL would lose the endpoint and go to AWS).
     assert_eq!(words[2], id, "{resume}");
     assert_eq!(words[3], "--runbook", "{resume}");
+    assert_eq!(
+        words.last().map(String::as_str),
+        Some("--steal-lock"),
+        "{resume}"
+    );
 
     // The store answers again. The printed command, run anywhere, finds the state.
     proxy.set(Mode::Forward);
@@ -115,8 +120,8 @@ fn a_second_ctrl_c_exits_at_once_while_the_store_hangs_and_the_run_resumes() {
     assert_eq!(state_of("first"), "succeeded");
     assert_eq!(state_of("long"), "started");
 
-    // The lock left behind names this run, this host and a pid that is gone, so the
-    // resume takes it back as its own (src/journal/lock.rs) without --steal-lock.
+    // The lock left behind names this run and its lease still runs: the printed
+    // command of the second Ctrl-C says --steal-lock, and takes it back.
     let resumed = Test::new()
         .args(words[1..].iter().map(String::as_str))
         .current_dir(elsewhere.path())
@@ -164,9 +169,14 @@ fn a_ctrl_c_while_the_store_fails_says_the_journal_is_incomplete_and_the_run_res
     // One Ctrl-C: the process ended on its own, not through the second Ctrl-C's exit.
     assert!(!stderr.contains("quitting now"), "{stderr}");
     let resume = resume_command(&stdout);
+    // The lock could not be released (the store fails): its lease still runs, so the
+    // printed command takes it back at once.
     assert_eq!(
         resume,
-        format!("lifeboat resume {id} --runbook {}", rb.display()),
+        format!(
+            "lifeboat resume {id} --runbook {} --steal-lock",
+            rb.display()
+        ),
         "{stdout}"
     );
     // Nothing reached the store after the Ctrl-C: the journal ends at the start of
@@ -180,9 +190,9 @@ fn a_ctrl_c_while_the_store_fails_says_the_journal_is_incomplete_and_the_run_res
         bucket.listing()
     );
 
-    // The store works again. The lock left behind names this run, this host and a pid
-    // that is gone, so the printed command, run from another folder, takes it back as
-    // its own (src/journal/lock.rs) without --steal-lock and finishes the run.
+    // The store works again. The lock left behind names this run; the printed command,
+    // run from another folder, takes it back (its lease still runs: --steal-lock) and
+    // finishes the run.
     proxy.set(Mode::Forward);
     let elsewhere = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let resumed = Test::new()

@@ -344,6 +344,8 @@ fn a_killed_backup_run_resumes_without_redoing_the_backup() {
             "resume",
             &id,
             "--allow-changed",
+            // The killed run's lease still runs; its process is gone.
+            "--steal-lock",
             "--output",
             "json",
             "--state",
@@ -493,7 +495,7 @@ fn a_run_killed_during_a_wait_resumes_at_the_wait() {
         r#"{"data":{"active":"standby"}}"#,
     ]);
     let out = Test::new()
-        .args(["resume", &run, "--state"])
+        .args(["resume", &run, "--steal-lock", "--state"])
         .arg(dir.path().join("state"))
         .current_dir(dir.path())
         .run();

@@ -219,7 +219,7 @@ fn a_restore_killed_mid_tier_resumes_without_writing_finished_tiers_again() {
     );
 
     Test::new()
-        .args(["resume", &run_id, "--state"])
+        .args(["resume", &run_id, "--steal-lock", "--state"])
         .arg(dir.path().join("state"))
         .stdout_contains("ok    restore")
         .run();
@@ -281,6 +281,7 @@ fn a_backup_killed_midway_resumes_without_reading_finished_types_again() {
     let _ = child.kill();
     let _ = child.wait();
     let at_kill = a.entries().len();
+    let killed_at = jiff::Timestamp::now();
 
     // What the journal says was finished before the kill.
     let journal = std::fs::read_to_string(
@@ -315,7 +316,7 @@ fn a_backup_killed_midway_resumes_without_reading_finished_types_again() {
     );
 
     Test::new()
-        .args(["resume", &run_id, "--state"])
+        .args(["resume", &run_id, "--steal-lock", "--state"])
         .arg(dir.path().join("state"))
         .stdout_contains("ok    backup")
         .run();
@@ -359,4 +360,15 @@ fn a_backup_killed_midway_resumes_without_reading_finished_types_again() {
         .sum();
     // The seeded ones and the namespace's kube-root-ca.crt.
     assert_eq!(configmaps, n as u64 + 1);
+    // Regression: the resumed backup was stamped with the resume's time, while parts
+    // it reused were read before the kill: its age (the RPO) was understated.
+    let created: jiff::Timestamp = manifest["created"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|e| panic!("created: {e}: {manifest}"));
+    assert!(
+        created < killed_at,
+        "created {created}, killed at {killed_at}"
+    );
 }

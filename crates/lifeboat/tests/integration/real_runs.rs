@@ -190,7 +190,7 @@ fn a_restore_into_the_control_plane_killed_mid_tier_resumes_without_writing_fini
         "the kill came too late: {at_kill:?}"
     );
     Test::new()
-        .args(["resume", &run_id, "--state"])
+        .args(["resume", &run_id, "--steal-lock", "--state"])
         .arg(dir.path().join("state"))
         .stdout_contains("ok    restore")
         .limit(Duration::from_secs(180))

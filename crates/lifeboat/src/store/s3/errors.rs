@@ -29,12 +29,7 @@ impl S3Store {
     where
         E: ProvideErrorMetadata + Error + 'static,
     {
-        let refused = match status(&e) {
-            Some(412) => true,
-            Some(409) => e.code() == Some("ConditionalRequestConflict"),
-            _ => e.code() == Some("PreconditionFailed"),
-        };
-        if refused {
+        if refused(&e) {
             return StoreError::AlreadyExists {
                 store: self.describe(),
                 key: key.to_string(),
@@ -71,6 +66,15 @@ impl S3Store {
             key: key.to_string(),
             source,
         }
+    }
+}
+
+/// Whether the store refused a write's condition (`If-None-Match`, `If-Match`).
+pub(super) fn refused<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
+    match status(e) {
+        Some(412) => true,
+        Some(409) => e.code() == Some("ConditionalRequestConflict"),
+        _ => e.code() == Some("PreconditionFailed"),
     }
 }
 

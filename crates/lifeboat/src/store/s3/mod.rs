@@ -22,8 +22,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::fs::{TMP_PREFIX, check_prefix, with_path};
-use super::{ObjectMeta, PutMode, S3Config, StoreError};
-use errors::is_missing;
+use super::{ObjectMeta, PutMode, S3Config, StoreError, Version};
+use errors::{is_missing, refused};
 
 /// Files below this go up in one PutObject; larger ones by multipart upload in parts of
 /// this size (larger when the file would need more than `MAX_PARTS` parts).
@@ -262,6 +262,57 @@ impl S3Store {
             Ok(_) => Ok(()),
             Err(e) if is_missing(&e) => Ok(()),
             Err(e) => Err(self.remote("delete", key, &e)),
+        }
+    }
+
+    pub async fn get_versioned(&self, key: &str) -> Result<(Vec<u8>, Version), StoreError> {
+        let object = self.get_object("read", key).await?;
+        let version = Version(object.e_tag().unwrap_or_default().to_string());
+        let body = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.remote_message("read", key, crate::error::chain(&e)))?;
+        Ok((body.to_vec(), version))
+    }
+
+    /// Replaces `key` with `If-Match` on the ETag read: a refused condition (412, or
+    /// the object gone) is `Changed`.
+    pub async fn replace(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        version: &Version,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .if_match(&version.0)
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_missing(&e) || refused(&e) => Err(self.changed(key)),
+            Err(e) => Err(self.remote("replace", key, &e)),
+        }
+    }
+
+    /// S3 has no conditional delete: the version is checked, then the object deleted.
+    pub async fn delete_if(&self, key: &str, version: &Version) -> Result<(), StoreError> {
+        let (_, current) = self.get_versioned(key).await?;
+        if current != *version {
+            return Err(self.changed(key));
+        }
+        self.delete(key).await
+    }
+
+    fn changed(&self, key: &str) -> StoreError {
+        StoreError::Changed {
+            store: self.describe(),
+            key: key.to_string(),
         }
     }
 
