@@ -36,7 +36,7 @@ pub const OUTPUTS: &[Output] = &[
 pub struct Inputs {
     /// Program and arguments; each entry is exactly one argument.
     pub argv: Vec<String>,
-    /// Extra environment variables.
+    /// The environment the program gets, besides `PATH` (nothing else of lifeboat's).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Working folder (relative to the runbook's folder).
@@ -80,8 +80,12 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         return Ok(outputs);
     }
     let mut command = tokio::process::Command::new(program);
+    // The program sees PATH and what the step names, nothing of lifeboat's own
+    // environment (cloud credentials, tokens).
     command
         .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(&i.env)
         .current_dir(ctx.run.base.join(i.cwd.as_deref().unwrap_or(".")))
         .stdin(std::process::Stdio::null())

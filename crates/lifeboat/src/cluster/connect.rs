@@ -25,6 +25,9 @@ pub struct ClusterConn {
     pub(super) served: Arc<tokio::sync::Mutex<Option<Arc<super::discovery::Discovered>>>>,
     /// Every write through this handle is a server-side dry run (`dryRun=All`).
     dry_run: bool,
+    /// The kubeconfig says `insecure-skip-tls-verify`: the server's certificate is not
+    /// checked (honoured as written, never implied; a step says so).
+    pub insecure: bool,
 }
 
 impl std::fmt::Debug for ClusterConn {
@@ -64,6 +67,7 @@ impl ClusterConn {
                 _sandbox: Some(Arc::new(started)),
                 served: Arc::default(),
                 dry_run: false,
+                insecure: false,
             });
         }
         let options = KubeConfigOptions {
@@ -90,6 +94,7 @@ impl ClusterConn {
             .context
             .clone()
             .unwrap_or_else(|| "current-context".to_string());
+        let insecure = config.accept_invalid_certs;
         let client = client_with_bounded_retries(config).map_err(|e| fail(e.to_string()))?;
         Ok(ClusterConn {
             name: name.to_string(),
@@ -98,6 +103,7 @@ impl ClusterConn {
             _sandbox: None,
             served: Arc::default(),
             dry_run: false,
+            insecure,
         })
     }
 

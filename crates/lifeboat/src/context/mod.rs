@@ -251,7 +251,13 @@ impl<'a> StepCtx<'a> {
             .cluster
             .as_deref()
             .ok_or_else(|| ActionError::Failed("the step names no cluster".into()))?;
-        self.run.cluster(name).await
+        let conn = self.run.cluster(name).await?;
+        if conn.insecure {
+            self.warn(format!(
+                "cluster `{name}`: its kubeconfig says insecure-skip-tls-verify, so the API server's certificate is not checked and anyone between lifeboat and it can read and change what this step sends (credentials, Secrets); give the cluster's CA (certificate-authority) instead"
+            ));
+        }
+        Ok(conn)
     }
 
     /// Tells the operator something the step does not fail for (a `StepWarning`).

@@ -18,6 +18,10 @@ use super::{ObjectMeta, PutMode, StoreError, Version, check_key};
 /// temporary download files the same way.
 pub(super) const TMP_PREFIX: &str = ".lifeboat-tmp-";
 
+/// The files whose advisory locks make a local compare-and-swap atomic start with this
+/// (they stay, empty, beside their key); `list` never shows them either.
+const GUARD_PREFIX: &str = ".lifeboat-guard-";
+
 /// A store in a local folder (created when missing).
 #[derive(Clone, Debug)]
 pub struct FsStore {
@@ -306,7 +310,7 @@ impl KeyLock {
             .truncate(false)
             .write(true)
             .mode(0o600)
-            .open(dir.join(format!("{TMP_PREFIX}{name}.lock")))?;
+            .open(dir.join(format!("{GUARD_PREFIX}{name}")))?;
         file.lock()?;
         Ok(KeyLock { _held: file })
     }
@@ -376,7 +380,7 @@ fn walk(dir: &Path, rel: &str, prefix: &str, out: &mut Vec<ObjectMeta>) -> io::R
         let name = entry.file_name();
         // A name that is not UTF-8 cannot be a key: it was not written by a store.
         let Some(name) = name.to_str() else { continue };
-        if name.starts_with(TMP_PREFIX) {
+        if name.starts_with(TMP_PREFIX) || name.starts_with(GUARD_PREFIX) {
             continue;
         }
         let key = if rel.is_empty() {

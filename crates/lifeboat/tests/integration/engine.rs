@@ -159,6 +159,42 @@ fn an_if_that_cannot_be_evaluated_rolls_back_when_asked() {
     assert_eq!(active_site(&c), "primary");
 }
 
+/// A kubeconfig's `insecure-skip-tls-verify` is honoured as written, and every step
+/// on that cluster says what it means.
+#[test]
+fn an_insecure_kubeconfig_is_honoured_with_a_warning() {
+    let c = Served::start(&[]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(&c.kubeconfig).unwrap_or_default();
+    let insecure = dir.path().join("insecure.kubeconfig");
+    std::fs::write(
+        &insecure,
+        text.replace(
+            "    server:",
+            "    insecure-skip-tls-verify: true\n    server:",
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let rb = runbook(
+        dir.path(),
+        "insecure",
+        Some(&insecure),
+        "  - { id: look, uses: wait, with: { kind: ConfigMap, namespace: default, name: kube-root-ca.crt, jsonpath: \"{.metadata.name}\", value: kube-root-ca.crt, timeout: 10s } }\n",
+    );
+    let events = run_json(&rb, &[], 0);
+    let warned: Vec<&str> = events_of(&events, "step_warning")
+        .iter()
+        .filter(|e| e["step"] == "look")
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        warned
+            .iter()
+            .any(|m| m.contains("insecure-skip-tls-verify") && m.contains("not checked")),
+        "{events:#?}"
+    );
+}
+
 #[test]
 fn a_dry_run_leaves_the_cluster_as_it_was() {
     let c = Served::start(&[
@@ -369,6 +405,7 @@ fn exec_local_runs_argv_without_a_shell_and_masks_secrets() {
         "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: { name: exec }\nparams:\n  name: { default: \"x; touch injected\" }\n  token: { secret: true, default: s3cr3t-value }\nsteps:\n\
          \x20 - { id: echo, uses: exec_local, with: { argv: [ echo, \"${{ params.name }}\", \"${{ params.token }}\" ] } }\n\
          \x20 - { id: fail, uses: exec_local, with: { argv: [ sh, -c, \"echo broken >&2; exit 7\" ] }, on_failure: continue }\n\
+         \x20 - { id: env, uses: exec_local, with: { argv: [ env ], env: { GREETING: hello } } }\n\
          \x20 - { id: slow, uses: exec_local, with: { argv: [ sleep, \"5\" ], timeout: 100ms } }\n",
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -376,6 +413,7 @@ fn exec_local_runs_argv_without_a_shell_and_masks_secrets() {
         .arg("run")
         .arg(&rb)
         .args(["--output", "json"])
+        .env("AWS_SECRET_ACCESS_KEY", "planted-secret-key")
         .current_dir(dir.path())
         .status(1)
         .run();
@@ -388,6 +426,15 @@ fn exec_local_runs_argv_without_a_shell_and_masks_secrets() {
     assert!(!dir.path().join("injected").exists());
     assert!(!out.stdout.contains("s3cr3t-value"), "{}", out.stdout);
     assert_eq!(failure(&events, "fail"), "`sh` exited with code 7: broken");
+    // The program's environment is PATH and what the step names, nothing of lifeboat's.
+    let seen = outputs(&events, "env")["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut names: Vec<&str> = seen.lines().filter_map(|l| l.split('=').next()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["GREETING", "PATH"], "{seen}");
+    assert!(!out.stdout.contains("planted-secret-key"), "{}", out.stdout);
     assert!(
         failure(&events, "slow").contains("did not finish within 100ms"),
         "{events:#?}"

@@ -126,6 +126,7 @@ conformance!(
     a_failed_upload_leaves_nothing_behind,
     check_passes,
     keys_that_climb_out_are_refused,
+    compare_and_swap_replaces_only_what_was_read,
 );
 
 async fn put_and_get_round_trip(b: &Backend) {
@@ -429,6 +430,55 @@ async fn a_failed_upload_leaves_nothing_behind(b: &Backend) {
     assert!(store.head("backups/b1/other").await.unwrap().is_none());
     assert_eq!(keys(store, "").await, ["backups/b1/part"]);
     assert_eq!(b.leftovers(), Vec::<String>::new());
+}
+
+/// `replace` and `delete_if` act only on the version that was read (S3 `If-Match` on
+/// the ETag; locally under the key's lock): what the run lock's takeovers and renewals
+/// stand on.
+async fn compare_and_swap_replaces_only_what_was_read(b: &Backend) {
+    let store = &b.store;
+    store
+        .put("locks/cas.json", b"first".to_vec(), PutMode::CreateNew)
+        .await
+        .unwrap();
+    let (body, first) = store.get_versioned("locks/cas.json").await.unwrap();
+    assert_eq!(body, b"first");
+    store
+        .replace("locks/cas.json", b"second".to_vec(), &first)
+        .await
+        .unwrap();
+    let (body, second) = store.get_versioned("locks/cas.json").await.unwrap();
+    assert_eq!(body, b"second");
+    assert_ne!(first, second);
+    // A swap from a version that is no longer there changes nothing.
+    match store
+        .replace("locks/cas.json", b"third".to_vec(), &first)
+        .await
+    {
+        Err(StoreError::Changed { key, .. }) => assert_eq!(key, "locks/cas.json"),
+        other => panic!("a stale swap must be refused, got {other:?}"),
+    }
+    match store.delete_if("locks/cas.json", &first).await {
+        Err(StoreError::Changed { .. }) => {}
+        other => panic!("a stale delete must be refused, got {other:?}"),
+    }
+    assert_eq!(store.get("locks/cas.json").await.unwrap(), b"second");
+    store.delete_if("locks/cas.json", &second).await.unwrap();
+    assert_not_found(store.get("locks/cas.json").await);
+    // Gone: nothing to swap.
+    match store
+        .replace("locks/cas.json", b"again".to_vec(), &second)
+        .await
+    {
+        Err(StoreError::Changed { .. }) => {}
+        other => panic!("a swap of a removed object must be refused, got {other:?}"),
+    }
+    assert_not_found(store.get("locks/cas.json").await);
+    assert!(
+        keys(store, "").await.is_empty(),
+        "{:?}",
+        keys(store, "").await
+    );
 }
 
 async fn check_passes(b: &Backend) {
