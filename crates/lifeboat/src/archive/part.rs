@@ -171,6 +171,10 @@ type Plain = BufReader<zstd::Decoder<'static, BufReader<Box<dyn Read + Send>>>>;
 /// about 3 MiB; a longer line is not an object a backup took.
 pub const MAX_OBJECT_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The most a part may decompress to, whatever its manifest counts (a manifest that
+/// claims absurd counts gets no more room than this).
+pub const MAX_PART_PLAIN_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+
 /// Reads the objects of a part file in batches, within bounds: no line longer than
 /// `MAX_OBJECT_BYTES`, and no more decompressed bytes than the objects the manifest
 /// counts could take (so a compressed bomb whose manifest matches cannot exhaust
@@ -212,7 +216,10 @@ impl PartReader {
             plain: BufReader::with_capacity(256 * 1024, decoder),
             line_no: 0,
             read: 0,
-            limit: objects.saturating_add(1).saturating_mul(MAX_OBJECT_BYTES),
+            limit: objects
+                .saturating_add(1)
+                .saturating_mul(MAX_OBJECT_BYTES)
+                .min(MAX_PART_PLAIN_BYTES),
             line: Vec::new(),
         })
     }

@@ -77,11 +77,40 @@ impl ClusterConn {
         let config = match &cluster.kubeconfig {
             Some(path) => {
                 let path = expand_home(&path.value, base);
-                let kubeconfig = Kubeconfig::read_from(&path)
-                    .map_err(|e| fail(format!("cannot read kubeconfig {}: {e}", path.display())))?;
+                let kubeconfig = Kubeconfig::read_from(&path).map_err(|e| {
+                    fail(format!(
+                        "cannot read kubeconfig {} ({}); check the `kubeconfig` of cluster `{name}` (a relative path starts at the runbook's folder)",
+                        path.display(),
+                        crate::error::chain(&e)
+                    ))
+                })?;
+                if let Some(context) = &cluster.context
+                    && !kubeconfig.contexts.iter().any(|c| &c.name == context)
+                {
+                    let known: Vec<String> = kubeconfig
+                        .contexts
+                        .iter()
+                        .map(|c| format!("`{}`", c.name))
+                        .collect();
+                    return Err(fail(format!(
+                        "kubeconfig {} has no context `{context}` (it has {}); fix the `context` of cluster `{name}`",
+                        path.display(),
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    )));
+                }
                 kube::Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
-                    .map_err(|e| fail(format!("kubeconfig {}: {e}", path.display())))?
+                    .map_err(|e| {
+                        fail(format!(
+                            "kubeconfig {}: {}",
+                            path.display(),
+                            crate::error::chain(&e)
+                        ))
+                    })?
             }
             None if cluster.context.is_some() => kube::Config::from_kubeconfig(&options)
                 .await

@@ -48,10 +48,11 @@ impl KubeError {
                 reason: status.reason.clone(),
                 message: status.message.clone(),
             },
+            // The cause chain says why (connection refused, a certificate not trusted).
             other => KubeError::Transport {
                 op,
                 what,
-                message: other.to_string(),
+                message: crate::error::chain(&other),
             },
         }
     }

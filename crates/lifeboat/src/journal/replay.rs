@@ -58,6 +58,7 @@ impl Replay {
             return Err("the journal is empty".into());
         };
         let JournalEvent::RunStarted {
+            run_id: started,
             runbook,
             path,
             digest,
@@ -68,6 +69,25 @@ impl Replay {
         else {
             return Err("the journal does not start with run_started".into());
         };
+        if started != run_id {
+            return Err(format!(
+                "the journal of run {run_id} starts run {started}: it was copied or edited; resume run {started} where its journal is"
+            ));
+        }
+        // Records are numbered from 1 with no gap: a missing, repeated or reordered one
+        // means the journal was edited, or two writers shared the run id.
+        if let Some((i, r)) = records
+            .iter()
+            .enumerate()
+            .find(|(i, r)| r.seq != *i as u64 + 1)
+        {
+            return Err(format!(
+                "record {} has sequence number {}, not {}: the journal was edited or two processes wrote it; it cannot be resumed",
+                i + 1,
+                r.seq,
+                i + 1
+            ));
+        }
         let mut replay = Replay {
             run_id: run_id.to_string(),
             runbook: runbook.clone(),
@@ -157,6 +177,74 @@ impl Replay {
                 None => "running or died".into(),
             },
             last_step: self.order.last().cloned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(run_id: &str) -> JournalEvent {
+        JournalEvent::RunStarted {
+            run_id: run_id.into(),
+            runbook: "rb".into(),
+            path: "/rb.yaml".into(),
+            digest: "d".into(),
+            params: BTreeMap::new(),
+            dry_run: false,
+            host: "h".into(),
+            pid: 1,
+        }
+    }
+
+    fn step(step: &str) -> JournalEvent {
+        JournalEvent::StepStarted {
+            step: step.into(),
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn a_journal_reads_back_in_order() {
+        let records = [Record::new(1, started("r1")), Record::new(2, step("a"))];
+        let replay = Replay::from_records("r1", &records).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(replay.order, ["a"]);
+        assert_eq!(replay.records, 2);
+    }
+
+    #[test]
+    fn another_runs_journal_is_refused() {
+        let records = [Record::new(1, started("r2")), Record::new(2, step("a"))];
+        let e = Replay::from_records("r1", &records)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            e.contains("starts run r2") && e.contains("copied or edited"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_record_missing_repeated_or_out_of_order_is_refused() {
+        for seqs in [[1, 3, 4], [1, 2, 2], [1, 3, 2]] {
+            let records: Vec<Record> = seqs
+                .iter()
+                .map(|&n| {
+                    if n == 1 {
+                        Record::new(1, started("r1"))
+                    } else {
+                        Record::new(n, step("a"))
+                    }
+                })
+                .collect();
+            let e = Replay::from_records("r1", &records)
+                .err()
+                .unwrap_or_default();
+            assert!(
+                e.contains("sequence number") && e.contains("cannot be resumed"),
+                "{seqs:?}: {e}"
+            );
         }
     }
 }

@@ -151,14 +151,9 @@ impl FsStore {
     /// Replaces `key` if its content is still at `version`: the check and the rename
     /// happen under an exclusive lock of the key, which every `replace` and `delete_if`
     /// of it takes.
-    pub async fn replace(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        version: &Version,
-    ) -> Result<(), StoreError> {
+    pub async fn replace(&self, key: &str, body: Vec<u8>, at: &Version) -> Result<(), StoreError> {
         let dest = self.path_for(key)?;
-        let expected = version.clone();
+        let expected = at.clone();
         let replaced = self
             .blocking("replace", key, move || {
                 let _guard = KeyLock::take(&dest)?;
@@ -176,7 +171,7 @@ impl FsStore {
         if replaced {
             Ok(())
         } else {
-            Err(self.changed(key))
+            Err(StoreError::changed(self.describe(), key))
         }
     }
 
@@ -198,14 +193,7 @@ impl FsStore {
         if deleted {
             Ok(())
         } else {
-            Err(self.changed(key))
-        }
-    }
-
-    fn changed(&self, key: &str) -> StoreError {
-        StoreError::Changed {
-            store: self.describe(),
-            key: key.to_string(),
+            Err(StoreError::changed(self.describe(), key))
         }
     }
 

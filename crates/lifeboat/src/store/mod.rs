@@ -96,6 +96,16 @@ pub enum StoreError {
     Config(String),
 }
 
+impl StoreError {
+    /// A compare-and-swap found `key` changed since it was read.
+    pub fn changed(store: String, key: &str) -> StoreError {
+        StoreError::Changed {
+            store,
+            key: key.to_string(),
+        }
+    }
+}
+
 /// An open store.
 #[derive(Clone, Debug)]
 pub enum Store {
@@ -210,20 +220,15 @@ impl Store {
         }
     }
 
-    /// Replaces the object at `key` with `body` only if it is still at `version`: a
+    /// Replaces the object at `key` with `body` only if it is still at version `at`: a
     /// compare-and-swap (S3 `If-Match` on the ETag; a local file under an exclusive
     /// lock of its key). `StoreError::Changed` when it changed or went away meanwhile.
-    pub async fn replace(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        version: &Version,
-    ) -> Result<(), StoreError> {
+    pub async fn replace(&self, key: &str, body: Vec<u8>, at: &Version) -> Result<(), StoreError> {
         check_key(key)?;
         match self {
-            Store::Fs(s) => s.replace(key, body, version).await,
-            Store::S3(s) => s.replace(key, body, version).await,
-            Store::DryRun(s) => Box::pin(s.replace(key, body, version)).await,
+            Store::Fs(s) => s.replace(key, body, at).await,
+            Store::S3(s) => s.replace(key, body, at).await,
+            Store::DryRun(s) => Box::pin(s.replace(key, body, at)).await,
         }
     }
 
@@ -234,8 +239,14 @@ impl Store {
         check_key(key)?;
         match self {
             Store::Fs(s) => s.delete_if(key, version).await,
-            Store::S3(s) => s.delete_if(key, version).await,
-            Store::DryRun(s) => Box::pin(s.delete_if(key, version)).await,
+            // No conditional delete there: the version is read, then the object deleted.
+            Store::S3(_) | Store::DryRun(_) => {
+                let (_, current) = self.get_versioned(key).await?;
+                if current != *version {
+                    return Err(StoreError::changed(self.describe(), key));
+                }
+                self.delete(key).await
+            }
         }
     }
 

@@ -82,32 +82,12 @@ impl OverlayStore {
     }
 
     /// A swap of what the dry run sees, written to the scratch folder.
-    pub async fn replace(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        version: &Version,
-    ) -> Result<(), StoreError> {
+    pub async fn replace(&self, key: &str, body: Vec<u8>, at: &Version) -> Result<(), StoreError> {
         let (_, current) = self.get_versioned(key).await?;
-        if current != *version {
-            return Err(self.changed(key));
+        if current != *at {
+            return Err(StoreError::changed(self.describe(), key));
         }
         self.scratch.put(key, body, PutMode::Overwrite).await
-    }
-
-    pub async fn delete_if(&self, key: &str, version: &Version) -> Result<(), StoreError> {
-        let (_, current) = self.get_versioned(key).await?;
-        if current != *version {
-            return Err(self.changed(key));
-        }
-        self.delete(key).await
-    }
-
-    fn changed(&self, key: &str) -> StoreError {
-        StoreError::Changed {
-            store: self.describe(),
-            key: key.to_string(),
-        }
     }
 
     /// A conditional create must fail when the real store has the key.

@@ -141,3 +141,41 @@ fn the_architecture_doc_names_every_module_and_no_other() {
         }
     }
 }
+
+/// Every source file under `dir`, read.
+fn sources(dir: &std::path::Path, out: &mut String) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+}
+
+#[test]
+fn every_test_docs_reliability_names_exists() {
+    let doc = std::fs::read_to_string(root().join("docs/reliability.md"))
+        .unwrap_or_else(|e| panic!("docs/reliability.md: {e}"));
+    let mut code = String::new();
+    sources(&root().join("crates/lifeboat"), &mut code);
+    let named: Vec<&str> = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|t| t.rsplit("::").next())
+        .filter(|t| {
+            t.len() > 24
+                && t.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    assert!(named.len() > 20, "{named:?}");
+    for name in named {
+        assert!(
+            code.contains(&format!("fn {name}(")),
+            "docs/reliability.md names the test `{name}`, which does not exist"
+        );
+    }
+}

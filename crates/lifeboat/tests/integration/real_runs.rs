@@ -218,3 +218,44 @@ fn a_restore_into_the_control_plane_killed_mid_tier_resumes_without_writing_fini
     ]);
     assert_eq!(names.lines().count(), n);
 }
+
+/// Hostile kubeconfig on a real TLS API server: a certificate authority that is not
+/// the server's (here, not a certificate at all) fails the step saying the server's
+/// certificate is not trusted; nothing is sent.
+#[test]
+fn a_kubeconfig_whose_authority_is_not_the_servers_fails_on_the_certificate() {
+    let cp = ControlPlane::start();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let admin = std::fs::read_to_string(&cp.kubeconfig).unwrap_or_default();
+    let broken: String = admin
+        .lines()
+        .map(|l| match l.split_once("certificate-authority: ") {
+            Some((head, _)) => {
+                format!("{head}certificate-authority-data: bm90IGEgY2VydGlmaWNhdGU= }}")
+            }
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(
+        broken, admin,
+        "the admin kubeconfig names no certificate-authority"
+    );
+    let kubeconfig = dir.path().join("broken.kubeconfig");
+    std::fs::write(&kubeconfig, broken).unwrap_or_else(|e| panic!("{e}"));
+    let rb = TestRunbook::new("broken-ca")
+        .cluster("c", &kubeconfig)
+        .steps("  - { id: look, uses: wait, cluster: c, with: { kind: ConfigMap, namespace: default, name: kube-root-ca.crt, jsonpath: \"{.metadata.name}\", value: kube-root-ca.crt, timeout: 5s } }\n")
+        .write(dir.path());
+    let out = Test::new()
+        .arg("run")
+        .arg(&rb)
+        .current_dir(dir.path())
+        .status(1)
+        .run();
+    assert!(
+        out.stdout.contains("FAIL  look") && out.stdout.to_lowercase().contains("certificate"),
+        "{}",
+        out.stdout
+    );
+}

@@ -278,41 +278,22 @@ impl S3Store {
 
     /// Replaces `key` with `If-Match` on the ETag read: a refused condition (412, or
     /// the object gone) is `Changed`.
-    pub async fn replace(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        version: &Version,
-    ) -> Result<(), StoreError> {
+    pub async fn replace(&self, key: &str, body: Vec<u8>, at: &Version) -> Result<(), StoreError> {
         let result = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(self.full_key(key))
-            .if_match(&version.0)
+            .if_match(&at.0)
             .body(ByteStream::from(body))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_missing(&e) || refused(&e) => Err(self.changed(key)),
+            Err(e) if is_missing(&e) || refused(&e) => {
+                Err(StoreError::changed(self.describe(), key))
+            }
             Err(e) => Err(self.remote("replace", key, &e)),
-        }
-    }
-
-    /// S3 has no conditional delete: the version is checked, then the object deleted.
-    pub async fn delete_if(&self, key: &str, version: &Version) -> Result<(), StoreError> {
-        let (_, current) = self.get_versioned(key).await?;
-        if current != *version {
-            return Err(self.changed(key));
-        }
-        self.delete(key).await
-    }
-
-    fn changed(&self, key: &str) -> StoreError {
-        StoreError::Changed {
-            store: self.describe(),
-            key: key.to_string(),
         }
     }
 
