@@ -180,6 +180,11 @@ impl Sandbox {
 
     /// A kube-rs client for this sandbox.
     pub fn client(&self) -> Result<kube::Client, SandboxError> {
+        kube::Client::try_from(self.config()?).map_err(|e| SandboxError::Client(e.to_string()))
+    }
+
+    /// How to reach the sandbox, for a client built with layers of its own.
+    pub fn config(&self) -> Result<kube::Config, SandboxError> {
         install_crypto_provider();
         let uri: axum::http::Uri = self
             .url()
@@ -187,7 +192,7 @@ impl Sandbox {
             .map_err(|e| SandboxError::Client(format!("{e}")))?;
         let mut config = kube::Config::new(uri);
         config.default_namespace = "default".to_string();
-        kube::Client::try_from(config).map_err(|e| SandboxError::Client(e.to_string()))
+        Ok(config)
     }
 
     /// Stops serving (also done on drop).

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod context;
+pub mod crash;
 pub mod engine;
 pub mod error;
 pub mod events;

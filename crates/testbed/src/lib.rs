@@ -1,15 +1,18 @@
 //! The test bed of the workspace's tests: where the repository and its fixtures are,
 //! the `Kube` trait (what a scenario needs of a cluster: a kubeconfig and the kubectl
 //! that speaks to it, so one scenario runs on the sandbox and on the real control
-//! plane), and `ControlPlane`, a real Kubernetes control plane started with
-//! `scripts/controlplane` (docs/testing.md).
+//! plane), `ControlPlane`, a real Kubernetes control plane started with
+//! `scripts/controlplane` (docs/testing.md), and `FaultProxy`, which puts seeded
+//! faults between a client and the S3 server, a sandbox or a control plane.
 
 mod controlplane;
+pub mod faults;
 mod kube;
 
 use std::path::PathBuf;
 
 pub use controlplane::ControlPlane;
+pub use faults::{Fault, FaultPlan, FaultProxy, kubeconfig_through};
 pub use kube::{Kube, kubectl};
 
 /// The repository root (the workspace's Cargo.toml).

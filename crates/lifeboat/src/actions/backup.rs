@@ -12,6 +12,7 @@ use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::node::Node;
+use crate::store::StoreError;
 
 pub const NAME: &str = "backup";
 pub const SUMMARY: &str = "Back up the selected objects of a cluster into a store.";
@@ -25,6 +26,10 @@ pub const OUTPUTS: &[Output] = &[
     out("objects", "number of objects backed up"),
     out("bytes", "stored bytes"),
     map_out("kinds", "objects backed up per kind"),
+    out(
+        "signed",
+        "`true` when the manifest was signed with the store's `signing.secret_key`",
+    ),
 ];
 
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -85,6 +90,17 @@ pub(crate) fn parallelism_range(p: &Option<IntOrExpr>, with: &Node) -> Option<De
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     let conn = ctx.cluster().await?;
     let store = ctx.run.store(&i.store.value).await?;
+    // A key that cannot be read fails the step before anything is written.
+    let signer = ctx.run.signer(&i.store.value)?;
+    if !ctx.dry_run()
+        && let Err(StoreError::Unconditional { store: name }) = store
+            .check_conditional_writes(crate::archive::layout::BACKUPS)
+            .await
+    {
+        ctx.warn(format!(
+            "{name} does not honour conditional writes (If-None-Match): the backup's manifest is written last, so a backup is never listed before its parts are all there, but two runs writing the same backup id would not be refused"
+        ));
+    }
     let parallelism = match &i.parallelism {
         Some(p) => p.value("parallelism")?,
         None => 4,
@@ -129,7 +145,15 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             u.group_version, u.message
         ));
     }
+    if let Some(key) = &signer {
+        crate::crash::point("manifest-written");
+        crate::archive::signature::sign(&store, &summary.backup_id, key).await?;
+    }
     let mut outputs = Outputs::new();
+    outputs.insert(
+        "signed".into(),
+        OutputValue::Str(signer.is_some().to_string()),
+    );
     outputs.insert("backup_id".into(), OutputValue::Str(summary.backup_id));
     outputs.insert(
         "objects".into(),

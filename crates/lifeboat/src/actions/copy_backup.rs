@@ -7,12 +7,13 @@ use serde::Deserialize;
 
 use super::{CheckInputs, Output, located, out};
 use crate::archive::part::hash_file;
+use crate::archive::signature::{self, SigningKey};
 use crate::archive::{ArchiveError, Manifest, catalog, layout};
 use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::node::Node;
-use crate::store::PutMode;
+use crate::store::{PutMode, Store, StoreError};
 
 pub const NAME: &str = "copy_backup";
 pub const SUMMARY: &str = "Copy a backup to another store, verifying every part.";
@@ -71,10 +72,23 @@ const PARALLEL: usize = 4;
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     let from = ctx.run.store(&i.from.value).await?;
     let to = ctx.run.store(&i.to.value).await?;
-    let manifest = catalog::resolve(&from, &i.backup, ctx.run.runbook_name()).await?;
+    // The source's signature is checked (when its store asks) before anything is
+    // copied, and the destination's key read: a bad one stops the copy up front.
+    let source = catalog::resolve_trusted(
+        &from,
+        &i.backup,
+        ctx.run.runbook_name(),
+        &ctx.run.trust(&i.from.value)?,
+    )
+    .await?;
+    let signer = ctx.run.signer(&i.to.value)?;
+    let manifest = &source.manifest;
     let id = manifest.backup_id.clone();
     match catalog::read(&to, &id).await {
-        Ok(existing) if existing.parts == manifest.parts => return Ok(outputs_of(&manifest)),
+        Ok(existing) if existing.parts == manifest.parts => {
+            sign_copy(&from, &to, &id, signer.as_ref()).await?;
+            return Ok(outputs_of(manifest));
+        }
         Ok(_) => {
             return Err(ActionError::Failed(format!(
                 "{} already holds a different backup {id}; it is never overwritten",
@@ -113,6 +127,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
                 }));
             }
             to.put_file(&key, &path, PutMode::Overwrite).await?;
+            crate::crash::point("part-copied");
             let _ = std::fs::remove_file(&path);
             Ok::<(), ActionError>(())
         }
@@ -121,13 +136,38 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         .buffer_unordered(PARALLEL)
         .try_collect::<Vec<()>>()
         .await?;
+    // The manifest's bytes as the source has them, so that its signature holds.
     to.put(
         &layout::manifest_key(&id),
-        manifest.to_json(),
+        source.bytes.clone(),
         PutMode::CreateNew,
     )
     .await?;
-    Ok(outputs_of(&manifest))
+    crate::crash::point("manifest-copied");
+    sign_copy(&from, &to, &id, signer.as_ref()).await?;
+    Ok(outputs_of(manifest))
+}
+
+/// Signs the copy with the destination's key when it has one; otherwise the source's
+/// signature (if any) goes with the copy, so the same public key checks both.
+async fn sign_copy(
+    from: &Store,
+    to: &Store,
+    id: &str,
+    signer: Option<&SigningKey>,
+) -> Result<(), ActionError> {
+    if let Some(key) = signer {
+        return Ok(signature::sign(to, id, key).await?);
+    }
+    match from.get(&layout::signature_key(id)).await {
+        Ok(bytes) => {
+            to.put(&layout::signature_key(id), bytes, PutMode::Overwrite)
+                .await?
+        }
+        Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 fn outputs_of(m: &Manifest) -> Outputs {

@@ -135,6 +135,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             .as_ref()
             .map_or(DEFAULT_BACKEND_TIMEOUT, |t| t.value.0),
         identities: ctx.run.identities(&i.store.value)?,
+        trust: ctx.run.trust(&i.store.value)?,
         progress: ctx.progress(),
         on_object: object_results(ctx),
         done: ctx

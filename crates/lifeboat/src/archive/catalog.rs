@@ -1,11 +1,13 @@
 //! Finding backups in a store: every backup folder with its manifest (complete) or
-//! without one (incomplete), reading one manifest, and resolving `latest` to the
-//! newest complete backup of a runbook.
+//! without one (incomplete), reading one manifest (its signature checked, for the
+//! readers that restore or copy it), and resolving `latest` to the newest complete
+//! backup of a runbook.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use super::layout::{self, BACKUPS};
+use super::signature::{self, SignatureCheck, Trust};
 use super::{ArchiveError, Manifest};
 use crate::store::{Store, StoreError};
 
@@ -105,6 +107,53 @@ pub async fn resolve(store: &Store, backup: &str, runbook: &str) -> Result<Manif
     newest.ok_or_else(|| ArchiveError::NoBackups {
         runbook: runbook.to_string(),
         store: store.describe(),
+    })
+}
+
+/// A manifest read with its signature checked.
+#[derive(Debug)]
+pub struct TrustedManifest {
+    pub manifest: Manifest,
+    /// The manifest as stored: the bytes the signature covers.
+    pub bytes: Vec<u8>,
+    pub signature: SignatureCheck,
+}
+
+/// Resolves `backup` as `resolve` does, then reads its manifest once more with its
+/// signature checked as `trust` asks: the manifest returned is the very one checked.
+pub async fn resolve_trusted(
+    store: &Store,
+    backup: &str,
+    runbook: &str,
+    trust: &Trust,
+) -> Result<TrustedManifest, ArchiveError> {
+    let id = resolve(store, backup, runbook).await?.backup_id;
+    read_trusted(store, &id, trust).await
+}
+
+/// The manifest of backup `id`, its signature checked as `trust` asks.
+pub async fn read_trusted(
+    store: &Store,
+    id: &str,
+    trust: &Trust,
+) -> Result<TrustedManifest, ArchiveError> {
+    let bytes = match store.get(&layout::manifest_key(id)).await {
+        Ok(bytes) => bytes,
+        // Not found, or incomplete: `read` says which.
+        Err(StoreError::NotFound { .. }) => {
+            let manifest = read(store, id).await?;
+            return Err(ArchiveError::BadManifest {
+                id: manifest.backup_id,
+                message: "it went away while it was read".into(),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let signature = signature::check(store, id, &bytes, trust).await?;
+    Ok(TrustedManifest {
+        manifest: Manifest::from_slice(id, &bytes)?,
+        bytes,
+        signature,
     })
 }
 

@@ -1,4 +1,5 @@
-//! Where things are in a store: `backups/<id>/manifest.json`, parts under
+//! Where things are in a store: `backups/<id>/manifest.json` (and its signature,
+//! `manifest.json.minisig`), parts under
 //! `backups/<id>/resources/<group>/<version>/<resource>.jsonl.zst`. Part keys in a
 //! manifest are relative to the backup's folder, so a copied backup stays valid.
 
@@ -15,6 +16,12 @@ pub fn backup_dir(id: &str) -> String {
 /// The key of a backup's manifest.
 pub fn manifest_key(id: &str) -> String {
     format!("{BACKUPS}{id}/manifest.json")
+}
+
+/// The key of a backup's manifest signature (minisign's name for it: the signed
+/// file's name and `.minisig`).
+pub fn signature_key(id: &str) -> String {
+    format!("{BACKUPS}{id}/manifest.json.minisig")
 }
 
 /// The full key of a part, from its manifest key (relative to the backup folder).

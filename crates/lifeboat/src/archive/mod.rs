@@ -1,13 +1,14 @@
 //! The backup format in a store (SPEC section 4): where a backup's objects live
 //! (`layout`), its commit marker (`manifest`), the compressed JSON Lines parts
-//! (`part`), finding backups and resolving `latest` (`catalog`), and checking them
-//! (`verify`).
+//! (`part`), finding backups and resolving `latest` (`catalog`), checking them
+//! (`verify`), and the manifest's signature (`signature`).
 
 pub mod catalog;
 pub mod crypt;
 pub mod layout;
 pub mod manifest;
 pub mod part;
+pub mod signature;
 pub mod verify;
 
 pub use manifest::{Manifest, PartManifest};
@@ -44,6 +45,9 @@ pub enum ArchiveError {
         key: String,
         message: String,
     },
+    /// The manifest's signature is missing where one is required, or does not verify.
+    #[error("backup {id} failed its signature check: {message}")]
+    Signature { id: String, message: String },
     #[error("failed to {op} {}: {source}", path.display())]
     Io {
         op: &'static str,

@@ -345,6 +345,44 @@ mod tests {
         assert_eq!(batch[0]["data"]["password"], "hunter2-hunter2");
     }
 
+    /// Secret data of an encrypted store never reaches the disk in the clear, not even
+    /// while its part is being written (the spool file holds what the encryptor
+    /// emitted); restore spools the stored, encrypted bytes and decrypts as it reads.
+    #[test]
+    fn an_encrypted_part_never_holds_plaintext_on_disk_while_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.jsonl.zst.age");
+        let id = x25519::Identity::generate();
+        let recipients = Recipients::parse(&[id.to_public().to_string()]).unwrap();
+        let mut w = PartWriter::create(&path, Some(&recipients)).unwrap();
+        let secret = "planted-secret-7c1e93";
+        // Write until the spool file has grown (past the buffers), then look at it.
+        let mut i: u64 = 0;
+        while std::fs::metadata(&path).unwrap().len() == 0 {
+            assert!(i < 1_000_000, "nothing reached the file before finish");
+            // Names that do not compress away, so the part grows while written.
+            let name = format!("s{:x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            w.write_object(&serde_json::json!({"kind": "Secret", "metadata": {"name": name}, "stringData": {"password": secret}}))
+                .unwrap();
+            i += 1;
+        }
+        let mid = std::fs::read(&path).unwrap();
+        let part = w.finish().unwrap();
+        let stored = std::fs::read(&path).unwrap();
+        for bytes in [&mid, &stored] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "plaintext on disk"
+            );
+        }
+        let right = identities_of(&id, dir.path());
+        let mut r = PartReader::open(&path, true, Some(&right), part.objects).unwrap();
+        assert_eq!(
+            r.next_batch(1).unwrap()[0]["stringData"]["password"],
+            secret
+        );
+    }
+
     /// Reads every object of the part at `path`, as restore and verify do.
     fn read_all(path: &Path, objects: u64) -> io::Result<u64> {
         let mut r = PartReader::open(path, false, None, objects)?;

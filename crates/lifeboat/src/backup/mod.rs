@@ -175,6 +175,7 @@ pub async fn run(req: BackupRequest<'_>) -> Result<BackupSummary, ActionError> {
         bytes: parts.iter().map(|p| p.bytes).sum(),
         parts,
     };
+    crate::crash::point("manifest-writing");
     req.store
         .put(
             &layout::manifest_key(&req.backup_id),
@@ -331,6 +332,7 @@ impl TypeJob<'_> {
                 PutMode::Overwrite,
             )
             .await?;
+        crate::crash::point("part-uploaded");
         let _ = std::fs::remove_file(&part.path);
         Ok(PartManifest {
             key,

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::table::table;
 use super::{BackupsCommand, BackupsTarget, OutputFormat, emit};
 use crate::archive::crypt::Identities;
+use crate::archive::signature::{PublicKey, Trust};
 use crate::archive::{self, Manifest, catalog, layout, verify};
 use crate::error::{Error, ExitCode};
 use crate::store::{Store, parse_store_url};
@@ -161,7 +162,16 @@ async fn show(t: &BackupsTarget, out: &mut dyn Write) -> anyhow::Result<ExitCode
 async fn verify_backup(t: &BackupsTarget, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let id = id_of(t, "verify")?;
     let store = open(t).await?;
-    let m = catalog::read(&store, id).await?;
+    let trust = Trust {
+        key: match &t.public_key {
+            Some(f) => Some(PublicKey::read(f).map_err(|e| Error::Usage(e.to_string()))?),
+            None => None,
+        },
+        required: t.require_signature,
+    };
+    // The signature first: a manifest that fails it is not read further.
+    let read = catalog::read_trusted(&store, id, &trust).await?;
+    let m = read.manifest;
     let identities = match &t.identity {
         Some(f) => Some(Identities::from_file(f).map_err(Error::Usage)?),
         None => Identities::find(None).map_err(Error::Usage)?,
@@ -172,6 +182,7 @@ async fn verify_backup(t: &BackupsTarget, out: &mut dyn Write) -> anyhow::Result
         let doc = json!({
             "backup_id": m.backup_id,
             "ok": failed.is_empty(),
+            "signature": read.signature.describe(),
             "parts": checks.iter().map(|c| json!({
                 "key": c.key,
                 "ok": c.result.is_ok(),
@@ -180,7 +191,7 @@ async fn verify_backup(t: &BackupsTarget, out: &mut dyn Write) -> anyhow::Result
         });
         emit(out, &format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
     } else {
-        let mut text = String::new();
+        let mut text = format!("signature: {}\n", read.signature.describe());
         for c in &checks {
             match &c.result {
                 Ok(()) => text.push_str(&format!("ok    {}\n", c.key)),

@@ -259,6 +259,13 @@ pub struct BackupsTarget {
     /// LIFEBOAT_AGE_IDENTITY.
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    /// minisign public key to check the manifest's signature with (`verify`).
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// Fail unless the manifest carries a valid signature (`verify`; needs
+    /// --public-key).
+    #[arg(long, requires = "public_key")]
+    pub require_signature: bool,
 }
 
 #[derive(Debug, Args)]

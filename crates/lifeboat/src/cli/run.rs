@@ -31,6 +31,7 @@ use crate::plan::MASK;
 use crate::report::{Pushgateway, ReportFile, ReportKind, RunRecorder};
 use crate::runbook::{self, Loaded};
 use crate::secrets::{MaskedEvents, SecretMask};
+use crate::store::StoreError;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = runbook::load(&args.runbook, &args.sets).map_err(Error::InvalidRunbook)?;
@@ -260,6 +261,21 @@ async fn execute(
     let steal_lock = session.steal_lock;
     let run_id = options.run_id.clone().unwrap_or_else(engine::new_run_id);
     let name = loaded.runbook.metadata.name.value.0.clone();
+    if !options.dry_run
+        && let StateLocation::Store(store) = &location
+    {
+        // A store that ignores If-None-Match would make the journal and the lock
+        // last-writer-wins: refused before anything is written there.
+        store
+            .check_conditional_writes("runs/")
+            .await
+            .map_err(|e| match e {
+                StoreError::Unconditional { .. } => Error::Usage(format!(
+                    "{e}; keep the state (`state:` or --state) in a store that honours them (AWS S3, MinIO, Ceph RGW, ...) or in a local folder"
+                )),
+                other => Error::Usage(format!("the state store cannot be used: {other}")),
+            })?;
+    }
     let lock = if options.dry_run {
         None
     } else {
@@ -460,7 +476,7 @@ async fn write_reports(
 /// the run (as Ctrl-C does); a renewal that fails for another reason is tried again.
 async fn renew(lock: Arc<tokio::sync::Mutex<Option<Lock>>>, interrupt: Interrupt) {
     loop {
-        tokio::time::sleep(crate::journal::RENEW_EVERY).await;
+        tokio::time::sleep(crate::crash::renew_every(crate::journal::RENEW_EVERY)).await;
         let mut held = lock.lock().await;
         if let Some(l) = held.as_mut()
             && let Err(e @ LockError::Lost { .. }) = l.renew().await

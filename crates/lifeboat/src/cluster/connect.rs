@@ -8,6 +8,7 @@ use std::sync::Arc;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::KubeError;
+use super::retry::{self, RequestSettings};
 use crate::runbook::model::Cluster;
 use kube_sandbox::{Sandbox, SandboxOptions};
 
@@ -51,6 +52,7 @@ impl ClusterConn {
             cluster: name.to_string(),
             message,
         };
+        let settings = settings_of(cluster);
         if let Some(sandbox) = &cluster.sandbox {
             let seeds: Vec<PathBuf> = sandbox.seed.iter().map(|s| base.join(&s.value)).collect();
             let started = Sandbox::start(SandboxOptions {
@@ -59,7 +61,8 @@ impl ClusterConn {
             })
             .await
             .map_err(|e| fail(e.to_string()))?;
-            let client = started.client().map_err(|e| fail(e.to_string()))?;
+            let config = started.config().map_err(|e| fail(e.to_string()))?;
+            let client = client_with_retries(config, settings).map_err(|e| fail(e.to_string()))?;
             return Ok(ClusterConn {
                 name: name.to_string(),
                 client,
@@ -124,7 +127,7 @@ impl ClusterConn {
             .clone()
             .unwrap_or_else(|| "current-context".to_string());
         let insecure = config.accept_invalid_certs;
-        let client = client_with_bounded_retries(config).map_err(|e| fail(e.to_string()))?;
+        let client = client_with_retries(config, settings).map_err(|e| fail(e.to_string()))?;
         Ok(ClusterConn {
             name: name.to_string(),
             client,
@@ -167,29 +170,44 @@ impl ClusterConn {
     }
 }
 
-/// Answers of 429, 503 and 504 are tried again at most this many times (honouring
-/// `Retry-After`), after 100 ms, 200 ms, 400 ms... capped at 2 s.
-const RETRIES: u32 = 3;
-
-/// A client whose retries of 429/503/504 are bounded. kube-rs's default policy tries
-/// such an answer up to 15 times with delays growing to 1000 s: an aggregated API whose
-/// backend is down answers 503 to every discovery, and would hold a backup for
-/// minutes. This policy replaces kube-rs's own (never both, so retries never stack).
-fn client_with_bounded_retries(mut config: kube::Config) -> Result<kube::Client, kube::Error> {
+/// A client for `config` whose requests are paced and retried as `settings` say
+/// (`retry`). kube-rs's own retry policy is off: it retries 429, 503 and 504 only, up
+/// to 15 times with delays growing to 1000 s, which would hold a backup for minutes
+/// behind an aggregated API whose backend is down; never both, so retries never stack.
+fn client_with_retries(
+    mut config: kube::Config,
+    settings: RequestSettings,
+) -> Result<kube::Client, kube::Error> {
     config.default_retry = false;
-    let policy = kube::client::retry::RetryPolicy::new(
-        std::time::Duration::from_millis(100),
-        std::time::Duration::from_secs(2),
-        RETRIES,
-        true,
-    )
-    .map_err(|e| kube::Error::Service(Box::new(e)))?;
+    config.read_timeout = Some(settings.timeout);
+    config.write_timeout = Some(settings.timeout);
+    config.connect_timeout = Some(settings.timeout.min(CONNECT_TIMEOUT));
+    let pace = Arc::new(retry::Pace::new(&settings));
     // A retry clones the service it retries: the buffer makes kube-rs's one clonable.
     Ok(kube::client::ClientBuilder::try_from(config)?
         .with_layer(&tower::buffer::BufferLayer::new(1024))
-        .with_layer(&tower::retry::RetryLayer::new(policy))
+        .with_layer(&retry::PaceLayer(pace))
+        .with_layer(&tower::retry::RetryLayer::new(retry::ApiRetry::new(
+            settings,
+        )))
         .build())
 }
+
+/// A cluster entry's request settings: what its `requests` says, defaults for the rest.
+pub fn settings_of(cluster: &Cluster) -> RequestSettings {
+    let d = RequestSettings::default();
+    let Some(r) = &cluster.requests else { return d };
+    RequestSettings {
+        retries: r.retries.as_ref().map_or(d.retries, |v| v.value),
+        budget: r.retry_budget.as_ref().map_or(d.budget, |v| v.value.0),
+        timeout: r.timeout.as_ref().map_or(d.timeout, |v| v.value.0),
+        qps: r.qps.as_ref().map(|v| v.value).or(d.qps),
+        burst: r.burst.as_ref().map_or(d.burst, |v| v.value),
+    }
+}
+
+/// The longest wait for a connection to a cluster.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `~/x` is in the home folder; relative paths are relative to the runbook's folder.
 fn expand_home(path: &str, base: &Path) -> PathBuf {

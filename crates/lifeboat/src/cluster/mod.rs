@@ -1,6 +1,7 @@
 //! Talking to clusters: connecting to one (a kubeconfig context, or an in-process
 //! sandbox), discovering its resource types, reading and writing objects as raw JSON
 //! (exactly as the API server sends them), and selecting the objects an action names.
+//! Every request is paced and, when safe, retried (`retry`).
 //! Backup and restore build on this.
 
 pub mod connect;
@@ -8,6 +9,7 @@ pub mod discovery;
 pub mod filter;
 pub mod jsonpath;
 pub mod objects;
+pub mod retry;
 pub mod select;
 
 pub use connect::ClusterConn;

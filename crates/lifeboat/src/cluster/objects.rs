@@ -3,11 +3,14 @@
 //! stores them so); list items get the `apiVersion` and `kind` a list leaves out.
 //! Every write asks for `fieldValidation=Strict`, as kubectl does: a field the server
 //! does not know fails the write, naming it, instead of being dropped in silence.
+//! A create, replace or delete that was retried (`retry`) checks what its repeat
+//! found: its own earlier attempt's work is a success, anything else the error.
 
 use kube::api::{GetParams, ListParams, Patch, PatchParams, PostParams, ValidationDirective};
 use kube::core::Request;
 use serde_json::Value;
 
+use super::retry::Attempts;
 use super::{ClusterConn, KubeError, ResourceType};
 
 /// The field manager lifeboat's writes are recorded under.
@@ -115,10 +118,96 @@ pub async fn create(
         .unwrap_or("");
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
     let (bytes, params) = post(conn, "create", &what, body)?;
-    let request = Request::new(rtype.collection_path(namespace))
-        .create(&params, bytes)
-        .map_err(|e| transport("create", what(), e))?;
-    send(conn, "create", what(), strict(request)).await
+    let request = strict(
+        Request::new(rtype.collection_path(namespace))
+            .create(&params, bytes)
+            .map_err(|e| transport("create", what(), e))?,
+    );
+    // A create retried after its first attempt landed (its answer lost) finds its own
+    // object: 409 AlreadyExists.
+    let write = Write {
+        conn,
+        rtype,
+        namespace,
+        name,
+        body,
+        op: "create",
+        own_refusal: "AlreadyExists",
+    };
+    write.send(request, what()).await
+}
+
+/// A create or a replace, and the 409 its retry meets when its first attempt landed.
+struct Write<'a> {
+    conn: &'a ClusterConn,
+    rtype: &'a ResourceType,
+    namespace: Option<&'a str>,
+    name: &'a str,
+    body: &'a Value,
+    op: &'static str,
+    /// The reason of that 409.
+    own_refusal: &'static str,
+}
+
+impl Write<'_> {
+    /// Sends `request`; a retried request refused with `own_refusal` is a success when
+    /// the object now holds what was sent (its first attempt's work).
+    async fn send(
+        &self,
+        mut request: http::Request<Vec<u8>>,
+        what: String,
+    ) -> Result<Value, KubeError> {
+        let attempts = Attempts::witness(&mut request);
+        match self.conn.client.request::<Value>(request).await {
+            Ok(written) => Ok(written),
+            Err(kube::Error::Api(s))
+                if s.code == 409 && s.reason == self.own_refusal && attempts.retried() =>
+            {
+                match get(self.conn, self.rtype, self.namespace, self.name).await? {
+                    Some(found) if holds(&found, self.body) => Ok(found),
+                    _ => Err(KubeError::from_kube(self.op, what, kube::Error::Api(s))),
+                }
+            }
+            Err(e) => Err(KubeError::from_kube(self.op, what, e)),
+        }
+    }
+}
+
+/// Whether `found` (as the API server keeps it) holds everything `sent` says, status
+/// and what the server assigns in `metadata` aside: the server adds defaults, so what
+/// it keeps has more than was sent, never less nor other.
+pub fn holds(found: &Value, sent: &Value) -> bool {
+    let sent = comparable(sent);
+    let Some(fields) = sent.as_object() else {
+        return false;
+    };
+    fields.iter().all(|(field, value)| match field.as_str() {
+        "metadata" => ["name", "namespace", "labels", "annotations"]
+            .iter()
+            .all(|m| match value.get(m) {
+                None => true,
+                Some(v) => found
+                    .get("metadata")
+                    .and_then(|fm| fm.get(m))
+                    .is_some_and(|f| contains(f, v)),
+            }),
+        _ => found.get(field).is_some_and(|f| contains(f, value)),
+    })
+}
+
+/// `found` has every field of `sent` with the same value: objects recursively (the
+/// server may add fields), lists item by item (as many items, each holding what was
+/// sent: the server defaults fields of list items too), scalars equal.
+fn contains(found: &Value, sent: &Value) -> bool {
+    match (found, sent) {
+        (Value::Object(f), Value::Object(s)) => s
+            .iter()
+            .all(|(k, v)| f.get(k).is_some_and(|fv| contains(fv, v)) || v.is_null()),
+        (Value::Array(f), Value::Array(s)) => {
+            f.len() == s.len() && f.iter().zip(s).all(|(fv, sv)| contains(fv, sv))
+        }
+        (f, s) => f == s,
+    }
 }
 
 /// The body and parameters of a create or a replace, as lifeboat's field manager
@@ -372,10 +461,23 @@ pub async fn replace(
 ) -> Result<Value, KubeError> {
     let what = || format!("{} {}", rtype.kind, object_name(namespace, name));
     let (bytes, params) = post(conn, "replace", &what, body)?;
-    let request = Request::new(rtype.collection_path(namespace))
-        .replace(name, &params, bytes)
-        .map_err(|e| transport("replace", what(), e))?;
-    send(conn, "replace", what(), strict(request)).await
+    let request = strict(
+        Request::new(rtype.collection_path(namespace))
+            .replace(name, &params, bytes)
+            .map_err(|e| transport("replace", what(), e))?,
+    );
+    // A replace retried after its first attempt landed finds the resourceVersion it
+    // carried gone: 409 Conflict.
+    let write = Write {
+        conn,
+        rtype,
+        namespace,
+        name,
+        body,
+        op: "replace",
+        own_refusal: "Conflict",
+    };
+    write.send(request, what()).await
 }
 
 /// Deletes the object `name` (`propagation`: `Background`, `Foreground` or `Orphan`).
@@ -406,8 +508,11 @@ pub async fn delete(
     if conn.dry_run() {
         request = with_query(request, "dryRun=All");
     }
+    let attempts = Attempts::witness(&mut request);
     match conn.client.request::<Value>(request).await {
         Ok(_) => Ok(true),
+        // Retried after the first attempt deleted it (its answer lost).
+        Err(kube::Error::Api(s)) if s.code == 404 && attempts.retried() => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
         Err(e) => Err(KubeError::from_kube("delete", what(), e)),
     }
@@ -435,5 +540,49 @@ pub async fn pod_log(
         Ok(text) => Ok(Some(text)),
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 400 => Ok(None),
         Err(e) => Err(KubeError::from_kube("read", what(), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_object_the_server_defaulted_holds_what_was_sent() {
+        let sent = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": { "name": "c", "namespace": "a", "labels": { "x": "1" } },
+            "data": { "k": "v" }
+        });
+        let found = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {
+                "name": "c", "namespace": "a", "labels": { "x": "1" },
+                "uid": "u", "resourceVersion": "7", "creationTimestamp": "2026-12-06T00:00:00Z"
+            },
+            "data": { "k": "v" }
+        });
+        assert!(holds(&found, &sent));
+    }
+
+    #[test]
+    fn an_object_someone_else_made_does_not_hold_what_was_sent() {
+        let sent =
+            json!({ "metadata": { "name": "c", "labels": { "x": "1" } }, "data": { "k": "v" } });
+        for found in [
+            json!({ "metadata": { "name": "c", "labels": { "x": "1" } }, "data": { "k": "other" } }),
+            json!({ "metadata": { "name": "c", "labels": { "x": "2" } }, "data": { "k": "v" } }),
+            json!({ "metadata": { "name": "c" }, "data": { "k": "v" } }),
+            json!({ "metadata": { "name": "c", "labels": { "x": "1" } } }),
+        ] {
+            assert!(!holds(&found, &sent), "{found}");
+        }
+        // A list holds as many items as were sent, each with what was sent.
+        let sent = json!({ "metadata": { "name": "s" }, "spec": { "ports": [ { "port": 80 } ] } });
+        let found = json!({ "metadata": { "name": "s" }, "spec": { "ports": [ { "port": 80 }, { "port": 81 } ] } });
+        assert!(!holds(&found, &sent));
+        let defaulted = json!({ "metadata": { "name": "s" }, "spec": { "ports": [ { "port": 80, "protocol": "TCP" } ] } });
+        assert!(holds(&defaulted, &sent));
     }
 }

@@ -14,6 +14,7 @@ mod error;
 pub use error::ActionError;
 
 use crate::archive::crypt::{Identities, Recipients};
+use crate::archive::signature::{PublicKey, SigningKey, Trust};
 use crate::cluster::ClusterConn;
 use crate::events::{Event, EventSink};
 use crate::runbook::Loaded;
@@ -140,6 +141,51 @@ impl RunContext<'_> {
             .and_then(|e| e.identity_file.as_ref())
             .map(|f| self.base.join(f));
         Identities::find(file.as_deref()).map_err(ActionError::Failed)
+    }
+
+    /// The key that signs the backups written to store `name`, if it has one.
+    pub fn signer(&self, name: &str) -> Result<Option<SigningKey>, ActionError> {
+        let Some(signing) = self.signing(name) else {
+            return Ok(None);
+        };
+        let Some(file) = &signing.secret_key else {
+            return Ok(None);
+        };
+        let password = match &signing.password_env {
+            Some(var) => Some(std::env::var(&var.value).map_err(|_| {
+                ActionError::Failed(format!(
+                    "store `{name}`: the password of its signing key is to be in the environment variable `{}`, which is not set",
+                    var.value
+                ))
+            })?),
+            None => None,
+        };
+        SigningKey::read(&self.base.join(&file.value), password.as_deref())
+            .map(Some)
+            .map_err(|e| ActionError::Failed(format!("store `{name}`: {e}")))
+    }
+
+    /// What a reader of store `name` trusts: its public key, and whether signatures
+    /// are required.
+    pub fn trust(&self, name: &str) -> Result<Trust, ActionError> {
+        let Some(signing) = self.signing(name) else {
+            return Ok(Trust::default());
+        };
+        let key = match &signing.public_key {
+            Some(file) => Some(
+                PublicKey::read(&self.base.join(&file.value))
+                    .map_err(|e| ActionError::Failed(format!("store `{name}`: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Trust {
+            key,
+            required: signing.require_signature,
+        })
+    }
+
+    fn signing(&self, name: &str) -> Option<&crate::runbook::model::Signing> {
+        self.loaded.runbook.stores.get(name)?.signing.as_ref()
     }
 
     fn encryption(&self, name: &str) -> Option<&crate::runbook::model::Encryption> {

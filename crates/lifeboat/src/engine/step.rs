@@ -47,6 +47,7 @@ pub async fn run_step(
             cluster: cluster.clone(),
             attempt,
         });
+        crate::crash::point(&format!("step-started:{id}"));
         let result = if inject_failure {
             Err(ActionError::Failed(
                 "failure injected with --inject-failure".into(),
@@ -60,6 +61,8 @@ pub async fn run_step(
         };
         match result {
             Ok((outputs, undo_state)) => {
+                // The action's work is done; the journal does not say so yet.
+                crate::crash::point(&format!("action-done:{id}"));
                 run.sink.emit(&Event::StepSucceeded {
                     step: id.to_string(),
                     duration_ms: millis(started.elapsed()),

@@ -211,8 +211,12 @@ impl Lock {
                         // Our renewal landed; its answer was lost.
                         return Ok(());
                     }
+                    crate::crash::point("lock-renewing");
                     match self.store.replace(&self.key, body.clone(), &version).await {
-                        Ok(()) => return Ok(()),
+                        Ok(()) => {
+                            crate::crash::point("lock-renewed");
+                            return Ok(());
+                        }
                         Err(StoreError::Changed { .. }) => continue,
                         Err(e) => return Err(self.store_error(e)),
                     }

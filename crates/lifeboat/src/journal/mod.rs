@@ -301,6 +301,7 @@ impl Journal {
             }
         }
         self.next_seq += 1;
+        crate::crash::point("journal-appended");
         Ok(())
     }
 }

@@ -94,6 +94,8 @@ pub struct RestoreRequest<'a> {
     pub backend_timeout: std::time::Duration,
     /// Decrypt encrypted parts with these.
     pub identities: Option<Identities>,
+    /// The store's public key and whether a signature is required.
+    pub trust: crate::archive::signature::Trust,
     /// Called with (objects done, 0) as objects are restored.
     pub progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
     /// Told each object's outcome (kind, `namespace/name`, outcome).
@@ -158,7 +160,11 @@ struct Known<'k> {
 /// tier an earlier attempt of this restore finished (`req.done`).
 pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError> {
     let filter = Filter::new(&req)?;
-    let manifest = catalog::resolve(req.store, &req.backup, &req.runbook).await?;
+    // A signature that is required, or that a public key can check, is checked
+    // before anything is written.
+    let manifest = catalog::resolve_trusted(req.store, &req.backup, &req.runbook, &req.trust)
+        .await?
+        .manifest;
     let mut restore = Restore::verified(&req, &manifest, filter).await?;
     let (mut tally, resume_after) = resume_point(req.done.as_ref(), &manifest.backup_id);
     if resume_after.is_some()
@@ -191,6 +197,7 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
             done.owners = restore.known_owners();
             (req.on_tier_done)(&done);
         }
+        crate::crash::point("tier-restored");
         if tier == CRD_TIER && !restored.crds.is_empty() {
             restore.wait_for_crds(&restored.crds).await?;
         }

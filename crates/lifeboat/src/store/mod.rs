@@ -48,7 +48,8 @@ pub enum PutMode {
     /// Replace whatever is there.
     Overwrite,
     /// Create only when nothing is at the key (`If-None-Match: *`); otherwise fail with
-    /// `StoreError::AlreadyExists` and leave the existing object untouched.
+    /// `StoreError::AlreadyExists` and leave the existing object untouched (unless it
+    /// holds the same bytes: see `Store::put`).
     CreateNew,
 }
 
@@ -91,6 +92,11 @@ pub enum StoreError {
     /// A compare-and-swap found the object changed (or removed) since it was read.
     #[error("{key} in {store} changed since it was read")]
     Changed { store: String, key: String },
+    /// The store ignores conditional writes (`check_conditional_writes`).
+    #[error(
+        "{store} does not honour conditional writes (a second create of the same key with If-None-Match: * succeeded): journals and locks kept there would be last-writer-wins"
+    )]
+    Unconditional { store: String },
     /// The store's configuration cannot be used (bad URL, bad key, ...).
     #[error("{0}")]
     Config(String),
@@ -141,12 +147,28 @@ impl Store {
     }
 
     /// Writes `body` at `key`.
+    ///
+    /// A `CreateNew` refused because the very same bytes are already there succeeds:
+    /// that is a retried create whose first attempt landed but whose answer was lost
+    /// (or an earlier attempt of the same run, resumed). Every object written with
+    /// `CreateNew` (journal records, manifests, locks) carries its writer's run id or
+    /// token, so identical bytes are never someone else's.
     pub async fn put(&self, key: &str, body: Vec<u8>, mode: PutMode) -> Result<(), StoreError> {
         check_key(key)?;
-        match self {
+        let sent = (mode == PutMode::CreateNew).then(|| body.clone());
+        let result = match self {
             Store::Fs(s) => s.put(key, body, mode).await,
             Store::S3(s) => s.put(key, body, mode).await,
             Store::DryRun(s) => Box::pin(s.put(key, body, mode)).await,
+        };
+        match (result, sent) {
+            (Err(refused @ StoreError::AlreadyExists { .. }), Some(sent)) => {
+                match self.get(key).await {
+                    Ok(found) if found == sent => Ok(()),
+                    _ => Err(refused),
+                }
+            }
+            (result, _) => result,
         }
     }
 
@@ -250,33 +272,26 @@ impl Store {
         }
     }
 
-    /// Checks that the store is reachable and honours conditional creates (writes,
-    /// re-writes with `CreateNew` expecting a refusal, and removes a probe object under
-    /// `.lifeboat-probe/`). Run before trusting the store with locks or journals.
-    pub async fn check(&self) -> Result<(), StoreError> {
-        let key = format!(".lifeboat-probe/{}-{}", std::process::id(), nanos());
+    /// Checks that the store is reachable and honours conditional creates: creates a
+    /// probe object under `prefix` (`runs/`, `backups/`), creates it again expecting a
+    /// refusal, and removes it. A store that lets the second create through (some
+    /// S3-compatible stores ignore `If-None-Match`) is `Unconditional`: journals and
+    /// locks there would be last-writer-wins, and backup commits not atomic.
+    pub async fn check_conditional_writes(&self, prefix: &str) -> Result<(), StoreError> {
+        let key = format!("{prefix}.lifeboat-probe-{}-{}", std::process::id(), nanos());
         self.put(&key, b"probe".to_vec(), PutMode::CreateNew)
             .await?;
         let second = self.put(&key, b"again".to_vec(), PutMode::CreateNew).await;
         let kept = self.get(&key).await;
         self.delete(&key).await?;
-        match second {
-            Err(StoreError::AlreadyExists { .. }) => {}
-            Ok(()) => {
-                return Err(StoreError::Config(format!(
-                    "{} does not honour conditional writes (If-None-Match: *): a second create of the same key succeeded; use a store that supports them",
-                    self.describe()
-                )));
+        match (second, kept) {
+            (Err(StoreError::AlreadyExists { .. }), Ok(body)) if body == b"probe" => Ok(()),
+            (Err(StoreError::AlreadyExists { .. }) | Ok(()), Ok(_)) => {
+                Err(StoreError::Unconditional {
+                    store: self.describe(),
+                })
             }
-            Err(e) => return Err(e),
-        }
-        match kept {
-            Ok(body) if body == b"probe" => Ok(()),
-            Ok(_) => Err(StoreError::Config(format!(
-                "{} overwrote an object on a conditional create; use a store that supports If-None-Match",
-                self.describe()
-            ))),
-            Err(e) => Err(e),
+            (Err(e), _) | (_, Err(e)) => Err(e),
         }
     }
 }

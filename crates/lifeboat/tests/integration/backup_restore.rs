@@ -100,6 +100,36 @@ pub fn runbook_with_store(
     rb.write(dir)
 }
 
+/// How the objects of a restore's target differ from its source's: every object that
+/// is restored (not what controllers recreate) must be there and equal once what the
+/// target assigns is stripped. Returns the differences and how many were compared.
+pub fn differences(
+    before: &BTreeMap<String, Value>,
+    after: &BTreeMap<String, Value>,
+) -> (Vec<String>, usize) {
+    let mut compared = 0;
+    let mut problems = Vec::new();
+    for (key, original) in before {
+        let t = key.split(' ').next().unwrap_or("");
+        if not_restored(t, original) {
+            continue;
+        }
+        match after.get(key) {
+            None => problems.push(format!("{key} was not restored")),
+            Some(restored) => {
+                let (want, got) = (stripped(t, original), stripped(t, restored));
+                if want != got {
+                    problems.push(format!(
+                        "{key} differs:\n  original: {want}\n  restored: {got}"
+                    ));
+                }
+                compared += 1;
+            }
+        }
+    }
+    (problems, compared)
+}
+
 /// `lifeboat run RUNBOOK --output json`, expecting `status`; returns the events.
 pub fn run_json(runbook: &Path, extra: &[&str], status: i32) -> Vec<Value> {
     let out = Test::new()
@@ -334,26 +364,7 @@ fn a_cluster_backup_restores_into_an_empty_cluster_with_every_object_equal() {
     assert_eq!(restore["backup_id"], backup["backup_id"]);
 
     let after = all_objects(&b);
-    let mut compared = 0;
-    let mut problems = Vec::new();
-    for (key, original) in &before {
-        let t = key.split(' ').next().unwrap_or("");
-        if not_restored(t, original) {
-            continue;
-        }
-        match after.get(key) {
-            None => problems.push(format!("{key} was not restored")),
-            Some(restored) => {
-                let (want, got) = (stripped(t, original), stripped(t, restored));
-                if want != got {
-                    problems.push(format!(
-                        "{key} differs:\n  original: {want}\n  restored: {got}"
-                    ));
-                }
-                compared += 1;
-            }
-        }
-    }
+    let (problems, compared) = differences(&before, &after);
     assert!(
         problems.is_empty(),
         "{} of {compared} objects differ:\n{}",

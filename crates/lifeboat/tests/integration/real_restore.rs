@@ -21,17 +21,8 @@ use testbed::{ControlPlane, Kube};
 /// RBAC, two Services, a CRD and its custom resource), the VolumeSnapshot CRDs and
 /// examples, and microservices-demo with its NetworkPolicies in namespace `demo`.
 pub fn seed_round_trip(k: &dyn Kube) {
-    let file = |p: &str| path(p).to_string_lossy().into_owned();
     let fixture = |name: &str| testbed::upstream(name).to_string_lossy().into_owned();
-    k.ok(&["apply", "-f", &file("testbed/fixtures/sandbox/app")]);
-    established(k, "backupschedules.lifeboat.dev");
-    k.ok(&[
-        "apply",
-        "-f",
-        &file("testbed/fixtures/sandbox/extras"),
-        "-f",
-        &file("testbed/fixtures/sandbox/custom"),
-    ]);
+    seed_app(k);
     k.ok(&["apply", "-f", &fixture("volumesnapshot-crds.yaml")]);
     established(k, "volumesnapshots.snapshot.storage.k8s.io");
     established(k, "volumesnapshotclasses.snapshot.storage.k8s.io");
@@ -54,6 +45,21 @@ pub fn seed_round_trip(k: &dyn Kube) {
         "demo",
         "deployment/frontend",
         "--timeout=120s",
+    ]);
+}
+
+/// Namespace `app` of the project's fixtures (with its CRD, the extras and the custom
+/// resources), its migration Job complete.
+pub fn seed_app(k: &dyn Kube) {
+    let file = |p: &str| path(p).to_string_lossy().into_owned();
+    k.ok(&["apply", "-f", &file("testbed/fixtures/sandbox/app")]);
+    established(k, "backupschedules.lifeboat.dev");
+    k.ok(&[
+        "apply",
+        "-f",
+        &file("testbed/fixtures/sandbox/extras"),
+        "-f",
+        &file("testbed/fixtures/sandbox/custom"),
     ]);
     k.ok(&[
         "wait",

@@ -482,8 +482,8 @@ async fn compare_and_swap_replaces_only_what_was_read(b: &Backend) {
 }
 
 async fn check_passes(b: &Backend) {
-    b.store.check().await.unwrap();
-    b.store.check().await.unwrap();
+    b.store.check_conditional_writes("runs/").await.unwrap();
+    b.store.check_conditional_writes("runs/").await.unwrap();
     assert!(
         keys(&b.store, "").await.is_empty(),
         "the probe was not removed"

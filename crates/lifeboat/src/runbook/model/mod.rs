@@ -132,6 +132,81 @@ pub struct Cluster {
     /// A simulated cluster started in-process (for rehearsals and the demo).
     #[serde(default)]
     pub sandbox: Option<Sandbox>,
+    /// How requests to this cluster are retried and paced; see `docs/reliability.md`.
+    #[serde(default)]
+    pub requests: Option<Requests>,
+}
+
+/// How requests to a cluster are retried (transient failures only, and only where a
+/// repeat is safe) and paced.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Requests {
+    /// Retries of one request after its first attempt: 0 to 100 (default 8).
+    #[serde(default, deserialize_with = "retries")]
+    #[schemars(with = "Option<u32>", range(max = 100))]
+    pub retries: Option<Spanned<u32>>,
+    /// The time one request may take, its retries included (default `2m`).
+    #[serde(default, deserialize_with = "longer_than_zero")]
+    #[schemars(with = "Option<Duration>")]
+    pub retry_budget: Option<Spanned<Duration>>,
+    /// The longest wait for the server's next byte before the attempt fails (default `60s`).
+    #[serde(default, deserialize_with = "longer_than_zero")]
+    #[schemars(with = "Option<Duration>")]
+    pub timeout: Option<Spanned<Duration>>,
+    /// Requests per second to this cluster, on average (default: not paced).
+    #[serde(default, deserialize_with = "qps")]
+    #[schemars(with = "Option<f64>")]
+    pub qps: Option<Spanned<f64>>,
+    /// Requests that may go at once before `qps` spaces them: 1 to 10000 (default 100).
+    #[serde(default, deserialize_with = "burst")]
+    #[schemars(with = "Option<u32>", range(min = 1, max = 10000))]
+    pub burst: Option<Spanned<u32>>,
+}
+
+fn retries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Spanned<u32>>, D::Error> {
+    let v = Spanned::<u32>::deserialize(d)?;
+    if v.value > 100 {
+        return Err(serde::de::Error::custom(format!(
+            "`retries` is {}: it must be 0 to 100\n0 turns retries off",
+            v.value
+        )));
+    }
+    Ok(Some(v))
+}
+
+fn longer_than_zero<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Spanned<Duration>>, D::Error> {
+    let v = Spanned::<Duration>::deserialize(d)?;
+    if v.value.0.is_zero() {
+        return Err(serde::de::Error::custom(
+            "this duration must be longer than 0s\nleave it out for the default",
+        ));
+    }
+    Ok(Some(v))
+}
+
+fn qps<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Spanned<f64>>, D::Error> {
+    let v = Spanned::<f64>::deserialize(d)?;
+    if !(v.value.is_finite() && v.value >= 0.01 && v.value <= 100_000.0) {
+        return Err(serde::de::Error::custom(format!(
+            "`qps` is {}: it must be 0.01 to 100000\nit is the requests per second lifeboat sends this cluster",
+            v.value
+        )));
+    }
+    Ok(Some(v))
+}
+
+fn burst<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Spanned<u32>>, D::Error> {
+    let v = Spanned::<u32>::deserialize(d)?;
+    if !(1..=10_000).contains(&v.value) {
+        return Err(serde::de::Error::custom(format!(
+            "`burst` is {}: it must be 1 to 10000",
+            v.value
+        )));
+    }
+    Ok(Some(v))
 }
 
 /// An in-process simulated cluster.
@@ -155,6 +230,30 @@ pub struct Store {
     /// Encrypt every backup part with age before upload.
     #[serde(default)]
     pub encryption: Option<Encryption>,
+    /// Sign the manifests of the backups written here, and check those read from here.
+    #[serde(default)]
+    pub signing: Option<Signing>,
+}
+
+/// Signed manifests, in minisign's format (docs/backup-format.md, "Signatures").
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    /// A minisign secret key file (`minisign -G`): every backup written to this store
+    /// gets `manifest.json.minisig` (relative to the runbook's folder).
+    #[serde(default)]
+    pub secret_key: Option<Spanned<String>>,
+    /// The environment variable that holds the password of an encrypted secret key.
+    #[serde(default)]
+    pub password_env: Option<Spanned<String>>,
+    /// A minisign public key file: the signature of every backup read from this store
+    /// (restore, the source of copy_backup) is checked when it has one.
+    #[serde(default)]
+    pub public_key: Option<Spanned<String>>,
+    /// Refuse a backup without a valid signature, before anything is written (needs
+    /// `public_key`).
+    #[serde(default)]
+    pub require_signature: bool,
 }
 
 /// An S3 bucket (credentials come from the standard AWS environment and config).

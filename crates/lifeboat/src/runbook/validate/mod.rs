@@ -11,7 +11,7 @@ use std::path::Path;
 use super::de::Spanned;
 use super::diagnostic::{Diagnostic, Loc, did_you_mean};
 use super::graph::Graph;
-use super::model::{API_VERSION, KIND, Runbook, Step};
+use super::model::{API_VERSION, KIND, Runbook, Signing, Step};
 use super::node::Node;
 use super::parse::{Broken, Parsed};
 use crate::actions;
@@ -149,6 +149,41 @@ impl Checker<'_> {
         }
     }
 
+    /// A store's `signing`: key files that exist, and a public key when signatures
+    /// are required.
+    fn signing(&mut self, store: &str, loc: Loc, signing: &Signing) {
+        let dir = self.file.parent().unwrap_or(Path::new("."));
+        if signing.require_signature && signing.public_key.is_none() {
+            self.error(
+                loc,
+                format!("store `{store}` requires signatures but names no `public_key`"),
+                Some("add `public_key:` (a minisign public key file) to check them with".into()),
+            );
+        }
+        if signing.secret_key.is_none() && signing.public_key.is_none() {
+            self.error(
+                loc,
+                format!("store `{store}` has `signing` without a key"),
+                Some("add `secret_key:` to sign backups written here, `public_key:` to check those read from here".into()),
+            );
+        }
+        for key in [&signing.secret_key, &signing.public_key]
+            .into_iter()
+            .flatten()
+        {
+            if !dir.join(&key.value).is_file() {
+                self.error(
+                    key.loc,
+                    format!("key file `{}` does not exist", key.value),
+                    Some(format!(
+                        "key paths are relative to the runbook's folder ({}); make a key pair with `minisign -G`",
+                        dir.display()
+                    )),
+                );
+            }
+        }
+    }
+
     fn stores(&mut self) {
         let rb = self.runbook;
         for (name, store) in &rb.stores.0 {
@@ -184,6 +219,9 @@ impl Checker<'_> {
                         );
                     }
                 }
+            }
+            if let Some(signing) = &store.signing {
+                self.signing(&name.value.0, name.loc, signing);
             }
         }
         if let Some(state) = &rb.state

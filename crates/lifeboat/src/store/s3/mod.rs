@@ -7,6 +7,7 @@
 
 mod errors;
 mod multipart;
+mod throttle;
 
 use std::io;
 use std::path::Path;
@@ -33,7 +34,12 @@ const MAX_PARTS: u64 = 10_000;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(300);
-const MAX_ATTEMPTS: u32 = 5;
+/// Every request is tried up to this many times (transport failures, 429, 500, 502,
+/// 503, 504), after exponential delays with full jitter from `INITIAL_BACKOFF`, each at
+/// most `MAX_BACKOFF`, all within `OPERATION_TIMEOUT`.
+const MAX_ATTEMPTS: u32 = 8;
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const DEFAULT_REGION: &str = "us-east-1";
 
 /// A store in an S3 bucket, under a key prefix.
@@ -76,7 +82,13 @@ impl S3Store {
         let mut config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(c.path_style)
             .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(MAX_ATTEMPTS)
+                    .with_initial_backoff(INITIAL_BACKOFF)
+                    .with_max_backoff(MAX_BACKOFF),
+            )
+            .retry_classifier(throttle::TooManyRequests);
         if c.checksum_when_required {
             config = config
                 .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -102,8 +114,8 @@ impl S3Store {
     }
 
     /// Writes `body` at `key`, with `If-None-Match: *` for `CreateNew`. A `CreateNew`
-    /// retried after its first attempt landed but its answer was lost reports
-    /// `AlreadyExists` for the object it wrote itself.
+    /// retried after its first attempt landed but its answer was lost is refused; the
+    /// refusal is then checked against what is there (`Store::put`).
     pub async fn put(&self, key: &str, body: Vec<u8>, mode: PutMode) -> Result<(), StoreError> {
         let mut request = self
             .client

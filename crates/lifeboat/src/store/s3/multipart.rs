@@ -5,7 +5,7 @@ use std::io;
 use std::path::Path;
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 
@@ -140,11 +140,16 @@ impl S3Store {
         if mode == PutMode::CreateNew {
             request = request.if_none_match("*");
         }
-        request
-            .send()
-            .await
-            .map_err(|e| self.write_error("upload", key, e))?;
-        Ok(())
+        match request.send().await {
+            Ok(_) => Ok(()),
+            // A completion retried after the first one landed (its answer lost) finds
+            // the upload gone: the object is there, whole, with the file's size.
+            Err(e) if e.code() == Some("NoSuchUpload") => match self.head(key).await? {
+                Some(object) if object.size == len => Ok(()),
+                _ => Err(self.write_error("upload", key, e)),
+            },
+            Err(e) => Err(self.write_error("upload", key, e)),
+        }
     }
 }
 
