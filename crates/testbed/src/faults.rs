@@ -43,6 +43,10 @@ pub enum Fault {
     /// Nothing for this long (past the client's timeout, so it gives up); then the
     /// request goes to the server all the same.
     Stall(std::time::Duration),
+    /// 200 OK whose body is an S3 error (`InternalError`), as S3 answers a multipart
+    /// completion that failed after the answer began. Only completions meet it (no
+    /// other S3 call answers so); other requests go through untouched.
+    OkWithErrorBody,
 }
 
 /// Which faults, how often, from which seed.
@@ -57,6 +61,8 @@ pub struct FaultPlan {
     /// Failed): what a client of a store that ignores `If-None-Match` and `If-Match`
     /// is told. (The headers cannot be dropped instead: requests are signed.)
     pub ignore_conditions: bool,
+    /// At most this many faults in all (then every request goes through).
+    pub max_faults: Option<u64>,
 }
 
 impl FaultPlan {
@@ -72,8 +78,10 @@ impl FaultPlan {
                 Fault::ResetBefore,
                 Fault::ResetAfter,
                 Fault::Truncated,
+                Fault::OkWithErrorBody,
             ],
             ignore_conditions: false,
+            max_faults: None,
         }
     }
 
@@ -84,6 +92,7 @@ impl FaultPlan {
             rate: 0.0,
             faults: Vec::new(),
             ignore_conditions: false,
+            max_faults: None,
         }
     }
 
@@ -179,6 +188,7 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_string(),
             plan,
             count: AtomicU64::new(0),
+            injected: AtomicU64::new(0),
             client,
             seen: Arc::new(Mutex::new(Vec::new())),
         });
@@ -243,6 +253,8 @@ struct Shared {
     upstream: String,
     plan: FaultPlan,
     count: AtomicU64,
+    /// Faults injected so far (for `max_faults`).
+    injected: AtomicU64,
     client: Upstream,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
@@ -262,12 +274,30 @@ impl std::error::Error for Cut {}
 impl Shared {
     async fn handle(&self, req: Request<Incoming>) -> Result<Response<ProxyBody>, Cut> {
         let n = self.count.fetch_add(1, Ordering::SeqCst);
-        let fault = self.plan.fault_of(n);
+        let fault = match self.plan.fault_of(n) {
+            Some(Fault::OkWithErrorBody) if !completes_an_upload(&req) => None,
+            Some(_)
+                if self
+                    .plan
+                    .max_faults
+                    .is_some_and(|max| self.injected.fetch_add(1, Ordering::SeqCst) >= max) =>
+            {
+                None
+            }
+            other => other,
+        };
         if let Ok(mut seen) = self.seen.lock() {
             seen.push((n, format!("{} {}", req.method(), req.uri()), fault));
         }
         match fault {
             Some(Fault::Status(code)) => Ok(status(code, None)),
+            Some(Fault::OkWithErrorBody) => Ok(Response::new(
+                Full::new(Bytes::from_static(
+                    b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>",
+                ))
+                .map_err(|never: Infallible| match never {})
+                .boxed(),
+            )),
             Some(Fault::TooManyRequests) => Ok(status(429, Some("1"))),
             Some(Fault::ResetBefore) => Err(Cut("reset before the server saw the request")),
             Some(Fault::ResetAfter) => {
@@ -342,6 +372,15 @@ impl Shared {
             .await
             .map_err(|_| Cut("the server did not answer the proxy"))
     }
+}
+
+/// Whether `req` completes an S3 multipart upload (`POST key?uploadId=...`).
+fn completes_an_upload(req: &Request<Incoming>) -> bool {
+    req.method() == hyper::Method::POST
+        && req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("uploadId=")))
 }
 
 /// Writes at `out` the kubeconfig `original` (one the test bed wrote: a sandbox's or a

@@ -15,7 +15,7 @@ use crate::harness::{Test, TestRunbook};
 use crate::s3_server::endpoint;
 use crate::served::Served;
 use lifeboat::journal::Lock;
-use lifeboat::store::{S3Config, Store, StoreConfig};
+use lifeboat::store::{PutMode, S3Config, Store, StoreConfig};
 use testbed::{ControlPlane, Fault, FaultPlan, FaultProxy, Kube, kubeconfig_through};
 
 /// Which requests meet faults, how often, from which seed.
@@ -388,4 +388,67 @@ fn soak_round_trips_through_30_percent_faults_with_many_seeds() {
             started.elapsed().as_secs_f64()
         );
     }
+}
+
+/// S3 answers a multipart completion that failed after its answer began with 200 OK and
+/// an error in the body. The first completion of a 20 MiB upload meets that: the
+/// upload is retried to completion, and the object read back is the file, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multipart_completion_answered_200_with_an_error_is_retried_and_the_object_is_whole() {
+    let bucket = Bucket::new("faults-multipart");
+    let proxy = tokio::task::spawn_blocking(|| {
+        FaultProxy::start(
+            &endpoint(),
+            FaultPlan {
+                seed: 1,
+                rate: 1.0,
+                faults: vec![Fault::OkWithErrorBody],
+                ignore_conditions: false,
+                max_faults: Some(1),
+            },
+        )
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open(&StoreConfig::S3(S3Config {
+        bucket: bucket.name.clone(),
+        prefix: "dr/".into(),
+        region: Some("us-east-1".into()),
+        endpoint: Some(proxy.url()),
+        path_style: true,
+        checksum_when_required: true,
+    }))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("big");
+    let content: Vec<u8> = (0..20 * 1024 * 1024 + 777u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&file, &content).unwrap_or_else(|e| panic!("{e}"));
+    store
+        .put_file("big", &file, PutMode::CreateNew)
+        .await
+        .unwrap_or_else(|e| panic!("the upload did not complete: {e}"));
+    let completions: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|(_, request, _)| request.starts_with("POST") && request.contains("uploadId="))
+        .collect();
+    assert!(
+        completions
+            .first()
+            .is_some_and(|(_, _, f)| *f == Some(Fault::OkWithErrorBody)),
+        "the first completion did not meet the fault: {completions:?}"
+    );
+    let back = dir.path().join("back");
+    store
+        .get_to_file("big", &back)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        std::fs::read(&back).unwrap_or_default() == content,
+        "the object read back differs from the file"
+    );
+    drop(proxy);
 }
