@@ -1,10 +1,12 @@
 //! The backup format in a store (SPEC section 4): where a backup's objects live
 //! (`layout`), its commit marker (`manifest`), the compressed JSON Lines parts
 //! (`part`), finding backups and resolving `latest` (`catalog`), checking them
-//! (`verify`), and the manifest's signature (`signature`).
+//! (`verify`), the manifest's signature (`signature`), and comparing two backups
+//! (`diff`).
 
 pub mod catalog;
 pub mod crypt;
+pub mod diff;
 pub mod layout;
 pub mod manifest;
 pub mod part;

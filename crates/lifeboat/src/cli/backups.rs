@@ -1,13 +1,14 @@
-//! `lifeboat backups list|show|verify|delete --store URL`: what is in a store, one
-//! backup's manifest, re-checking every part of a backup, and deleting one (manifest
-//! first, so a half-deleted backup is never taken for a complete one).
+//! `lifeboat backups list|show|verify|delete|diff --store URL`: what is in a store, one
+//! backup's manifest, re-checking every part of a backup, deleting one (manifest
+//! first, so a half-deleted backup is never taken for a complete one), and what
+//! changed between two.
 
 use std::io::Write;
 
 use serde_json::json;
 
 use super::table::table;
-use super::{BackupsCommand, BackupsTarget, OutputFormat, emit};
+use super::{BackupsCommand, BackupsDiffArgs, BackupsTarget, OutputFormat, emit};
 use crate::archive::crypt::Identities;
 use crate::archive::signature::{PublicKey, Trust};
 use crate::archive::{self, Manifest, catalog, layout, verify};
@@ -27,6 +28,7 @@ pub fn run(command: &BackupsCommand, out: &mut dyn Write) -> anyhow::Result<Exit
             BackupsCommand::Show(t) => show(t, out).await,
             BackupsCommand::Verify(t) => verify_backup(t, out).await,
             BackupsCommand::Delete(t) => delete(t, out).await,
+            BackupsCommand::Diff(d) => diff(d, out).await,
         }
     })
 }
@@ -216,6 +218,61 @@ async fn verify_backup(t: &BackupsTarget, out: &mut dyn Write) -> anyhow::Result
             first.key
         ));
     }
+    Ok(ExitCode::Success)
+}
+
+async fn diff(d: &BackupsDiffArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let config = parse_store_url(&d.store).map_err(|e| Error::Usage(format!("--store: {e}")))?;
+    let store = Store::open(&config).await?;
+    let from = catalog::read(&store, &d.from).await?;
+    let to = catalog::read(&store, &d.to).await?;
+    let identities = match &d.identity {
+        Some(f) => Some(Identities::from_file(f).map_err(Error::Usage)?),
+        None => Identities::find(None).map_err(Error::Usage)?,
+    };
+    let result = archive::diff::diff(&store, &from, &to, identities.as_ref()).await?;
+    let (added, removed, changed) = result.totals();
+    if matches!(d.output, OutputFormat::Json) {
+        let mut doc = serde_json::to_value(&result)?;
+        doc["added"] = json!(added);
+        doc["removed"] = json!(removed);
+        doc["changed"] = json!(changed);
+        emit(out, &format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+        return Ok(ExitCode::Success);
+    }
+    let mut text = format!("backup {} -> backup {}\n", result.from, result.to);
+    for kind in &result.kinds {
+        text.push_str(&format!(
+            "{}: {} added, {} removed, {} changed\n",
+            kind.resource,
+            kind.added.len(),
+            kind.removed.len(),
+            kind.changed.len()
+        ));
+        for name in &kind.added {
+            text.push_str(&format!("  added    {name}\n"));
+        }
+        for name in &kind.removed {
+            text.push_str(&format!("  removed  {name}\n"));
+        }
+        for c in &kind.changed {
+            let more = if c.more > 0 {
+                format!(" (and {} more)", c.more)
+            } else {
+                String::new()
+            };
+            text.push_str(&format!(
+                "  changed  {}: {}{more}\n",
+                c.name,
+                c.fields.join(", ")
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "{added} added, {removed} removed, {changed} changed, {} unchanged\n",
+        result.unchanged
+    ));
+    emit(out, &text)?;
     Ok(ExitCode::Success)
 }
 

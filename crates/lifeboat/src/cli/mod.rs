@@ -244,6 +244,27 @@ pub enum BackupsCommand {
     Verify(BackupsTarget),
     /// Delete a backup (manifest first).
     Delete(BackupsTarget),
+    /// Compare two backups: objects added, removed and changed per resource type, with
+    /// the paths of the changed fields (values never shown; Secrets compared by hash).
+    Diff(BackupsDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsDiffArgs {
+    /// s3://BUCKET/PREFIX, file:///PATH or a plain path.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// The older backup.
+    #[arg(value_name = "FROM")]
+    pub from: String,
+    /// The newer backup.
+    #[arg(value_name = "TO")]
+    pub to: String,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+    /// age identity file to decrypt encrypted parts; default: LIFEBOAT_AGE_IDENTITY.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! tools: the AWS CLI against the S3 server `scripts/test` starts).
 
 mod backup_restore;
+mod backups_diff;
 mod cli;
 mod copy_backup;
 #[cfg(feature = "crash-points")]
