@@ -127,6 +127,9 @@ pub async fn resolve_trusted(
     runbook: &str,
     trust: &Trust,
 ) -> Result<TrustedManifest, ArchiveError> {
+    if backup != "latest" {
+        return read_trusted(store, backup, trust).await;
+    }
     let id = resolve(store, backup, runbook).await?.backup_id;
     read_trusted(store, &id, trust).await
 }
@@ -137,6 +140,12 @@ pub async fn read_trusted(
     id: &str,
     trust: &Trust,
 ) -> Result<TrustedManifest, ArchiveError> {
+    if !layout::valid_id(id) {
+        return Err(ArchiveError::NotFound {
+            id: id.to_string(),
+            store: store.describe(),
+        });
+    }
     let bytes = match store.get(&layout::manifest_key(id)).await {
         Ok(bytes) => bytes,
         // Not found, or incomplete: `read` says which.

@@ -46,6 +46,20 @@ fn store_through(bucket: &Bucket, prefix: &str, proxy: &FaultProxy) -> String {
     )
 }
 
+/// The bucket's `dr/` prefix as a store reached through `proxy`, opened in-process.
+async fn s3_store_through(bucket: &Bucket, proxy: &FaultProxy) -> Store {
+    Store::open(&StoreConfig::S3(S3Config {
+        bucket: bucket.name.clone(),
+        prefix: "dr/".into(),
+        region: Some("us-east-1".into()),
+        endpoint: Some(proxy.url()),
+        path_style: true,
+        checksum_when_required: true,
+    }))
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The objects of namespace `app`. A claim's volume is left out: the backup holds
 /// the namespace only, not the PersistentVolumes, so on the target each claim binds
 /// a volume of its own.
@@ -275,16 +289,7 @@ async fn lock_renewals_through_30_percent_s3_faults_never_lose_the_lock() {
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let store = Store::open(&StoreConfig::S3(S3Config {
-        bucket: bucket.name.clone(),
-        prefix: "dr/".into(),
-        region: Some("us-east-1".into()),
-        endpoint: Some(proxy.url()),
-        path_style: true,
-        checksum_when_required: true,
-    }))
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let store = s3_store_through(&bucket, &proxy).await;
     let mut lock = Lock::acquire(&store, "renewals", "run-1", false)
         .await
         .unwrap_or_else(|e| panic!("the lock was not taken: {e}"));
@@ -410,16 +415,7 @@ async fn a_multipart_completion_answered_200_with_an_error_is_retried_and_the_ob
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    let store = Store::open(&StoreConfig::S3(S3Config {
-        bucket: bucket.name.clone(),
-        prefix: "dr/".into(),
-        region: Some("us-east-1".into()),
-        endpoint: Some(proxy.url()),
-        path_style: true,
-        checksum_when_required: true,
-    }))
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let store = s3_store_through(&bucket, &proxy).await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let file = dir.path().join("big");
     let content: Vec<u8> = (0..20 * 1024 * 1024 + 777u32)
