@@ -9,6 +9,7 @@ use crate::cluster::{ClusterConn, ResourceType, discovery, objects};
 use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::DeError;
+use crate::runbook::model::OrExpr;
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "apply";
@@ -44,7 +45,7 @@ pub struct Inputs {
     pub field_manager: Option<String>,
     /// Take over fields owned by other managers.
     #[serde(default)]
-    pub force: bool,
+    pub force: OrExpr<bool>,
 }
 
 impl CheckInputs for Inputs {
@@ -81,7 +82,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             &name,
             &object,
             &manager,
-            i.force,
+            i.force.value("force")?,
         )
         .await?;
         match &before {

@@ -9,6 +9,7 @@ use crate::cluster::select::{Target, Which};
 use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::DeError;
+use crate::runbook::model::OrExpr;
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "delete";
@@ -38,11 +39,11 @@ pub struct Inputs {
     pub propagation: Propagation,
     /// Succeed when nothing matches (default true: delete is idempotent).
     #[serde(default = "yes")]
-    pub ignore_missing: bool,
+    pub ignore_missing: OrExpr<bool>,
 }
 
-fn yes() -> bool {
-    true
+fn yes() -> OrExpr<bool> {
+    OrExpr::Value(true)
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -87,7 +88,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             deleted += 1;
         }
     }
-    if deleted == 0 && !i.ignore_missing {
+    if deleted == 0 && !i.ignore_missing.value("ignore_missing")? {
         return Err(ActionError::Failed(format!(
             "nothing to delete: {} (ignore_missing: false)",
             selection.not_found(&conn)

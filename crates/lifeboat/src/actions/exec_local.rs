@@ -10,7 +10,7 @@ use super::{CheckInputs, Output, non_empty, out};
 use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
-use crate::runbook::model::Duration;
+use crate::runbook::model::{Duration, OrExpr};
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "exec_local";
@@ -44,7 +44,7 @@ pub struct Inputs {
     pub cwd: Option<String>,
     /// Kill the program after this long.
     #[serde(default)]
-    pub timeout: Option<Spanned<Duration>>,
+    pub timeout: Option<Spanned<OrExpr<Duration>>>,
 }
 
 impl CheckInputs for Inputs {
@@ -91,11 +91,15 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let run = command.output();
-    let output = match &i.timeout {
-        Some(t) => tokio::time::timeout(t.value.0, run).await.map_err(|_| {
+    let timeout = i
+        .timeout
+        .as_ref()
+        .map(|t| t.value.value("timeout"))
+        .transpose()?;
+    let output = match timeout {
+        Some(t) => tokio::time::timeout(t.0, run).await.map_err(|_| {
             ActionError::Failed(format!(
-                "`{program}` did not finish within {}; it was killed",
-                t.value
+                "`{program}` did not finish within {t}; it was killed"
             ))
         })?,
         None => run.await,

@@ -14,7 +14,7 @@ use super::{CheckInputs, IntOrExpr, Output, located, out};
 use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
-use crate::runbook::model::Duration;
+use crate::runbook::model::{Duration, OrExpr};
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "http_check";
@@ -50,7 +50,7 @@ pub struct Inputs {
     pub expect_body: Option<String>,
     /// The longest the response may take.
     #[serde(default)]
-    pub max_latency: Option<Spanned<Duration>>,
+    pub max_latency: Option<Spanned<OrExpr<Duration>>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema)]
@@ -132,10 +132,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         .enable_http1()
         .build();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let limit = i
-        .max_latency
-        .as_ref()
-        .map_or(DEFAULT_TIMEOUT, |m| m.value.0);
+    let limit = super::duration_or(&i.max_latency, "max_latency", DEFAULT_TIMEOUT)?;
     let started = std::time::Instant::now();
     let exchange = async {
         let response = client
@@ -184,12 +181,10 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             "{url} answered {status} but its body does not contain `{needle}`"
         )));
     }
-    if let Some(max) = &i.max_latency
-        && latency > max.value.0
-    {
+    if i.max_latency.is_some() && latency > limit {
         return Err(ActionError::Failed(format!(
             "{url} answered in {shown}, more than max_latency {}",
-            max.value
+            Duration(limit)
         )));
     }
     Ok(outputs)

@@ -10,7 +10,7 @@ use crate::cluster::{ClusterConn, discovery, objects};
 use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::Spanned;
-use crate::runbook::model::Duration;
+use crate::runbook::model::{Duration, OrExpr};
 
 pub const NAME: &str = "job";
 pub const SUMMARY: &str = "Run a Kubernetes Job to completion and keep its logs.";
@@ -37,10 +37,10 @@ pub struct Inputs {
     pub spec: serde_json::Value,
     /// Give up after this long (default 30m).
     #[serde(default)]
-    pub timeout: Option<Spanned<Duration>>,
+    pub timeout: Option<Spanned<OrExpr<Duration>>>,
     /// Keep the Job after it completes (default: delete it, logs are kept in the outputs).
     #[serde(default)]
-    pub keep: bool,
+    pub keep: OrExpr<bool>,
 }
 
 impl CheckInputs for Inputs {}
@@ -88,7 +88,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         );
         return Ok(outputs);
     }
-    let timeout = i.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
+    let timeout = super::duration_or(&i.timeout, "timeout", DEFAULT_TIMEOUT)?;
     let started = std::time::Instant::now();
     let job = loop {
         let job = objects::get(&conn, &job_type, Some(ns), &name)
@@ -119,7 +119,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         .unwrap_or(0);
     outputs.insert("succeeded".into(), OutputValue::Str(succeeded.to_string()));
     outputs.insert("logs".into(), OutputValue::Str(logs.clone()));
-    if !i.keep {
+    if !i.keep.value("keep")? {
         objects::delete(&conn, &job_type, Some(ns), &name, "Background").await?;
     }
     if kube_resources::conditions::condition_true(&job, "Failed") {

@@ -26,6 +26,7 @@ pub mod snapshot;
 pub mod wait;
 
 mod inputs;
+pub(crate) use inputs::duration_or;
 pub use inputs::{IntOrExpr, RestorePrevious};
 
 /// One output an action records.

@@ -12,7 +12,7 @@ use crate::events::Event;
 use crate::events::{OutputValue, Outputs};
 use crate::restore::{Existing, ObjectReport, Outcome};
 use crate::runbook::de::{DeError, Spanned};
-use crate::runbook::model::Duration;
+use crate::runbook::model::{Duration, OrExpr};
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "restore";
@@ -73,18 +73,18 @@ pub struct Inputs {
     pub parallelism: Option<IntOrExpr>,
     /// Stop at the first object that fails (default: restore the rest, then fail).
     #[serde(default)]
-    pub fail_fast: bool,
+    pub fail_fast: OrExpr<bool>,
     /// Also restore `status` (default: status is left to the controllers).
     #[serde(default)]
-    pub restore_status: bool,
+    pub restore_status: OrExpr<bool>,
     /// Keep Services' node ports (default: cleared, the target allocates its own; a
     /// port the target already uses would be refused).
     #[serde(default)]
-    pub keep_node_ports: bool,
+    pub keep_node_ports: OrExpr<bool>,
     /// How long the admission tier waits, in all, for the workloads behind webhooks
     /// and APIServices to be ready (default 2m); one still not ready is not restored.
     #[serde(default)]
-    pub backend_timeout: Option<Spanned<Duration>>,
+    pub backend_timeout: Option<Spanned<OrExpr<Duration>>>,
 }
 
 /// How long the admission tier waits for its backends unless told.
@@ -127,13 +127,14 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         namespace_mapping: i.namespace_mapping.clone(),
         existing: i.existing,
         parallelism: usize::try_from(parallelism).unwrap_or(16),
-        fail_fast: i.fail_fast,
-        restore_status: i.restore_status,
-        keep_node_ports: i.keep_node_ports,
-        backend_timeout: i
-            .backend_timeout
-            .as_ref()
-            .map_or(DEFAULT_BACKEND_TIMEOUT, |t| t.value.0),
+        fail_fast: i.fail_fast.value("fail_fast")?,
+        restore_status: i.restore_status.value("restore_status")?,
+        keep_node_ports: i.keep_node_ports.value("keep_node_ports")?,
+        backend_timeout: super::duration_or(
+            &i.backend_timeout,
+            "backend_timeout",
+            DEFAULT_BACKEND_TIMEOUT,
+        )?,
         identities: ctx.run.identities(&i.store.value)?,
         trust: ctx.run.trust(&i.store.value)?,
         progress: ctx.progress(),

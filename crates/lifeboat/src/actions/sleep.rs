@@ -7,7 +7,7 @@ use super::{CheckInputs, Output};
 use crate::context::{ActionError, StepCtx};
 use crate::events::Outputs;
 use crate::runbook::de::Spanned;
-use crate::runbook::model::Duration;
+use crate::runbook::model::{Duration, OrExpr};
 
 pub const NAME: &str = "sleep";
 pub const SUMMARY: &str = "Wait a fixed time.";
@@ -21,7 +21,7 @@ pub const OUTPUTS: &[Output] = &[];
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "SleepInputs")]
 pub struct Inputs {
-    pub duration: Spanned<Duration>,
+    pub duration: Spanned<OrExpr<Duration>>,
 }
 
 impl CheckInputs for Inputs {}
@@ -30,7 +30,7 @@ impl CheckInputs for Inputs {}
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     // A dry run does not wait.
     if !ctx.dry_run() {
-        tokio::time::sleep(i.duration.value.0).await;
+        tokio::time::sleep(i.duration.value.value("duration")?.0).await;
     }
     Ok(Outputs::new())
 }

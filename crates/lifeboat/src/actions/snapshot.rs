@@ -11,7 +11,7 @@ use crate::cluster::{discovery, objects};
 use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
-use crate::runbook::model::Duration;
+use crate::runbook::model::{Duration, OrExpr};
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "snapshot";
@@ -41,7 +41,7 @@ pub struct Inputs {
     pub snapshot_class: Option<String>,
     /// Give up waiting for readyToUse after this long (default 10m).
     #[serde(default)]
-    pub timeout: Option<Spanned<Duration>>,
+    pub timeout: Option<Spanned<OrExpr<Duration>>>,
 }
 
 impl CheckInputs for Inputs {
@@ -119,7 +119,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     }
     // A dry run made no snapshot that could become ready.
     if !ctx.dry_run() {
-        let timeout = i.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
+        let timeout = super::duration_or(&i.timeout, "timeout", DEFAULT_TIMEOUT)?;
         let started = std::time::Instant::now();
         loop {
             let mut waiting = Vec::new();

@@ -11,7 +11,7 @@ use crate::cluster::select::{Target, Which};
 use crate::context::{ActionError, StepCtx};
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::de::{DeError, Spanned};
-use crate::runbook::model::Duration;
+use crate::runbook::model::{Duration, OrExpr};
 use crate::runbook::node::Node;
 
 pub const NAME: &str = "wait";
@@ -46,7 +46,7 @@ pub struct Inputs {
     pub selector: Option<String>,
     /// Every object of the kind in the namespace.
     #[serde(default)]
-    pub all: Option<bool>,
+    pub all: Option<OrExpr<bool>>,
     /// A condition type, such as `Available` or `Ready`.
     #[serde(default)]
     pub condition: Option<String>,
@@ -55,7 +55,7 @@ pub struct Inputs {
     pub status: Option<String>,
     /// Wait until the workload's rollout is complete.
     #[serde(default)]
-    pub rollout: Option<bool>,
+    pub rollout: Option<OrExpr<bool>>,
     /// A JSONPath such as `{.status.phase}` (with `value`).
     #[serde(default)]
     pub jsonpath: Option<String>,
@@ -64,7 +64,7 @@ pub struct Inputs {
     pub value: Option<String>,
     /// Give up after this long (default 5m).
     #[serde(default)]
-    pub timeout: Option<Spanned<Duration>>,
+    pub timeout: Option<Spanned<OrExpr<Duration>>>,
 }
 
 impl CheckInputs for Inputs {
@@ -92,8 +92,8 @@ impl CheckInputs for Inputs {
                 at,
             ));
         }
-        for (key, flag) in [("all", self.all), ("rollout", self.rollout)] {
-            if flag == Some(false) {
+        for (key, flag) in [("all", &self.all), ("rollout", &self.rollout)] {
+            if flag.as_ref().and_then(OrExpr::literal) == Some(&false) {
                 let at = with.get(key).unwrap_or(with);
                 problems.push(located(
                     DeError::new(format!("`{key}: false` selects nothing"))
@@ -104,6 +104,11 @@ impl CheckInputs for Inputs {
         }
         problems
     }
+}
+
+/// An optional flag, once bound (absent: false).
+fn flag(f: &Option<OrExpr<bool>>, name: &str) -> Result<bool, ActionError> {
+    f.as_ref().map_or(Ok(false), |f| f.value(name))
 }
 
 /// How often the objects are read again while waiting.
@@ -118,7 +123,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     let which = Which::from_inputs(
         i.name.as_deref(),
         i.selector.as_deref(),
-        i.all == Some(true),
+        flag(&i.all, "all")?,
     )?;
     let selection = Target {
         kind: i.kind.clone(),
@@ -128,7 +133,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     }
     .resolve(&conn)
     .await?;
-    let timeout = i.timeout.as_ref().map_or(DEFAULT_TIMEOUT, |t| t.value.0);
+    let timeout = super::duration_or(&i.timeout, "timeout", DEFAULT_TIMEOUT)?;
     let started = std::time::Instant::now();
     loop {
         let objects = selection.objects(&conn).await?;
@@ -181,7 +186,7 @@ fn pending(objects: &[Value], i: &Inputs) -> Result<Vec<String>, ActionError> {
             .unwrap_or("?");
         let why = if let Some(cond) = &i.condition {
             condition_pending(o, cond, i.status.as_deref().unwrap_or("True"))
-        } else if i.rollout == Some(true) {
+        } else if flag(&i.rollout, "rollout")? {
             crate::cluster::objects::rollout_pending(o)
         } else if let (Some(path), Some(want)) = (&i.jsonpath, &i.value) {
             let got = jsonpath::eval(o, path).map_err(ActionError::Inputs)?;

@@ -1,8 +1,8 @@
 //! The backup format in a store (SPEC section 4): where a backup's objects live
 //! (`layout`), its commit marker (`manifest`), the compressed JSON Lines parts
 //! (`part`), finding backups and resolving `latest` (`catalog`), checking them
-//! (`verify`), the manifest's signature (`signature`), and comparing two backups
-//! (`diff`).
+//! (`verify`), the manifest's signature (`signature`), comparing two backups
+//! (`diff`), and retention rules (`retention`).
 
 pub mod catalog;
 pub mod crypt;
@@ -10,6 +10,7 @@ pub mod diff;
 pub mod layout;
 pub mod manifest;
 pub mod part;
+pub mod retention;
 pub mod signature;
 pub mod verify;
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::events::{OutputValue, Outputs};
 use crate::runbook::Loaded;
+use crate::runbook::de::DeError;
 use crate::runbook::expr::{self, Expr, Reference, Value};
 use crate::runbook::node::{Node, NodeKind};
 
@@ -52,6 +53,34 @@ impl Scope<'_> {
         e.eval(&|r| self.lookup(r))
             .map(|v| v.truthy())
             .ok_or_else(|| format!("`{source}` reads a value that does not exist yet"))
+    }
+
+    /// The text of one string with its expressions replaced by their values (a typed
+    /// field written as an expression).
+    pub fn render(&self, text: &str) -> Result<String, String> {
+        let node = Node {
+            kind: NodeKind::Str(text.to_string()),
+            loc: Default::default(),
+        };
+        match self.bind(&node)?.kind {
+            NodeKind::Str(s) => Ok(s),
+            _ => Ok(text.to_string()),
+        }
+    }
+
+    /// A problem found in the runbook once expressions are bound, worded as `validate`
+    /// words it: `file:line:col: what`.
+    pub fn located(&self, e: &DeError) -> String {
+        match e.loc {
+            Some(loc) => format!(
+                "{}:{}:{}: {}",
+                self.loaded.path.display(),
+                loc.line,
+                loc.col,
+                e.message
+            ),
+            None => e.message.clone(),
+        }
     }
 
     /// A copy of `node` with every expression replaced by its value.

@@ -9,7 +9,7 @@ use crate::actions::{self, ActionInputs};
 use crate::context::ActionError;
 use crate::context::{RunContext, StepCtx};
 use crate::events::{Event, Outputs};
-use crate::runbook::model::Step;
+use crate::runbook::model::{DEFAULT_BACKOFF, Duration as RunbookDuration, Step};
 
 /// How a step ended.
 pub enum StepEnd {
@@ -31,13 +31,22 @@ pub async fn run_step(
 ) -> StepEnd {
     let id = step.head.id.value.0.as_str();
     let uses = step.head.uses.value.as_str();
-    let attempts = step.head.retry.as_ref().map_or(1, |r| r.attempts.value);
-    let mut backoff = step
+    // `timeout` and `retry` may read params and outputs: bound now, checked as
+    // `validate` checks literals.
+    let limits = step
         .head
-        .retry
-        .as_ref()
-        .and_then(|r| r.backoff.as_ref())
-        .map_or(Duration::from_secs(1), |b| b.value.0);
+        .limits(&|text| scope.render(text).map(Some))
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(|e| scope.located(e))
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+    let (attempts, mut backoff, timeout) = match &limits {
+        Ok(l) => (l.attempts, l.backoff, l.timeout),
+        Err(_) => (1, DEFAULT_BACKOFF, None),
+    };
     let started = Instant::now();
     let mut attempt = 1;
     loop {
@@ -48,7 +57,9 @@ pub async fn run_step(
             attempt,
         });
         crate::crash::point(&format!("step-started:{id}"));
-        let result = if inject_failure {
+        let result = if let Err(e) = &limits {
+            Err(ActionError::Inputs(e.clone()))
+        } else if inject_failure {
             Err(ActionError::Failed(
                 "failure injected with --inject-failure".into(),
             ))
@@ -57,7 +68,7 @@ pub async fn run_step(
         {
             Err(e)
         } else {
-            attempt_once(run, step, cluster.clone(), scope, &checkpoints).await
+            attempt_once(run, step, cluster.clone(), scope, timeout, &checkpoints).await
         };
         match result {
             Ok((outputs, undo_state)) => {
@@ -101,15 +112,16 @@ async fn attempt_once(
     step: &Step,
     cluster: Option<String>,
     scope: &Scope<'_>,
+    timeout: Option<Duration>,
     checkpoints: &[serde_json::Value],
 ) -> Result<(Outputs, Option<serde_json::Value>), ActionError> {
     let inputs = bind_inputs(&step.head.uses.value, &step.with_node, scope)?;
     let ctx = StepCtx::new(run, &step.head.id.value.0, cluster).resuming(checkpoints.to_vec());
     let action = actions::execute(&inputs, &ctx);
-    let outputs = match &step.head.timeout {
-        Some(t) => tokio::time::timeout(t.value.0, action)
+    let outputs = match timeout {
+        Some(t) => tokio::time::timeout(t, action)
             .await
-            .map_err(|_| ActionError::Failed(format!("timed out after {}", t.value)))?,
+            .map_err(|_| ActionError::Failed(format!("timed out after {}", RunbookDuration(t))))?,
         None => action.await,
     }?;
     Ok((outputs, ctx.take_undo_state()))
@@ -124,15 +136,25 @@ pub fn bind_inputs(
     let bound = scope.bind(with).map_err(ActionError::Inputs)?;
     let spec = actions::find(uses)
         .ok_or_else(|| ActionError::Inputs(format!("unknown action `{uses}`")))?;
-    spec.parse_inputs(&bound).map_err(|errors| {
-        ActionError::Inputs(
-            errors
-                .into_iter()
-                .map(|e| e.message)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })
+    // Read and checked exactly as `validate` reads literals, with the same messages
+    // and positions.
+    let errors = match spec.parse_inputs(&bound) {
+        Ok(inputs) => {
+            let problems = inputs.check(&bound);
+            if problems.is_empty() {
+                return Ok(inputs);
+            }
+            problems
+        }
+        Err(errors) => errors,
+    };
+    Err(ActionError::Inputs(
+        errors
+            .iter()
+            .map(|e| scope.located(e))
+            .collect::<Vec<_>>()
+            .join("; "),
+    ))
 }
 
 /// Wrong inputs do not get better by trying again.

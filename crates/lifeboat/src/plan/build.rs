@@ -9,7 +9,7 @@ use super::{
 use crate::actions::{self, ActionInputs, ActionSpec};
 use crate::runbook::Loaded;
 use crate::runbook::expr::{self, Expr, Reference, Value};
-use crate::runbook::model::{Cluster, Step, Store};
+use crate::runbook::model::{Cluster, OrExpr, Step, Store};
 use crate::runbook::node::{Node, NodeKind};
 
 /// Builds the plan of a loaded runbook.
@@ -121,10 +121,25 @@ impl Builder<'_> {
             condition_value: condition.as_deref().and_then(|c| self.decide(c)),
             condition,
             inputs: self.bind(&step.with_node),
-            timeout: step.head.timeout.as_ref().map(|t| t.value.to_string()),
+            timeout: step
+                .head
+                .timeout
+                .as_ref()
+                .map(|t| bind_text(&t.value.to_string(), &|r| self.lookup(r))),
             retry: step.head.retry.as_ref().map(|r| PlanRetry {
-                attempts: r.attempts.value,
-                backoff: r.backoff.as_ref().map(|b| b.value.to_string()),
+                attempts: match &r.attempts.value {
+                    OrExpr::Expr(e) => {
+                        let text = bind_text(e, &|r| self.lookup(r));
+                        text.trim()
+                            .parse()
+                            .map_or(OrExpr::Expr(text), OrExpr::Value)
+                    }
+                    literal => literal.clone(),
+                },
+                backoff: r
+                    .backoff
+                    .as_ref()
+                    .map(|b| bind_text(&b.value.to_string(), &|r| self.lookup(r))),
             }),
             on_failure: step.head.on_failure.to_string(),
             undo: step.undo.as_ref().map(|u| PlanUndo {

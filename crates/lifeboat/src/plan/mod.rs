@@ -114,7 +114,8 @@ pub struct PlanStep {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PlanRetry {
-    pub attempts: u32,
+    /// A number, or the expression when it reads an output.
+    pub attempts: crate::runbook::model::OrExpr<u32>,
     pub backoff: Option<String>,
 }
 

@@ -341,7 +341,7 @@ fn job(i: &job_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
         &[Verb::Get],
         cx.why(format!("keep the logs of the Job's pods{c}")),
     );
-    if !i.keep {
+    if i.keep.may_be(false) {
         needs.add(
             s,
             jobs.resource.clone(),

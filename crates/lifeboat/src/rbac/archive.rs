@@ -378,7 +378,7 @@ pub fn restore(i: &restore_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
             verbs,
             cx.why(format!("{writes}: {what}{caveat}")),
         );
-        if i.restore_status {
+        if i.restore_status.may_be(true) {
             needs.add(
                 scope,
                 r.sub("status"),

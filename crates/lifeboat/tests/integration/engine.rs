@@ -651,3 +651,45 @@ fn approve_steps_are_approved_by_name_or_fail_saying_how() {
         .stderr_contains("--approve nope: the runbook has no step `nope`")
         .run();
 }
+
+#[test]
+fn typed_fields_read_outputs_when_the_step_runs_and_say_where_a_bad_one_is() {
+    let c = Served::start(&[&path("runbooks/fixtures/shop")]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = TestRunbook::new("typed")
+        .cluster("c", &c.kubeconfig)
+        .params("  strict: { default: \"false\" }\n")
+        .steps(
+            "  - { id: words, uses: exec_local, with: { argv: [ echo, soon ] } }\n\
+             \x20 - { id: short, uses: exec_local, with: { argv: [ echo, 100ms ] } }\n\
+             \x20 - id: unsure\n    uses: sleep\n    on_failure: continue\n    with: { duration: \"${{ steps.words.outputs.stdout }}\" }\n\
+             \x20 - id: slow\n    uses: sleep\n    on_failure: continue\n    with: { duration: 10s }\n    timeout: \"${{ steps.short.outputs.stdout }}\"\n\
+             \x20 - id: tries\n    uses: sleep\n    on_failure: continue\n    with: { duration: 1ms }\n    retry: { attempts: \"${{ steps.words.outputs.stdout }}\" }\n\
+             \x20 - id: gone\n    uses: delete\n    on_failure: continue\n    with: { kind: ConfigMap, namespace: shop, name: nothing-here, ignore_missing: \"${{ params.strict }}\" }\n",
+        )
+        .write(dir.path());
+    let events = run_json(&rb, &[], 1);
+    let file = rb.display().to_string();
+    // The output is read as a literal would be, and the message names its place.
+    assert_eq!(
+        failure(&events, "unsure"),
+        format!("invalid inputs: {file}:15:23: invalid duration `soon`"),
+        "{events:#?}"
+    );
+    assert_eq!(failure(&events, "slow"), "timed out after 100ms");
+    assert!(
+        failure(&events, "tries").starts_with(&format!("invalid inputs: {file}:25:24: ")),
+        "{events:#?}"
+    );
+    assert!(
+        failure(&events, "tries").ends_with(
+            "expected a whole number or a `${{ }}` expression, found the string `soon\\n`"
+        ),
+        "{events:#?}"
+    );
+    // A boolean from a param: `ignore_missing: false` makes a missing object a failure.
+    assert!(
+        failure(&events, "gone").contains("nothing to delete"),
+        "{events:#?}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod duration;
 mod names;
+mod or_expr;
 
 use std::fmt;
 
@@ -15,6 +16,7 @@ use crate::actions::ActionInputs;
 
 pub use duration::{DURATION_PATTERN, Duration};
 pub use names::{IDENT_PATTERN, Ident, NamedMap, RUNBOOK_NAME_PATTERN, RunbookName};
+pub use or_expr::{Literal, OrExpr, Scalar};
 
 /// The only `apiVersion` this version of lifeboat reads.
 pub const API_VERSION: &str = "lifeboat.dev/v1alpha1";
@@ -352,10 +354,10 @@ pub struct StepHead {
     /// Run the step only when this boolean expression over params and outputs is true.
     #[serde(default, rename = "if")]
     pub condition: Option<Spanned<String>>,
-    /// Cancel the step after this long (more than 0s).
+    /// Cancel the step after this long (more than 0s); may be an expression.
     #[serde(default, deserialize_with = "positive_duration")]
-    #[schemars(with = "Option<Duration>")]
-    pub timeout: Option<Spanned<Duration>>,
+    #[schemars(with = "Option<OrExpr<Duration>>")]
+    pub timeout: Option<Spanned<OrExpr<Duration>>>,
     #[serde(default)]
     pub retry: Option<Retry>,
     /// What to do when the step fails: `abort` (default), `continue` or `rollback`.
@@ -363,25 +365,119 @@ pub struct StepHead {
     pub on_failure: OnFailure,
 }
 
+/// A step's time limit and retries, with their expressions bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepLimits {
+    pub timeout: Option<std::time::Duration>,
+    /// Attempts, the first included.
+    pub attempts: u32,
+    /// The wait before the second attempt.
+    pub backoff: std::time::Duration,
+}
+
+/// The wait before a step's second attempt when `retry.backoff` is not given.
+pub const DEFAULT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl StepHead {
+    /// The step's `timeout` and `retry` read with `resolve` rendering each expression
+    /// (`Ok(None)` from it: not known yet, that field is not checked). Every problem is
+    /// returned at the position of its field.
+    pub fn limits(
+        &self,
+        resolve: &dyn Fn(&str) -> Result<Option<String>, String>,
+    ) -> Result<StepLimits, Vec<super::de::DeError>> {
+        let mut errors = Vec::new();
+        let mut read = |field: &Spanned<OrExpr<Duration>>,
+                        check: fn(Duration) -> Result<(), String>| {
+            match field.value.resolve(resolve).and_then(|v| {
+                if let Some(v) = v {
+                    check(v)?;
+                }
+                Ok(v)
+            }) {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push(located(e, field.loc));
+                    None
+                }
+            }
+        };
+        let timeout = self
+            .timeout
+            .as_ref()
+            .and_then(|t| read(t, check_timeout))
+            .map(|d| d.0);
+        let backoff = self
+            .retry
+            .as_ref()
+            .and_then(|r| r.backoff.as_ref())
+            .and_then(|b| read(b, |_| Ok(())))
+            .map_or(DEFAULT_BACKOFF, |d| d.0);
+        let attempts = match self.retry.as_ref().map(|r| &r.attempts) {
+            None => 1,
+            Some(a) => match a.value.resolve(resolve).and_then(|v| {
+                if let Some(n) = v {
+                    check_attempts(n)?;
+                }
+                Ok(v)
+            }) {
+                Ok(v) => v.unwrap_or(1),
+                Err(e) => {
+                    errors.push(located(e, a.loc));
+                    1
+                }
+            },
+        };
+        if errors.is_empty() {
+            Ok(StepLimits {
+                timeout,
+                attempts,
+                backoff,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn located(message: String, loc: super::diagnostic::Loc) -> super::de::DeError {
+    let mut e = super::de::DeError::new(message);
+    e.loc = Some(loc);
+    e
+}
+
+fn check_timeout(d: Duration) -> Result<(), String> {
+    if d.0.is_zero() {
+        return Err(
+            "`timeout` must be longer than 0s\nleave `timeout` out for no time limit".into(),
+        );
+    }
+    Ok(())
+}
+
+fn check_attempts(n: u32) -> Result<(), String> {
+    if !(1..=100).contains(&n) {
+        return Err(format!(
+            "`attempts` is {n}: it must be 1 to 100\nattempts count the first try too; 1 means no retry"
+        ));
+    }
+    Ok(())
+}
+
 fn positive_duration<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<Option<Spanned<Duration>>, D::Error> {
-    let v = Option::<Spanned<Duration>>::deserialize(d)?;
-    if v.as_ref().is_some_and(|t| t.value.0.is_zero()) {
-        return Err(serde::de::Error::custom(
-            "`timeout` must be longer than 0s\nleave `timeout` out for no time limit",
-        ));
+) -> Result<Option<Spanned<OrExpr<Duration>>>, D::Error> {
+    let v = Option::<Spanned<OrExpr<Duration>>>::deserialize(d)?;
+    if let Some(t) = v.as_ref().and_then(|t| t.value.literal()) {
+        check_timeout(*t).map_err(serde::de::Error::custom)?;
     }
     Ok(v)
 }
 
-fn attempts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Spanned<u32>, D::Error> {
-    let v = Spanned::<u32>::deserialize(d)?;
-    if !(1..=100).contains(&v.value) {
-        return Err(serde::de::Error::custom(format!(
-            "`attempts` is {}: it must be 1 to 100\nattempts count the first try too; 1 means no retry",
-            v.value
-        )));
+fn attempts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Spanned<OrExpr<u32>>, D::Error> {
+    let v = Spanned::<OrExpr<u32>>::deserialize(d)?;
+    if let Some(n) = v.value.literal() {
+        check_attempts(*n).map_err(serde::de::Error::custom)?;
     }
     Ok(v)
 }
@@ -409,13 +505,14 @@ pub const STEP_FIELDS: &[&str] = &[
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
-    /// Total attempts, the first included: 1 to 100.
+    /// Total attempts, the first included: 1 to 100; may be an expression.
     #[serde(deserialize_with = "attempts")]
-    #[schemars(range(min = 1, max = 100))]
-    pub attempts: Spanned<u32>,
-    /// Wait before the second attempt; doubled after each failure, with jitter.
+    #[schemars(with = "OrExpr<u32>")]
+    pub attempts: Spanned<OrExpr<u32>>,
+    /// Wait before the second attempt; doubled after each failure, with jitter (default
+    /// `1s`); may be an expression.
     #[serde(default)]
-    pub backoff: Option<Spanned<Duration>>,
+    pub backoff: Option<Spanned<OrExpr<Duration>>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]

@@ -18,7 +18,29 @@ pub fn check_bound_inputs(
     params: &[crate::runbook::BoundParam],
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let located = |e: crate::runbook::de::DeError, fallback| {
+        Diagnostic::new(
+            file,
+            e.loc.unwrap_or(fallback),
+            format!("with params bound, {}", e.message),
+        )
+        .with_hint("the value comes from a param: check `--set` and the param's `default`")
+    };
     for step in &runbook.steps {
+        // `timeout` and `retry`: checked when params alone decide them.
+        let resolve = |text: &str| {
+            let node = Node {
+                kind: crate::runbook::node::NodeKind::Str(text.to_string()),
+                loc: step.loc,
+            };
+            Ok(bind_params(&node, params)
+                .as_str()
+                .filter(|s| !s.contains("${{"))
+                .map(str::to_string))
+        };
+        if let Err(errors) = step.head.limits(&resolve) {
+            out.extend(errors.into_iter().map(|e| located(e, step.loc)));
+        }
         let mut pieces = vec![(step.head.uses.value.as_str(), &step.with_node)];
         if let Some(undo) = &step.undo
             && !matches!(undo.with, actions::ActionInputs::RestorePrevious(_))
@@ -37,18 +59,7 @@ pub fn check_bound_inputs(
                 Ok(inputs) => inputs.check(&bound),
                 Err(errors) => errors,
             };
-            for e in errors {
-                out.push(
-                    Diagnostic::new(
-                        file,
-                        e.loc.unwrap_or(node.loc),
-                        format!("with params bound, {}", e.message),
-                    )
-                    .with_hint(
-                        "the value comes from a param: check `--set` and the param's `default`",
-                    ),
-                );
-            }
+            out.extend(errors.into_iter().map(|e| located(e, node.loc)));
         }
     }
     out

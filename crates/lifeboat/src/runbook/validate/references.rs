@@ -28,6 +28,22 @@ impl Checker<'_> {
         {
             strings.push((&text.value, text.loc, false));
         }
+        // `timeout` and `retry` written as expressions.
+        let retry = step.head.retry.as_ref();
+        let durations = [
+            step.head.timeout.as_ref(),
+            retry.and_then(|r| r.backoff.as_ref()),
+        ];
+        for field in durations.into_iter().flatten() {
+            if let Some(text) = field.value.expr() {
+                strings.push((text, field.loc, false));
+            }
+        }
+        if let Some(a) = retry
+            && let Some(text) = a.attempts.value.expr()
+        {
+            strings.push((text, a.attempts.loc, false));
+        }
         for (text, loc, in_undo) in strings {
             if !text.contains("${{") {
                 continue;
