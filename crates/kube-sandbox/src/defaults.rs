@@ -273,12 +273,36 @@ fn drop_nulls(v: &mut Value) {
     }
 }
 
+/// `metadata` as decoding into the API's `ObjectMeta` leaves it, for every kind
+/// (custom ones too): empty `labels`, `annotations`, `finalizers`, `ownerReferences`
+/// and `managedFields` are left out, as are `null` fields (a merge patch that removes
+/// the last annotation leaves no `annotations: {}` behind).
+fn object_meta(obj: &mut Value) {
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    meta.retain(|field, v| {
+        let omitted_when_empty = matches!(
+            field.as_str(),
+            "labels" | "annotations" | "finalizers" | "ownerReferences" | "managedFields"
+        );
+        let empty = match v {
+            Value::Object(m) => m.is_empty(),
+            Value::Array(items) => items.is_empty(),
+            _ => false,
+        };
+        !v.is_null() && (!omitted_when_empty || !empty)
+    });
+}
+
 /// What the API server rewrites on every write: `null` fields of built-in kinds are
-/// dropped, and a Secret's `stringData` becomes base64 `data`.
+/// dropped, empty metadata maps and lists of every kind too, and a Secret's
+/// `stringData` becomes base64 `data`.
 pub fn normalize(t: &ServedType, obj: &mut Value) {
     if !t.custom {
         drop_nulls(obj);
     }
+    object_meta(obj);
     if t.group.is_empty()
         && t.resource == "secrets"
         && let Some(Value::Object(plain)) = obj.as_object_mut().and_then(|o| o.remove("stringData"))
@@ -322,6 +346,27 @@ mod tests {
             obj,
             json!({ "spec": { "template": { "metadata": { "labels": { "a": "b" } } } } })
         );
+    }
+
+    #[test]
+    fn empty_metadata_maps_are_left_out_for_every_kind() {
+        let c = Catalog::default();
+        let Some(t) = c.by_path("", "v1", "configmaps") else {
+            panic!("no configmaps")
+        };
+        let mut custom = t.clone();
+        custom.custom = true;
+        for t in [t, &custom] {
+            let mut obj = json!({ "metadata": {
+                "name": "a", "annotations": {}, "labels": { "x": "y" }, "finalizers": [],
+                "ownerReferences": null
+            }, "data": { "k": "v" } });
+            normalize(t, &mut obj);
+            assert_eq!(
+                obj,
+                json!({ "metadata": { "name": "a", "labels": { "x": "y" } }, "data": { "k": "v" } })
+            );
+        }
     }
 
     #[test]

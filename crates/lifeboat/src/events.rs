@@ -103,6 +103,21 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
         dry_run: bool,
+        /// What the restore's transforms changed in the object (field paths; values,
+        /// except a Secret's).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        changes: Vec<String>,
+    },
+    /// An object read back after a restore (`verify`, `verify_restore`) that is missing
+    /// or differs from the backup: the paths of the fields that differ, never values.
+    ObjectDrift {
+        step: String,
+        kind: String,
+        /// `namespace/name`, or `name` for cluster-scoped objects.
+        name: String,
+        missing: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<String>,
     },
     /// Something a step did not let fail it but the operator should know (a group of
     /// the cluster's API that could not be read, and so was left out of a backup).
@@ -227,6 +242,14 @@ mod tests {
                 result: s(),
                 reason: Some(s()),
                 dry_run: false,
+                changes: vec![s()],
+            },
+            Event::ObjectDrift {
+                step: s(),
+                kind: s(),
+                name: s(),
+                missing: false,
+                fields: vec![s()],
             },
             Event::StepWarning {
                 step: s(),
@@ -287,6 +310,7 @@ mod tests {
             | Event::Checkpoint { .. }
             | Event::RunInterrupted { .. }
             | Event::ObjectResult { .. }
+            | Event::ObjectDrift { .. }
             | Event::StepRetrying { .. }
             | Event::StepWarning { .. }
             | Event::StepFailed { .. }

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod cluster;
 pub mod context;
 pub mod crash;
+pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod events;

@@ -134,6 +134,7 @@ fn step_of(event: &Event) -> Option<&str> {
         | Event::StepResumed { step, .. }
         | Event::Checkpoint { step, .. }
         | Event::ObjectResult { step, .. }
+        | Event::ObjectDrift { step, .. }
         | Event::StepRetrying { step, .. }
         | Event::StepWarning { step, .. }
         | Event::StepFailed { step, .. }

@@ -166,10 +166,24 @@ impl SecretMask {
                 }
             }
             Event::StepSkipped { reason, .. } => self.text_in_place(reason),
-            Event::ObjectResult { name, reason, .. } => {
+            Event::ObjectResult {
+                name,
+                reason,
+                changes,
+                ..
+            } => {
                 self.text_in_place(name);
                 if let Some(reason) = reason {
                     self.text_in_place(reason);
+                }
+                for change in changes {
+                    self.text_in_place(change);
+                }
+            }
+            Event::ObjectDrift { name, fields, .. } => {
+                self.text_in_place(name);
+                for field in fields {
+                    self.text_in_place(field);
                 }
             }
             Event::RunInterrupted { journal_error, .. } => {

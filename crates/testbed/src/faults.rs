@@ -63,6 +63,9 @@ pub struct FaultPlan {
     pub ignore_conditions: bool,
     /// At most this many faults in all (then every request goes through).
     pub max_faults: Option<u64>,
+    /// Only requests whose `METHOD path` contains this meet faults (`None`: any), to
+    /// fail one request of a run on purpose.
+    pub only: Option<String>,
 }
 
 impl FaultPlan {
@@ -82,6 +85,7 @@ impl FaultPlan {
             ],
             ignore_conditions: false,
             max_faults: None,
+            only: None,
         }
     }
 
@@ -93,6 +97,7 @@ impl FaultPlan {
             faults: Vec::new(),
             ignore_conditions: false,
             max_faults: None,
+            only: None,
         }
     }
 
@@ -274,7 +279,9 @@ impl std::error::Error for Cut {}
 impl Shared {
     async fn handle(&self, req: Request<Incoming>) -> Result<Response<ProxyBody>, Cut> {
         let n = self.count.fetch_add(1, Ordering::SeqCst);
-        let fault = match self.plan.fault_of(n) {
+        let line = format!("{} {}", req.method(), req.uri());
+        let targeted = self.plan.only.as_ref().is_none_or(|o| line.contains(o));
+        let fault = match self.plan.fault_of(n).filter(|_| targeted) {
             Some(Fault::OkWithErrorBody) if !completes_an_upload(&req) => None,
             Some(_)
                 if self
@@ -287,7 +294,7 @@ impl Shared {
             other => other,
         };
         if let Ok(mut seen) = self.seen.lock() {
-            seen.push((n, format!("{} {}", req.method(), req.uri()), fault));
+            seen.push((n, line, fault));
         }
         match fault {
             Some(Fault::Status(code)) => Ok(status(code, None)),

@@ -72,11 +72,14 @@ const PARALLEL: usize = 4;
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     let from = ctx.run.store(&i.from.value).await?;
     let to = ctx.run.store(&i.to.value).await?;
+    // The source is in the run lock's `reading` before its manifest is read, and until
+    // the copy ends: no prune deletes it meanwhile.
+    let reading = ctx.run.reading_backup(&from, &i.backup).await?;
     // The source's signature is checked (when its store asks) before anything is
     // copied, and the destination's key read: a bad one stops the copy up front.
     let source = catalog::resolve_trusted(
         &from,
-        &i.backup,
+        reading.backup_id(),
         ctx.run.runbook_name(),
         &ctx.run.trust(&i.from.value)?,
     )
@@ -87,6 +90,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     match catalog::read(&to, &id).await {
         Ok(existing) if existing.parts == manifest.parts => {
             sign_copy(&from, &to, &id, signer.as_ref()).await?;
+            reading.done(ctx).await;
             return Ok(outputs_of(manifest));
         }
         Ok(_) => {
@@ -145,6 +149,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     .await?;
     crate::crash::point("manifest-copied");
     sign_copy(&from, &to, &id, signer.as_ref()).await?;
+    reading.done(ctx).await;
     Ok(outputs_of(manifest))
 }
 

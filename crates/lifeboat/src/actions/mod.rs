@@ -16,6 +16,7 @@ pub mod backup;
 pub mod copy_backup;
 pub mod delete;
 pub mod exec_local;
+pub mod gitops_pause;
 pub mod http_check;
 pub mod job;
 pub mod patch;
@@ -23,6 +24,7 @@ pub mod restore;
 pub mod scale;
 pub mod sleep;
 pub mod snapshot;
+pub mod verify_restore;
 pub mod wait;
 
 mod inputs;
@@ -146,10 +148,12 @@ macro_rules! registry {
 registry! {
     Backup => backup,
     Restore => restore,
+    VerifyRestore => verify_restore,
     Scale => scale,
     Patch => patch,
     Apply => apply,
     Delete => delete,
+    GitopsPause => gitops_pause,
     Wait => wait,
     HttpCheck => http_check,
     Approve => approve,
@@ -165,12 +169,14 @@ pub async fn execute(inputs: &ActionInputs, ctx: &StepCtx<'_>) -> Result<Outputs
     match inputs {
         ActionInputs::Backup(i) => backup::execute(i, ctx).await,
         ActionInputs::Restore(i) => restore::execute(i, ctx).await,
+        ActionInputs::VerifyRestore(i) => verify_restore::execute(i, ctx).await,
         ActionInputs::Approve(i) => approve::execute(i, ctx).await,
         ActionInputs::Sleep(i) => sleep::execute(i, ctx).await,
         ActionInputs::Scale(i) => scale::execute(i, ctx).await,
         ActionInputs::Patch(i) => patch::execute(i, ctx).await,
         ActionInputs::Apply(i) => apply::execute(i, ctx).await,
         ActionInputs::Delete(i) => delete::execute(i, ctx).await,
+        ActionInputs::GitopsPause(i) => gitops_pause::execute(i, ctx).await,
         ActionInputs::Wait(i) => wait::execute(i, ctx).await,
         ActionInputs::HttpCheck(i) => http_check::execute(i, ctx).await,
         ActionInputs::Job(i) => job::execute(i, ctx).await,
@@ -195,6 +201,7 @@ pub async fn undo_own(
         ActionInputs::Scale(i) => scale::undo(i, outputs, ctx).await,
         ActionInputs::Patch(i) => patch::undo(i, state, ctx).await,
         ActionInputs::Apply(_) => apply::undo(state, ctx).await,
+        ActionInputs::GitopsPause(_) => gitops_pause::undo(state, ctx).await,
         _ => Err(ActionError::Inputs(
             "this action has no undo of its own: name a compensating action with `uses:`".into(),
         )),

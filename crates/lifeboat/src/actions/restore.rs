@@ -6,14 +6,18 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::backup::parallelism_range;
-use super::{CheckInputs, IntOrExpr, Output, map_out, out};
+use super::{CheckInputs, IntOrExpr, Output, located, map_out, out};
+use crate::cluster::ClusterConn;
 use crate::context::{ActionError, StepCtx};
 use crate::events::Event;
 use crate::events::{OutputValue, Outputs};
+use crate::restore::transform::{Modifier, Transforms};
+use crate::restore::verify::{DriftTally, ObjectDrift, VerifyMode};
 use crate::restore::{Existing, ObjectReport, Outcome};
 use crate::runbook::de::{DeError, Spanned};
 use crate::runbook::model::{Duration, OrExpr};
 use crate::runbook::node::Node;
+use crate::store::Store;
 
 pub const NAME: &str = "restore";
 pub const SUMMARY: &str = "Restore a backup into a cluster (CRDs first, then tier by tier).";
@@ -39,6 +43,14 @@ pub const OUTPUTS: &[Output] = &[
     map_out(
         "kinds",
         "objects restored (created, updated or unchanged) per kind",
+    ),
+    out(
+        "verified",
+        "objects read back and compared with the backup (`verify`; 0 without it)",
+    ),
+    out(
+        "drift",
+        "objects read back missing or different from the backup (`verify`)",
     ),
 ];
 
@@ -85,6 +97,19 @@ pub struct Inputs {
     /// and APIServices to be ready (default 2m); one still not ready is not restored.
     #[serde(default)]
     pub backend_timeout: Option<Spanned<OrExpr<Duration>>>,
+    /// Storage classes to change, `{ gp2: premium-rwo }`: in PVCs, PVs and
+    /// StatefulSets' claim templates.
+    #[serde(default)]
+    pub storage_class_mapping: BTreeMap<String, String>,
+    /// Rules that patch the restored objects, in order: each selects by `match`
+    /// (resources, namespaces, name, label_selector) and applies a `json_patch` or a
+    /// `merge_patch`.
+    #[serde(default)]
+    pub modifiers: Vec<Modifier>,
+    /// Read back every object written and compare it with the backup: `true` (drift
+    /// fails the step), `report` (drift is recorded) or `false` (default).
+    #[serde(default)]
+    pub verify: VerifyMode,
 }
 
 /// How long the admission tier waits for its backends unless told.
@@ -99,9 +124,32 @@ impl CheckInputs for Inputs {
         vec![&self.store]
     }
     fn check(&self, with: &Node) -> Vec<DeError> {
-        parallelism_range(&self.parallelism, with)
+        let mut problems: Vec<DeError> = parallelism_range(&self.parallelism, with)
             .into_iter()
-            .collect()
+            .collect();
+        for (from, to) in &self.storage_class_mapping {
+            if from.is_empty() || to.is_empty() {
+                let at = with.get("storage_class_mapping").unwrap_or(with);
+                problems.push(located(
+                    DeError::new("`storage_class_mapping` maps an empty storage class name")
+                        .hint("write `from-class: to-class`, such as `gp2: premium-rwo`"),
+                    at,
+                ));
+            }
+        }
+        let items = with.get("modifiers").and_then(|m| match &m.kind {
+            crate::runbook::node::NodeKind::Seq(items) => Some(items),
+            _ => None,
+        });
+        for (i, m) in self.modifiers.iter().enumerate() {
+            if let Err(e) = Transforms::new(&BTreeMap::new(), std::slice::from_ref(m)) {
+                let at = items.and_then(|items| items.get(i)).unwrap_or(with);
+                // The rule's own number, not 1 of a list of one.
+                let message = e.replacen("modifier 1:", &format!("modifier {}:", i + 1), 1);
+                problems.push(located(DeError::new(message), at));
+            }
+        }
+        problems
     }
 }
 
@@ -110,50 +158,13 @@ impl CheckInputs for Inputs {
 pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionError> {
     let conn = ctx.cluster().await?;
     let store = ctx.run.store(&i.store.value).await?;
-    let parallelism = match &i.parallelism {
-        Some(p) => p.value("parallelism")?,
-        None => 16,
-    };
-    let summary = crate::restore::run(crate::restore::RestoreRequest {
-        conn: &conn,
-        store: &store,
-        backup: i.backup.clone(),
-        runbook: ctx.run.runbook_name().to_string(),
-        namespaces: i.namespaces.clone(),
-        exclude_namespaces: i.exclude_namespaces.clone(),
-        include_resources: i.include_resources.clone(),
-        exclude_resources: i.exclude_resources.clone(),
-        label_selector: i.label_selector.clone(),
-        namespace_mapping: i.namespace_mapping.clone(),
-        existing: i.existing,
-        parallelism: usize::try_from(parallelism).unwrap_or(16),
-        fail_fast: i.fail_fast.value("fail_fast")?,
-        restore_status: i.restore_status.value("restore_status")?,
-        keep_node_ports: i.keep_node_ports.value("keep_node_ports")?,
-        backend_timeout: super::duration_or(
-            &i.backend_timeout,
-            "backend_timeout",
-            DEFAULT_BACKEND_TIMEOUT,
-        )?,
-        identities: ctx.run.identities(&i.store.value)?,
-        trust: ctx.run.trust(&i.store.value)?,
-        progress: ctx.progress(),
-        on_object: object_results(ctx),
-        done: ctx
-            .checkpoints()
-            .iter()
-            .rev()
-            .find_map(|c| serde_json::from_value(c.clone()).ok()),
-        on_tier_done: {
-            let checkpoint = ctx.checkpointer();
-            std::sync::Arc::new(move |done| {
-                if let Ok(data) = serde_json::to_value(done) {
-                    checkpoint(data);
-                }
-            })
-        },
-    })
-    .await?;
+    // In the run lock's `reading` before the manifest is read, until the step ends: no
+    // prune deletes the backup meanwhile.
+    let reading = ctx.run.reading_backup(&store, &i.backup).await?;
+    let mut req = request(i, ctx, &conn, &store)?;
+    req.backup = reading.backup_id().to_string();
+    let summary = crate::restore::run(req).await?;
+    reading.done(ctx).await;
     let t = &summary.tally;
     if t.total.failed > 0 {
         let first = t
@@ -173,8 +184,17 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
             summary.backup_id
         )));
     }
+    let drift = summary.drift.clone().unwrap_or_default();
+    if i.verify == VerifyMode::Fail && drift.total() > 0 {
+        return Err(ActionError::Failed(drift_message(
+            &drift,
+            &summary.backup_id,
+        )));
+    }
     let mut outputs = Outputs::new();
     let s = |v: u64| OutputValue::Str(v.to_string());
+    outputs.insert("verified".into(), s(drift.checked));
+    outputs.insert("drift".into(), s(drift.total()));
     outputs.insert(
         "backup_id".into(),
         OutputValue::Str(summary.backup_id.clone()),
@@ -210,6 +230,99 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     Ok(outputs)
 }
 
+/// The restore the inputs ask for, into `conn` from `store`.
+pub(crate) fn request<'a>(
+    i: &Inputs,
+    ctx: &StepCtx<'_>,
+    conn: &'a ClusterConn,
+    store: &'a Store,
+) -> Result<crate::restore::RestoreRequest<'a>, ActionError> {
+    let parallelism = match &i.parallelism {
+        Some(p) => p.value("parallelism")?,
+        None => 16,
+    };
+    Ok(crate::restore::RestoreRequest {
+        conn,
+        store,
+        backup: i.backup.clone(),
+        runbook: ctx.run.runbook_name().to_string(),
+        namespaces: i.namespaces.clone(),
+        exclude_namespaces: i.exclude_namespaces.clone(),
+        include_resources: i.include_resources.clone(),
+        exclude_resources: i.exclude_resources.clone(),
+        label_selector: i.label_selector.clone(),
+        namespace_mapping: i.namespace_mapping.clone(),
+        existing: i.existing,
+        parallelism: usize::try_from(parallelism).unwrap_or(16),
+        fail_fast: i.fail_fast.value("fail_fast")?,
+        restore_status: i.restore_status.value("restore_status")?,
+        keep_node_ports: i.keep_node_ports.value("keep_node_ports")?,
+        verify: i.verify,
+        on_drift: drift_events(ctx),
+        transforms: std::sync::Arc::new(
+            Transforms::new(&i.storage_class_mapping, &i.modifiers).map_err(ActionError::Inputs)?,
+        ),
+        backend_timeout: super::duration_or(
+            &i.backend_timeout,
+            "backend_timeout",
+            DEFAULT_BACKEND_TIMEOUT,
+        )?,
+        identities: ctx.run.identities(&i.store.value)?,
+        trust: ctx.run.trust(&i.store.value)?,
+        progress: ctx.progress(),
+        on_object: object_results(ctx),
+        done: ctx
+            .checkpoints()
+            .iter()
+            .rev()
+            .find_map(|c| serde_json::from_value(c.clone()).ok()),
+        on_tier_done: {
+            let checkpoint = ctx.checkpointer();
+            std::sync::Arc::new(move |done| {
+                if let Ok(data) = serde_json::to_value(done) {
+                    checkpoint(data);
+                }
+            })
+        },
+    })
+}
+
+/// The failure of a verification that found drift: counts and the first objects.
+pub(crate) fn drift_message(drift: &DriftTally, backup_id: &str) -> String {
+    let first: Vec<String> = drift
+        .first
+        .iter()
+        .take(3)
+        .map(ToString::to_string)
+        .collect();
+    format!(
+        "{} of {} objects read back differ from backup {backup_id} ({} missing, {} changed); first: {}",
+        drift.total(),
+        drift.checked,
+        drift.missing,
+        drift.drifted,
+        first.join("; ")
+    )
+}
+
+/// A callback for what reading back finds: each drifted or missing object as an
+/// `ObjectDrift` event.
+pub(crate) fn drift_events(
+    ctx: &StepCtx<'_>,
+) -> std::sync::Arc<dyn Fn(&ObjectDrift) + Send + Sync> {
+    let step = ctx.step.to_string();
+    let sink = ctx.run.sink.clone();
+    std::sync::Arc::new(move |d: &ObjectDrift| {
+        sink.emit(&Event::ObjectDrift {
+            step: step.clone(),
+            kind: d.kind.clone(),
+            name: d.name.clone(),
+            missing: d.missing,
+            fields: d.fields.clone(),
+        });
+    })
+}
+
 /// A callback for restore's per-object outcomes: every object in a dry run, failed
 /// ones otherwise, each as an `ObjectResult` event.
 fn object_results(ctx: &StepCtx<'_>) -> ObjectReport {
@@ -217,7 +330,7 @@ fn object_results(ctx: &StepCtx<'_>) -> ObjectReport {
     let sink = ctx.run.sink.clone();
     // A dry run reports every object (what would happen to it), a run its failures.
     let dry_run = ctx.dry_run();
-    std::sync::Arc::new(move |kind, name, outcome| {
+    std::sync::Arc::new(move |kind, name, outcome, changes| {
         let (result, reason) = match outcome {
             Outcome::Created => ("created", None),
             Outcome::Updated => ("updated", None),
@@ -233,6 +346,7 @@ fn object_results(ctx: &StepCtx<'_>) -> ObjectReport {
                 result: result.to_string(),
                 reason,
                 dry_run,
+                changes: changes.to_vec(),
             });
         }
     })

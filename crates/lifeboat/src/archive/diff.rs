@@ -80,39 +80,7 @@ pub async fn diff(
     for resource in resources {
         let before = read_type(&a, a_types.get(resource), identities)?;
         let after = read_type(&b, b_types.get(resource), identities)?;
-        let mut kind = KindDiff {
-            resource: resource.clone(),
-            added: after
-                .keys()
-                .filter(|k| !before.contains_key(*k))
-                .cloned()
-                .collect(),
-            removed: before
-                .keys()
-                .filter(|k| !after.contains_key(*k))
-                .cloned()
-                .collect(),
-            changed: Vec::new(),
-        };
-        for (name, old) in &before {
-            let Some(new) = after.get(name) else { continue };
-            let mut fields = Vec::new();
-            changed_paths(old, new, "", &mut fields);
-            if fields.is_empty() {
-                unchanged += 1;
-            } else {
-                let more = fields.len().saturating_sub(MAX_FIELDS);
-                fields.truncate(MAX_FIELDS);
-                kind.changed.push(ChangedObject {
-                    name: name.clone(),
-                    fields,
-                    more,
-                });
-            }
-        }
-        if !(kind.added.is_empty() && kind.removed.is_empty() && kind.changed.is_empty()) {
-            kinds.push(kind);
-        }
+        kinds.extend(compare_type(resource, &before, &after, &mut unchanged));
     }
     Ok(BackupDiff {
         from: from.backup_id.clone(),
@@ -122,9 +90,50 @@ pub async fn diff(
     })
 }
 
+/// How the objects of one resource type differ (`None`: not at all), both sides by
+/// `namespace/name` and made `comparable`; counts the objects found the same.
+pub(crate) fn compare_type(
+    resource: &str,
+    before: &BTreeMap<String, Value>,
+    after: &BTreeMap<String, Value>,
+    unchanged: &mut usize,
+) -> Option<KindDiff> {
+    let mut kind = KindDiff {
+        resource: resource.to_string(),
+        added: after
+            .keys()
+            .filter(|k| !before.contains_key(*k))
+            .cloned()
+            .collect(),
+        removed: before
+            .keys()
+            .filter(|k| !after.contains_key(*k))
+            .cloned()
+            .collect(),
+        changed: Vec::new(),
+    };
+    for (name, old) in before {
+        let Some(new) = after.get(name) else { continue };
+        let mut fields = Vec::new();
+        changed_paths(old, new, "", &mut fields);
+        if fields.is_empty() {
+            *unchanged += 1;
+        } else {
+            let more = fields.len().saturating_sub(MAX_FIELDS);
+            fields.truncate(MAX_FIELDS);
+            kind.changed.push(ChangedObject {
+                name: name.clone(),
+                fields,
+                more,
+            });
+        }
+    }
+    (!(kind.added.is_empty() && kind.removed.is_empty() && kind.changed.is_empty())).then_some(kind)
+}
+
 /// The indexes of a backup's parts, by resource type (`resource.group`, or `resource`
 /// for the core group).
-fn parts_by_type(backup: &SpooledBackup) -> BTreeMap<String, Vec<usize>> {
+pub(crate) fn parts_by_type(backup: &SpooledBackup) -> BTreeMap<String, Vec<usize>> {
     let mut out: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, p) in backup.manifest.parts.iter().enumerate() {
         let resource = if p.group.is_empty() {
@@ -138,7 +147,7 @@ fn parts_by_type(backup: &SpooledBackup) -> BTreeMap<String, Vec<usize>> {
 }
 
 /// The objects of some parts, by `namespace/name`, ready to compare.
-fn read_type(
+pub(crate) fn read_type(
     backup: &SpooledBackup,
     parts: Option<&Vec<usize>>,
     identities: Option<&Identities>,
@@ -168,7 +177,7 @@ fn read_type(
     Ok(out)
 }
 
-fn object_name(o: &Value) -> String {
+pub(crate) fn object_name(o: &Value) -> String {
     let name = o
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -181,7 +190,7 @@ fn object_name(o: &Value) -> String {
 
 /// An object without what every write or controller changes; a Secret's values
 /// replaced by their sha256.
-fn comparable(mut o: Value) -> Value {
+pub(crate) fn comparable(mut o: Value) -> Value {
     let secret = o.get("kind").and_then(Value::as_str) == Some("Secret");
     if let Some(map) = o.as_object_mut() {
         map.remove("status");
@@ -207,6 +216,22 @@ fn comparable(mut o: Value) -> Value {
 /// The paths under `prefix` where `a` and `b` differ: fields of objects by name, items
 /// of lists by index (a list whose length changed is one path), scalars whole.
 fn changed_paths(a: &Value, b: &Value, prefix: &str, out: &mut Vec<String>) {
+    let mut changes = Vec::new();
+    field_changes(a, b, prefix, &mut changes);
+    out.extend(changes.into_iter().map(|c| c.path));
+}
+
+/// One field that differs between two objects: its path (`spec.replicas`,
+/// `spec.containers[0].image`), and its value before and after (`None`: absent).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldChange<'v> {
+    pub path: String,
+    pub before: Option<&'v Value>,
+    pub after: Option<&'v Value>,
+}
+
+/// The fields under `prefix` where `a` and `b` differ, as `changed_paths` names them.
+pub fn field_changes<'v>(a: &'v Value, b: &'v Value, prefix: &str, out: &mut Vec<FieldChange<'v>>) {
     let at = |key: &str| {
         if prefix.is_empty() {
             key.to_string()
@@ -219,21 +244,29 @@ fn changed_paths(a: &Value, b: &Value, prefix: &str, out: &mut Vec<String>) {
             let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for k in keys {
                 match (x.get(k), y.get(k)) {
-                    (Some(xv), Some(yv)) => changed_paths(xv, yv, &at(k), out),
-                    _ => out.push(at(k)),
+                    (Some(xv), Some(yv)) => field_changes(xv, yv, &at(k), out),
+                    (before, after) => out.push(FieldChange {
+                        path: at(k),
+                        before,
+                        after,
+                    }),
                 }
             }
         }
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
             for (i, (xv, yv)) in x.iter().zip(y).enumerate() {
-                changed_paths(xv, yv, &format!("{prefix}[{i}]"), out);
+                field_changes(xv, yv, &format!("{prefix}[{i}]"), out);
             }
         }
         (x, y) if x == y => {}
-        _ => out.push(if prefix.is_empty() {
-            "(the whole object)".to_string()
-        } else {
-            prefix.to_string()
+        (x, y) => out.push(FieldChange {
+            path: if prefix.is_empty() {
+                "(the whole object)".to_string()
+            } else {
+                prefix.to_string()
+            },
+            before: Some(x),
+            after: Some(y),
         }),
     }
 }

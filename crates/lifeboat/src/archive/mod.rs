@@ -2,14 +2,19 @@
 //! (`layout`), its commit marker (`manifest`), the compressed JSON Lines parts
 //! (`part`), finding backups and resolving `latest` (`catalog`), checking them
 //! (`verify`), the manifest's signature (`signature`), comparing two backups
-//! (`diff`), and retention rules (`retention`).
+//! (`diff`), retention rules (`retention`), deleting a backup manifest first
+//! (`delete`), pruning a store by retention rules (`prune`), and the reader leases
+//! that keep a backup being read from a prune (`reader_lease`).
 
 pub mod catalog;
 pub mod crypt;
+pub mod delete;
 pub mod diff;
 pub mod layout;
 pub mod manifest;
 pub mod part;
+pub mod prune;
+pub mod reader_lease;
 pub mod retention;
 pub mod signature;
 pub mod verify;
@@ -51,6 +56,15 @@ pub enum ArchiveError {
     /// The manifest's signature is missing where one is required, or does not verify.
     #[error("backup {id} failed its signature check: {message}")]
     Signature { id: String, message: String },
+    /// A delete failed part way: once its manifest is gone the backup is incomplete,
+    /// never restored, and a later prune finishes it.
+    #[error("failed to delete {what} of backup {id}: {source}")]
+    Delete {
+        id: String,
+        what: String,
+        #[source]
+        source: Box<StoreError>,
+    },
     #[error("failed to {op} {}: {source}", path.display())]
     Io {
         op: &'static str,

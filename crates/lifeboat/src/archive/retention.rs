@@ -122,7 +122,7 @@ impl fmt::Display for Reason {
 
 /// A duration as `7d`, `1d 12h`, `90m` style parts (whole seconds; below a second,
 /// as `Duration`'s own debug form).
-struct HumanDuration(Duration);
+pub(crate) struct HumanDuration(pub(crate) Duration);
 
 impl fmt::Display for HumanDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,19 +1,23 @@
-//! `lifeboat backups list|show|verify|delete|diff --store URL`: what is in a store, one
-//! backup's manifest, re-checking every part of a backup, deleting one (manifest
-//! first, so a half-deleted backup is never taken for a complete one), and what
-//! changed between two.
+//! `lifeboat backups list|show|verify|delete|diff|prune --store URL`: what is in a
+//! store, one backup's manifest, re-checking every part of a backup, deleting one
+//! (manifest first, so a half-deleted backup is never taken for a complete one), what
+//! changed between two, and removing those no retention rule keeps.
 
 use std::io::Write;
+use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::table::table;
-use super::{BackupsCommand, BackupsDiffArgs, BackupsTarget, OutputFormat, emit};
+use super::{BackupsCommand, BackupsDiffArgs, BackupsPruneArgs, BackupsTarget, OutputFormat, emit};
 use crate::archive::crypt::Identities;
+use crate::archive::prune::{self, BackupVerdict, Plan, Rules, Verdict};
+use crate::archive::retention::{Policy, PolicyError};
 use crate::archive::signature::{PublicKey, Trust};
-use crate::archive::{self, Manifest, catalog, layout, verify};
+use crate::archive::{self, Manifest, catalog, delete, layout, verify};
 use crate::error::{Error, ExitCode};
-use crate::store::{Store, parse_store_url};
+use crate::runbook::model::Duration as RunbookDuration;
+use crate::store::{Store, StoreConfig, parse_store_url};
 
 /// Parts checked at once by `verify`.
 const PARALLEL_CHECKS: usize = 4;
@@ -29,6 +33,7 @@ pub fn run(command: &BackupsCommand, out: &mut dyn Write) -> anyhow::Result<Exit
             BackupsCommand::Verify(t) => verify_backup(t, out).await,
             BackupsCommand::Delete(t) => delete(t, out).await,
             BackupsCommand::Diff(d) => diff(d, out).await,
+            BackupsCommand::Prune(p) => prune_store(p, out).await,
         }
     })
 }
@@ -221,16 +226,55 @@ async fn verify_backup(t: &BackupsTarget, out: &mut dyn Write) -> anyhow::Result
     Ok(ExitCode::Success)
 }
 
+/// What `backups diff` compares the first backup with.
+enum DiffWith<'a> {
+    Backup(&'a str),
+    /// A kubeconfig context's live state.
+    Cluster(&'a str),
+}
+
 async fn diff(d: &BackupsDiffArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
     let config = parse_store_url(&d.store).map_err(|e| Error::Usage(format!("--store: {e}")))?;
     let store = Store::open(&config).await?;
+    let against = match (&d.to, &d.cluster) {
+        (Some(to), None) => DiffWith::Backup(to),
+        (None, Some(context)) => DiffWith::Cluster(context),
+        _ => {
+            return Err(Error::Usage(
+                "give either a second backup or `--cluster CONTEXT` (the live state), not both"
+                    .into(),
+            )
+            .into());
+        }
+    };
     let from = catalog::read(&store, &d.from).await?;
-    let to = catalog::read(&store, &d.to).await?;
     let identities = match &d.identity {
         Some(f) => Some(Identities::from_file(f).map_err(Error::Usage)?),
         None => Identities::find(None).map_err(Error::Usage)?,
     };
-    let result = archive::diff::diff(&store, &from, &to, identities.as_ref()).await?;
+    let result = match against {
+        DiffWith::Backup(to) => {
+            let to = catalog::read(&store, to).await?;
+            archive::diff::diff(&store, &from, &to, identities.as_ref()).await?
+        }
+        DiffWith::Cluster(context) => {
+            let cluster = crate::runbook::model::Cluster {
+                context: Some(context.to_string()),
+                kubeconfig: d.kubeconfig.as_ref().map(|k| {
+                    crate::runbook::de::Spanned::new(
+                        k.to_string_lossy().into_owned(),
+                        Default::default(),
+                    )
+                }),
+                sandbox: None,
+                requests: None,
+            };
+            let here = std::env::current_dir()?;
+            let conn = crate::cluster::ClusterConn::connect(context, &cluster, &here).await?;
+            crate::drift::live::diff_live(&store, &from, &conn, context, identities.as_ref())
+                .await?
+        }
+    };
     let (added, removed, changed) = result.totals();
     if matches!(d.output, OutputFormat::Json) {
         let mut doc = serde_json::to_value(&result)?;
@@ -240,7 +284,12 @@ async fn diff(d: &BackupsDiffArgs, out: &mut dyn Write) -> anyhow::Result<ExitCo
         emit(out, &format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
         return Ok(ExitCode::Success);
     }
-    let mut text = format!("backup {} -> backup {}\n", result.from, result.to);
+    let to = if d.cluster.is_some() {
+        result.to.clone()
+    } else {
+        format!("backup {}", result.to)
+    };
+    let mut text = format!("backup {} -> {to}\n", result.from);
     for kind in &result.kinds {
         text.push_str(&format!(
             "{}: {} added, {} removed, {} changed\n",
@@ -282,29 +331,362 @@ async fn delete(t: &BackupsTarget, out: &mut dyn Write) -> anyhow::Result<ExitCo
         return Err(Error::Usage(format!("`{id}` is not a backup id")).into());
     }
     let store = open(t).await?;
-    let keys = store.list(&layout::backup_dir(id)).await?;
-    if keys.is_empty() {
-        return Err(archive::ArchiveError::NotFound {
-            id: id.to_string(),
-            store: store.describe(),
-        }
-        .into());
-    }
     // The manifest goes first: from then on the backup is incomplete, never restored.
-    store.delete(&layout::manifest_key(id)).await?;
-    let mut removed = 0usize;
-    for k in keys.iter().filter(|k| k.key != layout::manifest_key(id)) {
-        store.delete(&k.key).await?;
-        removed += 1;
-    }
+    let deleted = delete::delete_backup(&store, id).await?;
     emit(
         out,
         &format!(
-            "deleted backup {id} from {} (manifest and {removed} parts)\n",
-            store.describe()
+            "deleted backup {id} from {} (manifest and {} parts)\n",
+            store.describe(),
+            deleted.others
         ),
     )?;
     Ok(ExitCode::Success)
+}
+
+/// `backups prune`, its flags checked once (a bad one is a usage error, exit 2).
+struct PruneSettings {
+    store: StoreConfig,
+    rules: Rules,
+    /// Where else runs keep their locks (`--state`).
+    states: Vec<StoreConfig>,
+    dry_run: bool,
+    output: OutputFormat,
+}
+
+impl PruneSettings {
+    fn from_args(args: &BackupsPruneArgs) -> Result<PruneSettings, Error> {
+        let store =
+            parse_store_url(&args.store).map_err(|e| Error::Usage(format!("--store: {e}")))?;
+        let states = args
+            .states
+            .iter()
+            .map(|s| parse_store_url(s).map_err(|e| Error::Usage(format!("--state {s}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = Policy {
+            keep_last: args.keep_last,
+            keep_daily: args.keep_daily,
+            keep_weekly: args.keep_weekly,
+            keep_monthly: args.keep_monthly,
+            max_age: duration_flag("max-age", args.max_age.as_deref())?,
+        };
+        let incomplete_older_than = duration_flag(
+            "incomplete-older-than",
+            args.incomplete_older_than.as_deref(),
+        )?;
+        if incomplete_older_than == Some(Duration::ZERO) {
+            return Err(Error::Usage(
+                "--incomplete-older-than must be longer than zero: a backup being written right now is incomplete too".into(),
+            ));
+        }
+        if args.runbook.as_deref() == Some("") {
+            return Err(Error::Usage("--runbook needs a runbook name".into()));
+        }
+        let policy = if policy.is_empty() {
+            if incomplete_older_than.is_none() {
+                return Err(Error::Usage(
+                    "nothing to prune by: give at least one of --keep-last, --keep-daily, --keep-weekly, --keep-monthly, --max-age (or only --incomplete-older-than, to remove incomplete backups alone)".into(),
+                ));
+            }
+            None
+        } else {
+            policy
+                .validate()
+                .map_err(|e| Error::Usage(flag_words(&e)))?;
+            Some(policy)
+        };
+        Ok(PruneSettings {
+            store,
+            rules: Rules {
+                policy,
+                runbook: args.runbook.clone(),
+                incomplete_older_than,
+            },
+            states,
+            dry_run: args.dry_run,
+            output: args.output,
+        })
+    }
+}
+
+/// A duration flag, in the runbooks' grammar (`30d`, `12h`).
+fn duration_flag(flag: &str, value: Option<&str>) -> Result<Option<Duration>, Error> {
+    value
+        .map(|v| {
+            RunbookDuration::parse(v)
+                .map(|d| d.0)
+                .map_err(|e| Error::Usage(format!("--{flag}: {}", e.replace('\n', ": "))))
+        })
+        .transpose()
+}
+
+/// A policy's problem in the words of the command line.
+fn flag_words(e: &PolicyError) -> String {
+    match e {
+        PolicyError::Zero { field, by } => format!(
+            "--{} must be at least 1; leave it out to not keep by {by}",
+            field.replace('_', "-")
+        ),
+        PolicyError::ZeroMaxAge => {
+            "--max-age must be longer than zero; leave it out to not keep by age".into()
+        }
+        PolicyError::Empty => e.to_string(),
+    }
+}
+
+/// Who reads which backup of `store`: the live run locks in `lock_stores` and the
+/// reader leases beside the backups.
+async fn readers_of(
+    store: &Store,
+    lock_stores: &[Store],
+) -> Result<prune::Readers, crate::store::StoreError> {
+    let mut readers = crate::journal::backups_being_read(lock_stores).await?;
+    crate::archive::reader_lease::add_live(store, &mut readers).await?;
+    Ok(readers)
+}
+
+async fn prune_store(args: &BackupsPruneArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let settings = PruneSettings::from_args(args)?;
+    let store = Store::open(&settings.store).await?;
+    // Runs keep their locks beside the backups (the usual setup) or where --state says.
+    let mut lock_stores = vec![store.clone()];
+    for state in &settings.states {
+        lock_stores.push(Store::open(state).await?);
+    }
+    let entries = catalog::list(&store).await?;
+    let readers = readers_of(&store, &lock_stores).await?;
+    let mut plan = prune::plan(&entries, &settings.rules, &readers, crate::clock::now())
+        .map_err(|e| Error::Usage(flag_words(&e)))?;
+    if !settings.dry_run {
+        prune::execute(&store, &mut plan, || readers_of(&store, &lock_stores)).await;
+    }
+    let text = match settings.output {
+        OutputFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&prune_json(&plan, &settings, &store))?
+        ),
+        OutputFormat::Human => prune_text(&plan, &settings, &store),
+    };
+    emit(out, &text)?;
+    let failed = plan.failed();
+    if let Some(first) = failed.first() {
+        let error = match &first.verdict {
+            Verdict::Failed(_, e) => e.to_string(),
+            _ => String::new(),
+        };
+        return Err(anyhow::anyhow!(
+            "failed to remove {} of {} backups from {} (first: backup {}: {error}); run the prune again: a backup whose manifest is gone is incomplete, and --incomplete-older-than removes it",
+            failed.len(),
+            failed.len() + plan.removed().len(),
+            store.describe(),
+            first.id
+        ));
+    }
+    Ok(ExitCode::Success)
+}
+
+/// The rules as given, in words (`keep_last 3, max_age 30d`).
+fn rules_text(rules: &Rules) -> String {
+    let mut parts = Vec::new();
+    if let Some(p) = &rules.policy {
+        for (name, value) in [
+            ("keep_last", p.keep_last),
+            ("keep_daily", p.keep_daily),
+            ("keep_weekly", p.keep_weekly),
+            ("keep_monthly", p.keep_monthly),
+        ] {
+            if let Some(n) = value {
+                parts.push(format!("{name} {n}"));
+            }
+        }
+        if let Some(age) = p.max_age {
+            parts.push(format!("max_age {}", RunbookDuration(age)));
+        }
+    }
+    if let Some(age) = rules.incomplete_older_than {
+        parts.push(format!("incomplete older than {}", RunbookDuration(age)));
+    }
+    parts.join(", ")
+}
+
+fn prune_text(plan: &Plan, settings: &PruneSettings, store: &Store) -> String {
+    let dry = settings.dry_run;
+    let mut text = format!(
+        "pruning {}{} by {}{}\n",
+        store.describe(),
+        settings
+            .rules
+            .runbook
+            .as_ref()
+            .map(|r| format!(" (runbook {r})"))
+            .unwrap_or_default(),
+        rules_text(&settings.rules),
+        if dry {
+            " (dry run: nothing is deleted)"
+        } else {
+            ""
+        }
+    );
+    let rows = |backups: &[BackupVerdict]| -> Vec<[String; 4]> {
+        backups
+            .iter()
+            .map(|b| {
+                let (what, why) = verdict_words(&b.verdict, dry);
+                let time = b
+                    .time
+                    .map(crate::clock::seconds)
+                    .unwrap_or_else(|| "?".into());
+                [what, b.id.clone(), time, why]
+            })
+            .collect()
+    };
+    if plan.runbooks.is_empty() {
+        text.push_str("no complete backups\n");
+    }
+    for runbook in &plan.runbooks {
+        let going = runbook
+            .backups
+            .iter()
+            .filter(|b| !matches!(b.verdict, Verdict::Keep(_)))
+            .count();
+        text.push_str(&format!(
+            "\nrunbook {}: {} complete backups, {} kept, {going} {}\n",
+            runbook.runbook,
+            runbook.backups.len(),
+            runbook.backups.len() - going,
+            if dry { "to remove" } else { "removed" }
+        ));
+        text.push_str(&table(
+            ["", "BACKUP", "COMPLETED", "WHY"],
+            &rows(&runbook.backups),
+        ));
+    }
+    if !plan.incomplete.is_empty() {
+        text.push_str(&format!(
+            "\nincomplete (no readable manifest; never restored): {}\n",
+            plan.incomplete.len()
+        ));
+        text.push_str(&table(
+            ["", "BACKUP", "LAST WRITTEN", "WHY"],
+            &rows(&plan.incomplete),
+        ));
+        if settings.rules.incomplete_older_than.is_none() {
+            text.push_str(
+                "incomplete backups are kept: --incomplete-older-than DURATION removes those not written to for that long (a backup being written now is incomplete too)\n",
+            );
+        }
+    }
+    let removed: Vec<&BackupVerdict> = plan
+        .backups()
+        .filter(|b| matches!(b.verdict, Verdict::Remove(_) | Verdict::Removed(..)))
+        .collect();
+    let kept = plan
+        .backups()
+        .filter(|b| matches!(b.verdict, Verdict::Keep(_)))
+        .count();
+    let bytes: u64 = removed.iter().map(|b| b.stored_bytes).sum();
+    text.push_str(&if dry {
+        format!(
+            "\ndry run: would remove {} backups ({}), keep {kept}; nothing was deleted\n",
+            removed.len(),
+            human_bytes(bytes)
+        )
+    } else {
+        format!(
+            "\nremoved {} backups ({}), kept {kept}{}\n",
+            removed.len(),
+            human_bytes(bytes),
+            match plan.failed().len() {
+                0 => String::new(),
+                n => format!(", {n} failed"),
+            }
+        )
+    });
+    text
+}
+
+/// What happens to a backup, and why, in the words of the table.
+fn verdict_words(verdict: &Verdict, dry: bool) -> (String, String) {
+    match verdict {
+        Verdict::Keep(reasons) => (
+            "keep".into(),
+            reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Verdict::Remove(why) if dry => ("would remove".into(), why.to_string()),
+        Verdict::Remove(why) => ("remove".into(), why.to_string()),
+        Verdict::Removed(why, deleted) => (
+            "removed".into(),
+            format!(
+                "{why} ({} object{}, manifest first)",
+                deleted.objects(),
+                if deleted.objects() == 1 { "" } else { "s" }
+            ),
+        ),
+        Verdict::Failed(why, e) => ("FAILED".into(), format!("{why}; not removed: {e}")),
+    }
+}
+
+fn prune_json(plan: &Plan, settings: &PruneSettings, store: &Store) -> Value {
+    let backup = |b: &BackupVerdict| {
+        let time = if b.complete {
+            "completed"
+        } else {
+            "last_written"
+        };
+        let mut doc = json!({
+            "backup_id": b.id,
+            time: b.time.map(crate::clock::seconds),
+            "stored_objects": b.stored_objects,
+            "stored_bytes": b.stored_bytes,
+        });
+        let (decision, reasons, deleted) = match &b.verdict {
+            Verdict::Keep(reasons) => (
+                "keep",
+                reasons.iter().map(ToString::to_string).collect(),
+                None,
+            ),
+            Verdict::Remove(why) => ("remove", vec![why.to_string()], None),
+            Verdict::Removed(why, d) => ("remove", vec![why.to_string()], Some(d.objects())),
+            Verdict::Failed(why, e) => {
+                doc["error"] = json!(e.to_string());
+                ("remove", vec![why.to_string()], None)
+            }
+        };
+        doc["decision"] = json!(decision);
+        doc["reasons"] = json!(reasons);
+        doc["deleted"] = json!(deleted.is_some());
+        if let Some(n) = deleted {
+            doc["deleted_objects"] = json!(n);
+        }
+        doc
+    };
+    let rules = &settings.rules;
+    let policy = rules.policy.clone().unwrap_or_default();
+    json!({
+        "store": store.describe(),
+        "dry_run": settings.dry_run,
+        "rules": {
+            "keep_last": policy.keep_last,
+            "keep_daily": policy.keep_daily,
+            "keep_weekly": policy.keep_weekly,
+            "keep_monthly": policy.keep_monthly,
+            "max_age": policy.max_age.map(|d| RunbookDuration(d).to_string()),
+            "runbook": rules.runbook,
+            "incomplete_older_than": rules.incomplete_older_than.map(|d| RunbookDuration(d).to_string()),
+        },
+        "runbooks": plan.runbooks.iter().map(|r| json!({
+            "runbook": r.runbook,
+            "backups": r.backups.iter().map(backup).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "incomplete": plan.incomplete.iter().map(backup).collect::<Vec<_>>(),
+        "kept": plan.backups().filter(|b| matches!(b.verdict, Verdict::Keep(_))).count(),
+        "removed": plan.removed().len(),
+        "failed": plan.failed().len(),
+    })
 }
 
 /// The part-level reason of a verification failure.

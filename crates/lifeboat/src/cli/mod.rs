@@ -66,7 +66,7 @@ pub enum Command {
     /// List runs, or show one run's steps, outputs and timings.
     #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
-    /// List, show, verify or delete backups in a store.
+    /// List, show, verify, compare, delete or prune backups in a store.
     #[command(after_help = examples::BACKUPS)]
     Backups(BackupsArgs),
     /// Run the sandbox: a simulated Kubernetes API server for rehearsals.
@@ -247,6 +247,52 @@ pub enum BackupsCommand {
     /// Compare two backups: objects added, removed and changed per resource type, with
     /// the paths of the changed fields (values never shown; Secrets compared by hash).
     Diff(BackupsDiffArgs),
+    /// Remove the backups no retention rule keeps, per runbook (restic's forget rules:
+    /// a backup is kept when any rule keeps it); never a runbook's newest complete
+    /// backup, never one a live run is reading.
+    #[command(after_help = examples::BACKUPS_PRUNE)]
+    Prune(BackupsPruneArgs),
+}
+
+/// `backups prune` as typed: checked once into the prune's settings.
+#[derive(Debug, Args)]
+pub struct BackupsPruneArgs {
+    /// s3://BUCKET/PREFIX, file:///PATH or a plain path.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// Keep the N newest complete backups of each runbook.
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the N most recent days (UTC) that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the N most recent ISO weeks (UTC) that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the N most recent months (UTC) that have one.
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    /// Keep every backup completed at most this long ago (`30d`, `12h`).
+    #[arg(long, value_name = "DURATION")]
+    pub max_age: Option<String>,
+    /// Only the backups of this runbook.
+    #[arg(long, value_name = "NAME")]
+    pub runbook: Option<String>,
+    /// Also remove incomplete backups (no manifest: an interrupted backup or prune)
+    /// whose newest object is older than this. A backup being written right now is
+    /// incomplete too: never give less than your longest backup takes.
+    #[arg(long, value_name = "DURATION")]
+    pub incomplete_older_than: Option<String>,
+    /// Another place runs keep their locks (a folder or s3://BUCKET/PREFIX; repeatable):
+    /// a backup a live run there is reading is kept. The store's own `locks/` is always
+    /// read.
+    #[arg(long = "state", value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub states: Vec<String>,
+    /// Say what would be removed; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -257,9 +303,16 @@ pub struct BackupsDiffArgs {
     /// The older backup.
     #[arg(value_name = "FROM")]
     pub from: String,
-    /// The newer backup.
+    /// The newer backup (or `--cluster`).
     #[arg(value_name = "TO")]
-    pub to: String,
+    pub to: Option<String>,
+    /// Compare with the live state of this cluster (a kubeconfig context) instead of a
+    /// second backup.
+    #[arg(long, value_name = "CONTEXT")]
+    pub cluster: Option<String>,
+    /// The kubeconfig of `--cluster`; default: KUBECONFIG, then ~/.kube/config.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
     /// age identity file to decrypt encrypted parts; default: LIFEBOAT_AGE_IDENTITY.

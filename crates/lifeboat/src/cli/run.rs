@@ -45,6 +45,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         only: args.only.clone(),
         inject_failure: args.inject_failure.clone(),
         resume: None,
+        lock: None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -131,6 +132,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
             only: Vec::new(),
             inject_failure: Vec::new(),
             resume: Some(replay),
+            lock: None,
         };
         execute(
             &loaded,
@@ -355,6 +357,7 @@ async fn execute(
     let signals = tokio::spawn(watch_ctrl_c(sigint, interrupt.clone(), resume_hint.clone()));
     let options = RunOptions {
         run_id: Some(run_id.clone()),
+        lock: Some(lock.clone()),
         ..options
     };
     let failure = || journal.failure();

@@ -1,6 +1,7 @@
 //! What a running step can reach: the run's facts (id, runbook, dry-run), its
-//! clusters and stores (connected or opened on first use, once per run), and the event
-//! stream for progress.
+//! clusters and stores (connected or opened on first use, once per run), the event
+//! stream for progress, and the backups the run is reading (`reading`), recorded in
+//! its lock so that no prune deletes them meanwhile.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,16 +11,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Mutex;
 
 mod error;
+mod reading;
 
 pub use error::ActionError;
+pub use reading::{ReadingGuard, Readings};
 
+use crate::archive::catalog;
 use crate::archive::crypt::{Identities, Recipients};
+use crate::archive::prune::Readers;
+use crate::archive::reader_lease;
 use crate::archive::signature::{PublicKey, SigningKey, Trust};
 use crate::cluster::ClusterConn;
 use crate::events::{Event, EventSink};
+use crate::journal::SharedLock;
 use crate::runbook::Loaded;
 use crate::runbook::model::{ChecksumMode, Store as StoreModel};
-use crate::store::{S3Config, Store, StoreConfig};
+use crate::store::{S3Config, Store, StoreConfig, StoreError};
 
 /// One run's shared state.
 pub struct RunContext<'a> {
@@ -37,6 +44,8 @@ pub struct RunContext<'a> {
     stores: Mutex<HashMap<String, Store>>,
     /// A dry run's scratch folder: its stores write here instead (removed at the end).
     scratch: Option<tempfile::TempDir>,
+    /// The backups the run's steps are reading, and the lock that says so.
+    readings: Arc<Readings>,
 }
 
 impl<'a> RunContext<'a> {
@@ -70,7 +79,13 @@ impl<'a> RunContext<'a> {
                         .ok()
                 })
                 .flatten(),
+            readings: Readings::new(None),
         }
+    }
+
+    /// The run's lock (none in a dry run): the steps record there the backups they read.
+    pub fn hold_lock(&mut self, lock: Option<SharedLock>) {
+        self.readings = Readings::new(lock);
     }
 
     pub fn runbook_name(&self) -> &str {
@@ -122,6 +137,57 @@ impl<'a> RunContext<'a> {
 }
 
 impl RunContext<'_> {
+    /// Records that this run reads backup `backup_id` (in its lock, before this
+    /// returns) until the guard is released or dropped: no prune deletes it meanwhile.
+    /// Without a lock (a dry run) only this run's own steps know.
+    pub async fn reading(&self, backup_id: &str) -> Result<ReadingGuard, ActionError> {
+        self.readings.start(backup_id).await
+    }
+
+    /// `reading`, for a backup as a step names it: `latest` is resolved first to the
+    /// newest complete backup of this runbook in `store` (its manifests are read), a
+    /// backup id is taken as it is (nothing is read). Read the backup the guard names
+    /// (`backup_id()`), after this returns.
+    pub async fn reading_backup(
+        &self,
+        store: &Store,
+        backup: &str,
+    ) -> Result<ReadingGuard, ActionError> {
+        let id = if backup == "latest" {
+            catalog::resolve(store, backup, self.runbook_name())
+                .await?
+                .backup_id
+        } else {
+            backup.to_string()
+        };
+        let guard = self.reading(&id).await?;
+        // A dry run writes to no store.
+        if self.dry_run {
+            return Ok(guard);
+        }
+        let lease = reader_lease::take(store, &id, &self.run_id, self.runbook_name())
+            .await
+            .map_err(|e| {
+                ActionError::Failed(format!(
+                    "failed to write the reader lease of backup {id}, so that no prune deletes it meanwhile: {e}"
+                ))
+            })?;
+        Ok(guard.with_lease(lease))
+    }
+
+    /// The backups a prune of `store` must keep as being read: those the live locks in
+    /// `store` and beside this run's own lock name, and those this run reads now.
+    pub async fn readers(&self, store: &Store) -> Result<Readers, StoreError> {
+        let mut stores = vec![store.clone()];
+        stores.extend(self.readings.lock_store().await);
+        let mut readers = crate::journal::backups_being_read(&stores).await?;
+        reader_lease::add_live(store, &mut readers).await?;
+        for id in self.readings.current() {
+            readers.entry(id).or_default().insert(self.run_id.clone());
+        }
+        Ok(readers)
+    }
+
     /// The age recipients backups to store `name` are encrypted to, if any.
     pub fn recipients(&self, name: &str) -> Result<Option<Recipients>, ActionError> {
         let Some(enc) = self.encryption(name) else {
@@ -332,5 +398,65 @@ impl<'a> StepCtx<'a> {
                 });
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::FanOut;
+    use crate::journal::Lock;
+
+    #[tokio::test]
+    async fn a_prune_in_the_run_sees_what_its_other_steps_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rb.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: lifeboat.dev/v1alpha1\nkind: Runbook\nmetadata: { name: rb }\nsteps:\n  - { id: s, uses: sleep, with: { duration: 1s } }\n",
+        )
+        .unwrap();
+        let loaded = crate::runbook::load(&file, &[]).unwrap();
+        let state = Store::open(&StoreConfig::Fs {
+            root: dir.path().join("state"),
+        })
+        .await
+        .unwrap();
+        let backups = Store::open(&StoreConfig::Fs {
+            root: dir.path().join("backups"),
+        })
+        .await
+        .unwrap();
+        let lock = Lock::acquire(&state, "rb", "run-1", false).await.unwrap();
+        let mut run = RunContext::new(
+            &loaded,
+            "run-1".into(),
+            false,
+            false,
+            Arc::new(FanOut(Vec::new())),
+        );
+        run.hold_lock(Some(Arc::new(tokio::sync::Mutex::new(Some(lock)))));
+        // A restore step reads b1; a backup step prunes the backups store, where no
+        // lock is: the run's own lock (in its state) and its own readings protect b1.
+        let guard = run.reading("b1").await.unwrap();
+        let readers = run.readers(&backups).await.unwrap();
+        assert_eq!(
+            readers
+                .get("b1")
+                .map(|r| r.iter().cloned().collect::<Vec<_>>()),
+            Some(vec!["run-1".to_string()])
+        );
+        let in_state = crate::journal::backups_being_read(std::slice::from_ref(&state))
+            .await
+            .unwrap();
+        assert!(in_state.contains_key("b1"));
+        guard.release().await.unwrap();
+        assert!(run.readers(&backups).await.unwrap().is_empty());
+        // A named backup is taken as it is, without reading the store.
+        let named = run.reading_backup(&backups, "b7").await.unwrap();
+        assert_eq!(named.backup_id(), "b7");
+        // `latest` needs a complete backup of the runbook there.
+        let none = run.reading_backup(&backups, "latest").await;
+        assert!(matches!(none, Err(ActionError::Archive(_))), "{none:?}");
     }
 }

@@ -93,12 +93,17 @@ pub fn human_line(event: &Event) -> Option<String> {
             result,
             reason,
             dry_run,
+            changes,
             ..
         } => {
             let why = reason
                 .as_ref()
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default();
+            // What the transforms change, one field a line under the object.
+            let why = changes
+                .iter()
+                .fold(why, |text, change| format!("{text}\n            {change}"));
             let verb = match (result.as_str(), dry_run) {
                 ("failed", true) => return Some(format!("        rejected: {kind} {name}{why}")),
                 ("failed", false) => return Some(format!("        failed: {kind} {name}{why}")),
@@ -109,6 +114,22 @@ pub fn human_line(event: &Event) -> Option<String> {
                 (other, _) => other,
             };
             format!("        {verb} {kind} {name}{why}")
+        }
+        Event::ObjectDrift {
+            kind,
+            name,
+            missing,
+            fields,
+            ..
+        } => {
+            if *missing {
+                format!("        drift: {kind} {name} is missing")
+            } else {
+                format!(
+                    "        drift: {kind} {name} differs at {}",
+                    fields.join(", ")
+                )
+            }
         }
         Event::StepSucceeded {
             step,

@@ -22,7 +22,7 @@ use futures_util::stream::FuturesUnordered;
 
 use crate::context::RunContext;
 use crate::events::{Event, EventSink, Outputs, RunState};
-use crate::journal::Replay;
+use crate::journal::{Replay, SharedLock};
 use crate::runbook::Loaded;
 use scheduler::Scheduler;
 
@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub inject_failure: Vec<String>,
     /// The journal of the run being resumed.
     pub resume: Option<Replay>,
+    /// The run's lock (none in a dry run), where steps record the backups they read.
+    pub lock: Option<SharedLock>,
 }
 
 /// What a run did.
@@ -88,6 +90,7 @@ pub async fn run(
         sink.clone(),
     );
     run.approve = options.approve.clone();
+    run.hold_lock(options.lock.clone());
     let mut scheduler = Scheduler::new(loaded, options, run_id.clone(), sink.clone());
     sink.emit(&Event::RunStarted {
         run_id,

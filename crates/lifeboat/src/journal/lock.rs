@@ -7,7 +7,12 @@
 //! Every takeover and renewal is a compare-and-swap (S3 `If-Match` on the ETag; a local
 //! replace under the key's lock), and each holder carries a token of its own, so a
 //! write whose answer was lost (and whose retry was refused) is recognised as ours.
+//!
+//! The lock also names the backups its run is reading (`reading`), rewritten by the
+//! same compare-and-swap: a prune reads the live locks (`readers`) and never deletes
+//! a backup one of them names.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +23,8 @@ use crate::store::{PutMode, Store, StoreError, Version};
 pub const LEASE: Duration = Duration::from_secs(120);
 /// How often the holder renews it.
 pub const RENEW_EVERY: Duration = Duration::from_secs(30);
+/// The folder of locks in a state location.
+const LOCKS: &str = "locks/";
 
 /// Who holds a lock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +40,10 @@ pub struct LockHolder {
     /// Unique to this taking of the lock: what tells a holder its own write apart.
     #[serde(default)]
     pub token: String,
+    /// The backups (ids) the run is reading now: a prune never deletes them. Absent in
+    /// locks of older lifeboats, and when the run reads none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reading: Vec<String>,
 }
 
 impl LockHolder {
@@ -90,7 +101,13 @@ pub enum LockError {
     },
 }
 
+/// The run's lock as the run shares it: its renewal task, the steps that record the
+/// backups they read, and the end of the run, which releases it (`None` once released,
+/// lost, or in a dry run that takes none).
+pub type SharedLock = std::sync::Arc<tokio::sync::Mutex<Option<Lock>>>;
+
 /// A held lock. Released (if still ours) by `release`.
+#[derive(Debug)]
 pub struct Lock {
     store: Store,
     key: String,
@@ -115,6 +132,7 @@ impl Lock {
             since: crate::clock::seconds(now),
             expires: crate::clock::unix_secs(now) + LEASE.as_secs(),
             token: format!("{run_id}/{}/{}", std::process::id(), now.as_nanosecond()),
+            reading: Vec::new(),
         };
         Lock::acquire_as(store, holder, steal).await
     }
@@ -124,7 +142,7 @@ impl Lock {
         let runbook = holder.runbook.clone();
         let lock = Lock {
             store: store.clone(),
-            key: format!("locks/{runbook}.json"),
+            key: format!("{LOCKS}{runbook}.json"),
             holder,
         };
         let body = lock.body();
@@ -200,21 +218,57 @@ impl Lock {
     /// Extends the lease, unless another process holds the lock now (`Lost`): a lock
     /// taken over is never written back.
     pub async fn renew(&mut self) -> Result<(), LockError> {
-        let previous = self.holder.expires;
+        let previous = self.holder.clone();
         self.holder.expires = crate::clock::now_secs() + LEASE.as_secs();
+        self.rewrite(previous, Some(("lock-renewing", "lock-renewed")))
+            .await
+    }
+
+    /// The backups this lock says its run is reading.
+    pub fn reading(&self) -> &[String] {
+        &self.holder.reading
+    }
+
+    /// Rewrites the lock with `reading` as the backups its run is reading (and a fresh
+    /// lease), a compare-and-swap as `renew` is: `Lost` when another process holds the
+    /// lock now, which is never written over. On any error the lock as this run knows
+    /// it keeps its previous list.
+    pub async fn set_reading(&mut self, reading: Vec<String>) -> Result<(), LockError> {
+        let previous = self.holder.clone();
+        self.holder.reading = reading;
+        self.holder.expires = crate::clock::now_secs() + LEASE.as_secs();
+        let written = self.rewrite(previous.clone(), None).await;
+        if written.is_err() {
+            self.holder.reading = previous.reading;
+        }
+        written
+    }
+
+    /// Writes `self.holder` over the lock if this run still holds it (`previous` is
+    /// what it held before, put back when the lock was lost). `crash_points` name the
+    /// crash points around the write (the renewal's, for the crash matrix).
+    async fn rewrite(
+        &mut self,
+        previous: LockHolder,
+        crash_points: Option<(&str, &str)>,
+    ) -> Result<(), LockError> {
         let body = self.body();
         for _ in 0..2 {
             let current = self.current().await?;
             match current {
                 Some((h, version)) if h.token == self.holder.token => {
-                    if h.expires == self.holder.expires {
-                        // Our renewal landed; its answer was lost.
+                    if h == self.holder {
+                        // Our write landed; its answer was lost.
                         return Ok(());
                     }
-                    crate::crash::point("lock-renewing");
+                    if let Some((before, _)) = crash_points {
+                        crate::crash::point(before);
+                    }
                     match self.store.replace(&self.key, body.clone(), &version).await {
                         Ok(()) => {
-                            crate::crash::point("lock-renewed");
+                            if let Some((_, after)) = crash_points {
+                                crate::crash::point(after);
+                            }
                             return Ok(());
                         }
                         Err(StoreError::Changed { .. }) => continue,
@@ -222,7 +276,7 @@ impl Lock {
                     }
                 }
                 Some((h, _)) => {
-                    self.holder.expires = previous;
+                    self.holder = previous;
                     return Err(LockError::Lost {
                         runbook: self.holder.runbook.clone(),
                         location: self.store.describe(),
@@ -243,12 +297,17 @@ impl Lock {
         }
         let holder = self.current().await?.map(|(h, _)| h);
         match holder {
-            Some(h) if h.token == self.holder.token && h.expires == self.holder.expires => Ok(()),
-            Some(h) => Err(LockError::Lost {
-                runbook: self.holder.runbook.clone(),
-                location: self.store.describe(),
-                holder: h,
-            }),
+            Some(h) if h == self.holder => Ok(()),
+            Some(h) => {
+                if h.token != self.holder.token {
+                    self.holder = previous;
+                }
+                Err(LockError::Lost {
+                    runbook: self.holder.runbook.clone(),
+                    location: self.store.describe(),
+                    holder: h,
+                })
+            }
             None => Err(self.store_error(StoreError::Changed {
                 store: self.store.describe(),
                 key: self.key.clone(),
@@ -313,7 +372,49 @@ fn parse_holder(bytes: &[u8]) -> LockHolder {
         since: crate::clock::seconds(crate::clock::now()),
         expires: 0,
         token: String::new(),
+        reading: Vec::new(),
     })
+}
+
+/// The backups the runs holding a live lock (its lease not over) in any of `stores`
+/// are reading, each with the ids of those runs: what a prune must not delete. A lock
+/// that cannot be read is stale (as `acquire` judges it) and protects nothing.
+pub async fn backups_being_read(
+    stores: &[Store],
+) -> Result<BTreeMap<String, BTreeSet<String>>, StoreError> {
+    let now = crate::clock::now_secs();
+    let mut readers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for store in stores {
+        // The same location named twice (the pruned store is also the state) is read once.
+        if !seen.insert(store.describe()) {
+            continue;
+        }
+        for object in store.list(LOCKS).await? {
+            let Some(name) = object.key.strip_prefix(LOCKS) else {
+                continue;
+            };
+            if name.contains('/') || !name.ends_with(".json") {
+                continue;
+            }
+            let bytes = match store.get(&object.key).await {
+                Ok(bytes) => bytes,
+                // Released since it was listed.
+                Err(StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let Ok(holder) = serde_json::from_slice::<LockHolder>(&bytes) else {
+                continue;
+            };
+            if holder.expires <= now {
+                continue;
+            }
+            for id in holder.reading {
+                readers.entry(id).or_default().insert(holder.run_id.clone());
+            }
+        }
+    }
+    Ok(readers)
 }
 
 /// This machine's name, for lock holders and journals.
@@ -342,6 +443,7 @@ mod tests {
             since: "2026-11-28T00:00:00Z".into(),
             expires: crate::clock::now_secs().saturating_add_signed(expires_in),
             token: format!("another-host/{run_id}"),
+            reading: Vec::new(),
         };
         let body = serde_json::to_vec(&holder).unwrap_or_default();
         let put = store.put("locks/rb.json", body, PutMode::Overwrite).await;
@@ -470,5 +572,91 @@ mod tests {
             let winner = if a.is_ok() { "a" } else { "b" };
             assert_eq!(holder.ok(), Some(format!("{winner}-{round}")));
         }
+    }
+
+    #[test]
+    fn a_lock_written_before_reading_existed_still_reads() {
+        // A lock as lifeboat wrote it before `reading` (and before `token`).
+        let old = br#"{
+  "runbook": "rb",
+  "run_id": "run-0",
+  "host": "old-host",
+  "pid": 7,
+  "since": "2026-11-28T00:00:00Z",
+  "expires": 1795836900
+}"#;
+        let holder: LockHolder = serde_json::from_slice(old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(holder.run_id, "run-0");
+        assert!(holder.reading.is_empty());
+        assert_eq!(parse_holder(old).host, "old-host");
+        // And a lock reading nothing is written without the field, as before.
+        let written = serde_json::to_string(&holder).unwrap_or_default();
+        assert!(!written.contains("reading"), "{written}");
+    }
+
+    #[tokio::test]
+    async fn the_backups_a_run_reads_are_in_its_lock_until_it_stops_reading_them() {
+        let (_dir, store) = folder_store().await;
+        let mut ours = Lock::acquire(&store, "rb", "run-1", false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let set = ours.set_reading(vec!["b1".into(), "b2".into()]).await;
+        assert!(set.is_ok(), "{set:?}");
+        let stored = store
+            .get("locks/rb.json")
+            .await
+            .map(|b| parse_holder(&b).reading);
+        assert_eq!(stored.ok(), Some(vec!["b1".to_string(), "b2".to_string()]));
+        // A renewal keeps the list.
+        assert!(ours.renew().await.is_ok());
+        let found = backups_being_read(std::slice::from_ref(&store))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            found
+                .get("b2")
+                .map(|runs| runs.iter().cloned().collect::<Vec<_>>()),
+            Some(vec!["run-1".to_string()])
+        );
+        assert!(ours.set_reading(vec!["b2".into()]).await.is_ok());
+        let found = backups_being_read(&[store.clone(), store.clone()])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["b2"]);
+        assert!(ours.set_reading(Vec::new()).await.is_ok());
+        let raw = store.get("locks/rb.json").await.unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&raw).contains("reading"));
+        assert!(ours.release().await.is_ok());
+        let found = backups_being_read(&[store])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stale_lock_protects_nothing_and_a_lost_lock_is_not_written_over() {
+        let (_dir, store) = folder_store().await;
+        let mut ours = Lock::acquire(&store, "rb", "run-1", false)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(ours.set_reading(vec!["b1".into()]).await.is_ok());
+        // Taken over by a resume elsewhere, whose lease has since ended as well.
+        left_by_another_host(&store, "run-1", -10).await;
+        let refused = ours.set_reading(vec!["b1".into(), "b9".into()]).await;
+        assert!(
+            matches!(refused, Err(LockError::Lost { .. })),
+            "{:?}",
+            refused.err()
+        );
+        assert_eq!(ours.reading(), ["b1"]);
+        let holder = store
+            .get("locks/rb.json")
+            .await
+            .map(|b| parse_holder(&b).host);
+        assert_eq!(holder.ok(), Some("another-host".to_string()));
+        let found = backups_being_read(&[store])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(found.is_empty(), "{found:?}");
     }
 }

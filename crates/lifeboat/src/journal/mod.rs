@@ -15,7 +15,9 @@ mod sink;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use lock::{Lock, LockError, LockHolder, RENEW_EVERY, hostname};
+pub use lock::{
+    Lock, LockError, LockHolder, RENEW_EVERY, SharedLock, backups_being_read, hostname,
+};
 pub use record::{FORMAT_VERSION, JournalEvent, Record, RunState};
 pub use replay::{Replay, RunSummary, StepRecord};
 pub use sink::JournalSink;

@@ -105,7 +105,18 @@ fn step_text(out: &mut String, s: &PlanStep) {
     }
     if let Some(inputs) = s.inputs.as_object() {
         for (k, v) in inputs {
-            let _ = writeln!(out, "      {k}: {}", compact(v));
+            match v.as_array() {
+                // A list of rules (`modifiers`): one a line.
+                Some(items) if !items.is_empty() && items.iter().all(|i| i.is_object()) => {
+                    let _ = writeln!(out, "      {k}:");
+                    for item in items {
+                        let _ = writeln!(out, "        - {}", compact(item));
+                    }
+                }
+                _ => {
+                    let _ = writeln!(out, "      {k}: {}", compact(v));
+                }
+            }
         }
     }
     let mut policy = vec![format!("on failure: {}", s.on_failure)];

@@ -14,8 +14,9 @@ use super::bind::known;
 use super::kinds::{KindTable, ResolvedKind};
 use super::need::{Needs, Reason, Resource, Scope, Verb};
 use crate::actions::{
-    ActionInputs, apply as apply_action, delete as delete_action, job as job_action,
-    patch as patch_action, scale as scale_action, snapshot as snapshot_action, wait as wait_action,
+    ActionInputs, apply as apply_action, delete as delete_action, gitops_pause as gitops_action,
+    job as job_action, patch as patch_action, scale as scale_action, snapshot as snapshot_action,
+    wait as wait_action,
 };
 
 /// What a need is for, and what is known without a cluster.
@@ -69,10 +70,12 @@ pub fn step_needs(inputs: &ActionInputs, cx: &Cx<'_>, needs: &mut Needs) -> Resu
     match inputs {
         ActionInputs::Backup(i) => archive::backup(i, cx, needs),
         ActionInputs::Restore(i) => archive::restore(i, cx, needs),
+        ActionInputs::VerifyRestore(i) => archive::verify_restore(i, cx, needs),
         ActionInputs::Scale(i) => scale(i, cx, needs),
         ActionInputs::Patch(i) => patch(i, cx, needs),
         ActionInputs::Apply(i) => return apply(i, cx, needs),
         ActionInputs::Delete(i) => delete(i, cx, needs),
+        ActionInputs::GitopsPause(i) => gitops_pause(i, cx, needs),
         ActionInputs::Wait(i) => wait(i, cx, needs),
         ActionInputs::Job(i) => job(i, cx, needs),
         ActionInputs::Snapshot(i) => snapshot(i, cx, needs),
@@ -97,6 +100,7 @@ pub fn self_undo_needs(
         ActionInputs::Scale(i) => scale_undo(i, cx, needs),
         ActionInputs::Patch(i) => patch_undo(i, cx, needs),
         ActionInputs::Apply(i) => return apply_undo(i, cx, needs),
+        ActionInputs::GitopsPause(i) => gitops_pause_undo(i, cx, needs),
         _ => {}
     }
     Ok(())
@@ -271,6 +275,101 @@ fn delete(i: &delete_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
                 selector.as_deref().unwrap_or("")
             )),
         ),
+    }
+}
+
+/// Where a `gitops_pause` step (or its undo) acts: a Role in each namespace it names
+/// exactly, else every namespace; and what to add to each reason about it.
+fn gitops_scopes(i: &gitops_action::Inputs) -> (Vec<Scope>, String) {
+    if let Some(e) = i.namespaces.iter().find(|n| !known(n)) {
+        let why = format!(", in every namespace: `{e}` is known only when the step runs");
+        return (vec![Scope::Cluster], why);
+    }
+    match i.exact_namespaces() {
+        Some(list) => (
+            list.into_iter().map(Scope::Namespace).collect(),
+            String::new(),
+        ),
+        None => match i.namespaces.iter().find(|n| n.contains(['*', '?'])) {
+            Some(glob) => (
+                vec![Scope::Cluster],
+                format!(", in every namespace: `{glob}` is a glob"),
+            ),
+            None => (vec![Scope::Cluster], String::new()),
+        },
+    }
+}
+
+/// The names a `gitops_pause` step's writes may be restricted to: `names`, when all
+/// are known.
+fn gitops_names(i: &gitops_action::Inputs) -> Vec<String> {
+    match &i.names {
+        Some(list) if list.iter().all(|n| known(n)) => list.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// What pausing (or resuming) an object of `kind` changes, for the reasons.
+fn gitops_field(kind: gitops_action::GitOpsKind, i: &gitops_action::Inputs) -> &'static str {
+    match (kind, i.argocd) {
+        (gitops_action::GitOpsKind::Applications, gitops_action::ArgoCdMethod::SkipReconcile) => {
+            "the skip-reconcile annotation"
+        }
+        (gitops_action::GitOpsKind::Applications, gitops_action::ArgoCdMethod::DisableAutoSync) => {
+            "spec.syncPolicy.automated"
+        }
+        _ => "spec.suspend",
+    }
+}
+
+fn gitops_pause(i: &gitops_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
+    discovery(cx, needs);
+    let (scopes, caveat) = gitops_scopes(i);
+    let names = gitops_names(i);
+    for kind in i.selected_kinds() {
+        let resource = Resource::new(kind.group(), kind.resource());
+        let label = kind.qualified();
+        for scope in &scopes {
+            needs.add(
+                scope,
+                resource.clone(),
+                &[],
+                &[Verb::List],
+                cx.why(format!("list the {label} to pause{caveat}")),
+            );
+            needs.add(
+                scope,
+                resource.clone(),
+                &names,
+                &[Verb::Patch],
+                cx.why(format!(
+                    "pause them: a merge patch of {}{caveat}",
+                    gitops_field(kind, i)
+                )),
+            );
+        }
+    }
+}
+
+fn gitops_pause_undo(i: &gitops_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
+    discovery(cx, needs);
+    let (scopes, caveat) = gitops_scopes(i);
+    let names = gitops_names(i);
+    for kind in i.selected_kinds() {
+        let resource = Resource::new(kind.group(), kind.resource());
+        for scope in &scopes {
+            needs.add(
+                scope,
+                resource.clone(),
+                &names,
+                &[Verb::Get, Verb::Patch],
+                cx.why(format!(
+                    "read each {} the step paused and put {} back as it was{caveat}",
+                    kind.kind(),
+                    gitops_field(kind, i)
+                )),
+            );
+        }
     }
 }
 

@@ -13,10 +13,13 @@ use super::actions::{Cx, discovery};
 use super::bind::known;
 use super::kinds::KindTable;
 use super::need::{Needs, Resource, Scope, Verb};
-use crate::actions::{backup as backup_action, restore as restore_action};
+use crate::actions::{
+    backup as backup_action, restore as restore_action, verify_restore as verify_action,
+};
 use crate::backup::ClusterResources;
 use crate::cluster::filter::NamespaceFilter;
 use crate::restore::Existing;
+use crate::restore::verify::VerifyMode;
 use crate::runbook::expr::{self, Expr, Reference, Segment};
 
 use crate::backup::PER_NAMESPACE_LISTS;
@@ -332,8 +335,19 @@ fn map_namespaces(namespaces: Namespaces, mapping: &BTreeMap<String, String>) ->
     Namespaces::Only(out)
 }
 
-pub fn restore(i: &restore_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
-    discovery(cx, needs);
+/// What a restore writes: the resource types and where.
+struct Restored {
+    /// "the backup of step `x`", for the reasons.
+    source: String,
+    types: Types,
+    targets: Namespaces,
+    scopes: Vec<Scope>,
+    caveat: String,
+    namespaced: Vec<Resource>,
+    cluster_types: Vec<Resource>,
+}
+
+fn restored(i: &restore_action::Inputs, cx: &Cx<'_>) -> Restored {
     let (contents, source) = match backup_step(&i.backup).and_then(|s| {
         cx.backups
             .get(&s)
@@ -346,7 +360,76 @@ pub fn restore(i: &restore_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
         .types
         .and(&Types::included(&i.include_resources, cx.kinds));
     let targets = targets(contents.namespaces.clone(), i);
-    if let Namespaces::Only(set) = &targets {
+    let (scopes, caveat) = scopes_of(&targets, None);
+    let namespaced = types.namespaced(cx.kinds);
+    let cluster_types: Vec<Resource> = if contents.cluster_scoped {
+        types.cluster_scoped(cx.kinds)
+    } else {
+        [namespaces_resource(), crds_resource()]
+            .into_iter()
+            .filter(|r| types.matches(r))
+            .collect()
+    };
+    Restored {
+        source,
+        types,
+        targets,
+        scopes,
+        caveat,
+        namespaced,
+        cluster_types,
+    }
+}
+
+/// `verify_restore`: reads what the restore it checks writes.
+pub fn verify_restore(i: &verify_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
+    discovery(cx, needs);
+    // Inputs that only resolve when the step runs do not change what is read.
+    let Ok(r) = i.as_restore() else { return };
+    let restored = restored(&r, cx);
+    read_back(&restored, cx, needs);
+}
+
+/// Reading back every object a restore writes (`verify`, `verify_restore`).
+fn read_back(r: &Restored, cx: &Cx<'_>, needs: &mut Needs) {
+    let why = |what: String| {
+        cx.why(format!(
+            "read back {what} to compare it with {} (verify)",
+            r.source
+        ))
+    };
+    for scope in &r.scopes {
+        for t in &r.namespaced {
+            let what = format!("{}{}{}", label(t), where_(scope), r.caveat);
+            needs.add(scope, t.clone(), &[], &[Verb::Get], why(what));
+        }
+    }
+    for t in &r.cluster_types {
+        let what = if t.is_any() {
+            "every cluster-scoped resource type".to_string()
+        } else {
+            label(t)
+        };
+        needs.add(&Scope::Cluster, t.clone(), &[], &[Verb::Get], why(what));
+    }
+}
+
+pub fn restore(i: &restore_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
+    discovery(cx, needs);
+    let restored = restored(i, cx);
+    let Restored {
+        source,
+        types,
+        targets,
+        scopes,
+        caveat,
+        namespaced,
+        cluster_types,
+    } = &restored;
+    if i.verify != VerifyMode::Off {
+        read_back(&restored, cx, needs);
+    }
+    if let Namespaces::Only(set) = targets {
         for ns in set {
             needs.created(ns, &cx.who);
         }
@@ -390,27 +473,17 @@ pub fn restore(i: &restore_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
             );
         }
     };
-    let (scopes, caveat) = scopes_of(&targets, None);
-    let namespaced = types.namespaced(cx.kinds);
-    for scope in &scopes {
-        for r in &namespaced {
-            write(scope, r, &caveat);
+    for scope in scopes {
+        for r in namespaced {
+            write(scope, r, caveat);
         }
     }
-    let cluster_types: Vec<Resource> = if contents.cluster_scoped {
-        types.cluster_scoped(cx.kinds)
-    } else {
-        [namespaces_resource(), crds_resource()]
-            .into_iter()
-            .filter(|r| types.matches(r))
-            .collect()
-    };
-    for r in &cluster_types {
+    for r in cluster_types {
         write(&Scope::Cluster, r, "");
     }
     let service_accounts = Resource::new("", "serviceaccounts");
     if !update && namespaced.iter().any(|r| r.covers(&service_accounts)) {
-        for scope in &scopes {
+        for scope in scopes {
             needs.add(
                 scope,
                 service_accounts.clone(),
@@ -473,7 +546,7 @@ pub fn restore(i: &restore_action::Inputs, cx: &Cx<'_>, needs: &mut Needs) {
             needs.add(&Scope::Cluster, r, &[], &[Verb::List], cx.why(why));
         }
     }
-    rbac_objects(&types, &scopes, &cluster_types, cx, needs);
+    rbac_objects(types, scopes, cluster_types, cx, needs);
 }
 
 /// Restoring Roles and bindings: the API server lets a Role grant, and a binding bind,

@@ -374,6 +374,21 @@ fn errors(h: &mut String, r: &RunRecord) {
                 escape(&f.reason)
             ));
         }
+        for d in &s.drift {
+            items.push(format!(
+                "<code>{id}</code> drift: {} {} {}",
+                escape(&d.kind),
+                escape(&d.name),
+                escape(&d.reason)
+            ));
+        }
+        if s.drift_count > s.drift.len() as u64 {
+            items.push(format!(
+                "<code>{id}</code>: {} more objects with drift (the first {} are listed)",
+                s.drift_count - s.drift.len() as u64,
+                s.drift.len()
+            ));
+        }
         let kept = s.object_failures.len() as u64;
         let all: u64 = s.objects.values().map(|c| c.failed).sum();
         if all > kept {

@@ -229,6 +229,16 @@ fn step_out(record: &RunRecord, s: &StepRecord) -> String {
     for f in &s.object_failures {
         let _ = write!(out, "\nobject failed: {} {}: {}", f.kind, f.name, f.reason);
     }
+    for d in &s.drift {
+        let _ = write!(out, "\nobject drift: {} {} {}", d.kind, d.name, d.reason);
+    }
+    if s.drift_count > s.drift.len() as u64 {
+        let _ = write!(
+            out,
+            "\n{} more objects with drift",
+            s.drift_count - s.drift.len() as u64
+        );
+    }
     out
 }
 

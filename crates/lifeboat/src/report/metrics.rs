@@ -398,6 +398,8 @@ mod tests {
             undo: None,
             objects: Default::default(),
             object_failures: Vec::new(),
+            drift_count: 0,
+            drift: Vec::new(),
         }
     }
 

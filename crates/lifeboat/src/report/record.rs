@@ -60,6 +60,10 @@ pub struct StepRecord {
     pub objects: BTreeMap<String, ObjectCounts>,
     /// The first failed objects.
     pub object_failures: Vec<ObjectFailure>,
+    /// Objects read back missing or different from the backup (`verify`): all
+    /// counted, the first `OBJECT_FAILURES_KEPT` kept.
+    pub drift_count: u64,
+    pub drift: Vec<ObjectFailure>,
 }
 
 /// Where a step ended up.
@@ -367,6 +371,16 @@ impl StepRecord {
             undo: None,
             objects: BTreeMap::new(),
             object_failures: Vec::new(),
+            drift_count: 0,
+            drift: Vec::new(),
+        }
+    }
+
+    /// Records an object read back missing or drifted (`reason`: what differs).
+    pub fn count_drift(&mut self, kind: String, name: String, reason: String) {
+        self.drift_count += 1;
+        if self.drift.len() < OBJECT_FAILURES_KEPT {
+            self.drift.push(ObjectFailure { kind, name, reason });
         }
     }
 

@@ -254,6 +254,24 @@ impl EventSink for RunRecorder {
                     .step_mut(step, "")
                     .count_object(kind, name, result, reason);
             }
+            Event::ObjectDrift {
+                step,
+                kind,
+                name,
+                missing,
+                fields,
+            } => {
+                let what = if *missing {
+                    "missing".to_string()
+                } else {
+                    format!("differs at {}", fields.join(", "))
+                };
+                record.step_mut(step, "").count_drift(
+                    self.mask(kind),
+                    self.mask(name),
+                    self.mask(&what),
+                );
+            }
             Event::RollbackStarted { step, undos } => {
                 record.rollback = Some(RollbackRecord {
                     after: step.clone(),

@@ -27,6 +27,8 @@ mod owners;
 mod rules;
 mod scan;
 mod tier;
+pub mod transform;
+pub mod verify;
 mod write;
 
 use std::collections::{BTreeMap, HashSet};
@@ -45,6 +47,8 @@ use crate::context::ActionError;
 use crate::store::Store;
 use kube_resources::LabelSelector;
 use tier::{CRD_TIER, Restore};
+use transform::Transforms;
+use verify::{DriftTally, ObjectDrift, VerifyMode};
 
 pub use order::{TIERS, tier_name};
 pub use outcome::{Counts, Failure, Outcome, Tally};
@@ -67,8 +71,9 @@ const BATCH: usize = 500;
 /// Parts downloaded and verified at once.
 const DOWNLOADS: usize = 4;
 
-/// Told each object's outcome: kind, `namespace/name`, outcome.
-pub type ObjectReport = Arc<dyn Fn(&str, &str, &Outcome) + Send + Sync>;
+/// Told each object's outcome: kind, `namespace/name`, outcome, and what the
+/// transforms changed in it.
+pub type ObjectReport = Arc<dyn Fn(&str, &str, &Outcome, &[String]) + Send + Sync>;
 
 /// What to restore, from where, into where.
 pub struct RestoreRequest<'a> {
@@ -89,6 +94,12 @@ pub struct RestoreRequest<'a> {
     pub restore_status: bool,
     /// Keep Services' node ports (the target allocates new ones otherwise).
     pub keep_node_ports: bool,
+    /// Storage class mapping and modifiers.
+    pub transforms: Arc<Transforms>,
+    /// Read back what was written and compare it with the backup.
+    pub verify: VerifyMode,
+    /// Told each object found missing or drifted when reading back.
+    pub on_drift: Arc<dyn Fn(&ObjectDrift) + Send + Sync>,
     /// How long the admission tier waits for the workloads behind webhooks and
     /// APIServices.
     pub backend_timeout: std::time::Duration,
@@ -130,6 +141,8 @@ pub struct RestoreSummary {
     pub tally: Tally,
     /// Whether `fail_fast` stopped the restore early.
     pub stopped_early: bool,
+    /// What reading back found (`verify`), when it was asked for.
+    pub drift: Option<DriftTally>,
 }
 
 /// One object ready to write.
@@ -142,6 +155,8 @@ struct Prepared {
     source_uid: Option<String>,
     /// Owner references that wait for owners restored after it.
     waiting: Option<owners::Rewritten>,
+    /// What the transforms changed, for people (`spec.replicas: 3 → 1`).
+    changes: Vec<String>,
 }
 
 /// What deciding an object depends on besides the filters: what the restore wrote so
@@ -203,7 +218,38 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
         }
     }
     restore.write_held(TIERS.len() - 1, &mut tally, true).await;
-    Ok(restore.finish(tally, false))
+    // A dry run wrote nothing to read back.
+    let drift = if req.verify != VerifyMode::Off && !req.conn.dry_run() {
+        Some(verify_tiers(&mut restore).await?)
+    } else {
+        None
+    };
+    let mut summary = restore.finish(tally, false);
+    summary.drift = drift;
+    Ok(summary)
+}
+
+/// Reads back, tier by tier, every object the restore of `req` writes and compares it
+/// with the backup's (`verify_restore`, for checking later): nothing is written.
+pub async fn verify(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError> {
+    let filter = Filter::new(&req)?;
+    let manifest = catalog::resolve_trusted(req.store, &req.backup, &req.runbook, &req.trust)
+        .await?
+        .manifest;
+    let mut restore = Restore::verified(&req, &manifest, filter).await?;
+    let drift = verify_tiers(&mut restore).await?;
+    let mut summary = restore.finish(Tally::default(), false);
+    summary.drift = Some(drift);
+    Ok(summary)
+}
+
+async fn verify_tiers(restore: &mut Restore<'_, '_>) -> Result<DriftTally, ActionError> {
+    let mut drift = DriftTally::default();
+    for tier in 0..TIERS.len() {
+        let parts = restore.parts_in(tier);
+        drift.merge(restore.verify_tier(&parts).await?);
+    }
+    Ok(drift)
 }
 
 /// Where an earlier attempt of this restore left off: the tally of the tiers it
@@ -248,6 +294,9 @@ enum Decision {
     Leave,
     /// Selected but not restored (kind, name, why).
     Skip(String, String, String),
+    /// Selected, and cannot be written as asked: a transform did not apply (kind,
+    /// name, why).
+    Fail(String, String, String),
     Write(Box<Prepared>),
 }
 
@@ -257,6 +306,7 @@ struct Filter {
     resources: ResourceFilter,
     selector: Option<LabelSelector>,
     mapping: BTreeMap<String, String>,
+    transforms: Arc<Transforms>,
 }
 
 impl Filter {
@@ -274,6 +324,7 @@ impl Filter {
             resources: ResourceFilter::new(&req.include_resources, &req.exclude_resources),
             selector,
             mapping: req.namespace_mapping.clone(),
+            transforms: req.transforms.clone(),
         })
     }
 
@@ -330,11 +381,20 @@ impl Filter {
             None
         };
         let source_uid = owners::uid_of(&object).map(str::to_string);
+        // Modifiers match the object as it was backed up.
+        let backed_up = (!self.transforms.is_empty()).then(|| object.clone());
         rules::strip(&qualified, &mut object, false, known.keep);
         rules::map_namespace(&mut object, &qualified, &|ns| self.mapping.get(ns).cloned());
         if qualified == "persistentvolumeclaims" {
             unbind_claim(&mut object, known.volumes);
         }
+        let changes = match &backed_up {
+            Some(b) => match self.transforms.apply(source, b, &mut object) {
+                Ok(changes) => changes,
+                Err(why) => return Decision::Fail(kind, name, why),
+            },
+            None => Vec::new(),
+        };
         let waiting = match known.owners.rewrite(&mut object) {
             owners::Rewritten::Done => None,
             w @ owners::Rewritten::Waiting { .. } => Some(w),
@@ -357,6 +417,7 @@ impl Filter {
             status,
             source_uid,
             waiting,
+            changes,
         }))
     }
 }
@@ -383,6 +444,7 @@ fn summary(manifest: &Manifest, tally: Tally, stopped_early: bool) -> RestoreSum
             .map_or_else(Default::default, crate::clock::since),
         tally,
         stopped_early,
+        drift: None,
     }
 }
 

@@ -356,6 +356,12 @@ pub fn map_namespace(object: &mut Value, qualified: &str, map: &dyn Fn(&str) -> 
         && let Some(name) = object.pointer_mut("/metadata/name")
     {
         remap(name);
+        // The API server labels every Namespace with its own name: a renamed one
+        // carries the new name there too (as the server would write it).
+        let name = name.clone();
+        if let Some(label) = object.pointer_mut("/metadata/labels/kubernetes.io~1metadata.name") {
+            *label = name;
+        }
     }
     if matches!(
         qualified,
@@ -562,5 +568,20 @@ mod tests {
         let mut other = json!({"metadata": {"name": "c", "namespace": "edge"}});
         map_namespace(&mut other, "configmaps", &to);
         assert_eq!(other["metadata"]["namespace"], "edge");
+    }
+
+    #[test]
+    fn a_mapped_namespace_carries_its_new_name_in_its_name_label() {
+        let mut ns = json!({ "kind": "Namespace", "metadata": { "name": "shop",
+            "labels": { "kubernetes.io/metadata.name": "shop", "team": "web" } } });
+        map_namespace(&mut ns, "namespaces", &|n| {
+            (n == "shop").then(|| "shop-drill".to_string())
+        });
+        assert_eq!(ns["metadata"]["name"], "shop-drill");
+        assert_eq!(
+            ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+            "shop-drill"
+        );
+        assert_eq!(ns["metadata"]["labels"]["team"], "web");
     }
 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::admission::Backends;
 use super::owners::{OwnerLinks, Rewritten};
+use super::verify::{DriftTally, ObjectDrift, compare as compare_live};
 use super::write::{self, Writer};
 use super::{
     BATCH, DOWNLOADS, Decision, Filter, Known, Outcome, Prepared, RestoreRequest, RestoreSummary,
@@ -216,6 +217,63 @@ impl<'r, 'a> Restore<'r, 'a> {
         Ok(restored)
     }
 
+    /// Reads back every object of `tier` that the restore writes and compares it with
+    /// the cluster's (`verify`); objects the restore skips by rule are not read. Each
+    /// drift is told to the request as it is found.
+    pub async fn verify_tier(&mut self, parts: &[usize]) -> Result<DriftTally, ActionError> {
+        let mut tally = DriftTally::default();
+        for &i in parts {
+            let mut part = self.open_part(i)?;
+            while let Some(batch) = part.batches.next().await? {
+                let (prepared, skipped) = self.prepare_batch(batch, &part);
+                self.index_services(&prepared);
+                // An object a transform could not change was never written.
+                for (kind, name, outcome) in &skipped {
+                    if matches!(outcome, Outcome::Failed(_)) {
+                        self.drift(&mut tally, compare_live(kind, name, &Value::Null, None));
+                    }
+                }
+                let conn = self.req.conn;
+                let results: Vec<Option<ObjectDrift>> =
+                    stream::iter(prepared.iter().map(|p| async move {
+                        let namespace = match namespace_of(&p.object) {
+                            "" => None,
+                            ns => Some(ns),
+                        };
+                        let live = crate::cluster::objects::get(
+                            conn,
+                            &p.rtype,
+                            namespace,
+                            name_of(&p.object),
+                        )
+                        .await?;
+                        Ok::<_, ActionError>(compare_live(
+                            &p.rtype.kind,
+                            &display_name(&p.object),
+                            &p.object,
+                            live.as_ref(),
+                        ))
+                    }))
+                    .buffered(self.req.parallelism.max(1))
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect::<Result<_, _>>()?;
+                for d in results {
+                    self.drift(&mut tally, d);
+                }
+            }
+        }
+        Ok(tally)
+    }
+
+    fn drift(&self, tally: &mut DriftTally, drift: Option<ObjectDrift>) {
+        if let Some(d) = &drift {
+            (self.req.on_drift)(d);
+        }
+        tally.record(drift);
+    }
+
     /// Whether `fail_fast` stopped the restore.
     pub fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
@@ -286,6 +344,9 @@ impl<'r, 'a> Restore<'r, 'a> {
                 Decision::Skip(kind, name, why) => {
                     skipped.push((kind, name, Outcome::Skipped(why)));
                 }
+                Decision::Fail(kind, name, why) => {
+                    skipped.push((kind, name, Outcome::Failed(why)));
+                }
                 Decision::Write(p) => prepared.push(*p),
             }
         }
@@ -348,7 +409,7 @@ impl<'r, 'a> Restore<'r, 'a> {
     ) -> Result<(), ActionError> {
         let (mut prepared, skipped) = self.prepare_batch(batch, part);
         for (kind, name, outcome) in &skipped {
-            self.report(&mut restored.tally, kind, name, outcome);
+            self.report(&mut restored.tally, kind, name, outcome, &[]);
             (self.req.progress)(1, 0);
         }
         self.index_services(&prepared);
@@ -364,6 +425,7 @@ impl<'r, 'a> Restore<'r, 'a> {
                             &p.rtype.kind,
                             &name,
                             &Outcome::Failed(why),
+                            &p.changes,
                         );
                         (self.req.progress)(1, 0);
                     }
@@ -409,7 +471,13 @@ impl<'r, 'a> Restore<'r, 'a> {
             {
                 self.owners.found(source, target);
             }
-            self.report(&mut restored.tally, &p.rtype.kind, &name, &outcome);
+            self.report(
+                &mut restored.tally,
+                &p.rtype.kind,
+                &name,
+                &outcome,
+                &p.changes,
+            );
             if done || matches!(outcome, Outcome::Skipped(_)) {
                 self.remember(&p);
             }
@@ -426,8 +494,15 @@ impl<'r, 'a> Restore<'r, 'a> {
     }
 
     /// Tells the request one object's outcome and counts it.
-    fn report(&self, tally: &mut Tally, kind: &str, name: &str, outcome: &Outcome) {
-        (self.req.on_object)(kind, name, outcome);
+    fn report(
+        &self,
+        tally: &mut Tally,
+        kind: &str,
+        name: &str,
+        outcome: &Outcome,
+        changes: &[String],
+    ) {
+        (self.req.on_object)(kind, name, outcome, changes);
         tally.record(kind, name, outcome);
     }
 }

@@ -21,8 +21,8 @@ use testbed::Kube;
 
 /// Every action, in the order the drill runs them.
 const STEPS: &[&str] = &[
-    "gate", "backup", "copy", "restore", "ready", "snap", "verify", "freeze", "switch", "announce",
-    "retire", "probe", "note", "pause",
+    "gate", "backup", "copy", "restore", "ready", "check", "snap", "verify", "freeze", "gitops",
+    "switch", "announce", "retire", "probe", "note", "pause",
 ];
 
 /// The points inside the journal, the lock and the actions that write in parts, with
@@ -37,6 +37,7 @@ const INNER_POINTS: &[&str] = &[
     "part-copied:2",
     "manifest-copied:1",
     "tier-restored:2",
+    "gitops-paused:2",
 ];
 
 /// The steps whose action is killed at its end (its work done, the journal not yet
@@ -62,13 +63,16 @@ struct Drill {
 
 impl Drill {
     fn new(backend: Backend, tag: &str) -> Drill {
-        let a = Served::start(&[
-            &testbed::path("runbooks/fixtures/shop"),
-            &testbed::fixture("sandbox/app"),
-            &testbed::upstream("volumesnapshot-crds.yaml"),
-        ]);
-        let b = Served::start(&[&testbed::path("runbooks/fixtures/edge")]);
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let gitops = crate::gitops::seed_files(dir.path());
+        let mut seeds = vec![
+            testbed::path("runbooks/fixtures/shop"),
+            testbed::fixture("sandbox/app"),
+            testbed::upstream("volumesnapshot-crds.yaml"),
+        ];
+        seeds.extend(gitops);
+        let a = Served::start(&seeds.iter().map(|p| p.as_path()).collect::<Vec<_>>());
+        let b = Served::start(&[&testbed::path("runbooks/fixtures/edge")]);
         crate::signatures::signing_keys(dir.path());
         // The vault signs what it holds; the offsite copy must be signed to be read.
         let signs = "signing: { secret_key: k.key, public_key: k.pub }";
@@ -109,11 +113,13 @@ impl Drill {
                     "  - {{ id: gate, uses: approve, with: {{ message: \"fail over?\" }} }}\n",
                     "  - {{ id: backup, uses: backup, cluster: a, with: {{ store: vault, namespaces: [ shop, app ] }} }}\n",
                     "  - {{ id: copy, uses: copy_backup, with: {{ from: vault, to: offsite, backup: \"${{{{ steps.backup.outputs.backup_id }}}}\" }} }}\n",
-                    "  - {{ id: restore, uses: restore, cluster: b, with: {{ store: offsite, backup: \"${{{{ steps.backup.outputs.backup_id }}}}\", namespaces: [ shop ] }} }}\n",
+                    "  - {{ id: restore, uses: restore, cluster: b, with: {{ store: offsite, backup: \"${{{{ steps.backup.outputs.backup_id }}}}\", namespaces: [ shop ], verify: true }} }}\n",
                     "  - {{ id: ready, uses: wait, cluster: b, with: {{ kind: Deployment, namespace: shop, all: true, condition: Available, timeout: 1m }} }}\n",
+                    "  - {{ id: check, uses: verify_restore, cluster: b, with: {{ store: offsite, backup: \"${{{{ steps.backup.outputs.backup_id }}}}\", namespaces: [ shop ] }} }}\n",
                     "  - {{ id: snap, uses: snapshot, cluster: a, with: {{ namespace: app, pvcs: [ uploads ], timeout: 30s }} }}\n",
                     "  - id: verify\n    uses: job\n    cluster: b\n    with:\n      namespace: shop\n      spec: {{ template: {{ spec: {{ restartPolicy: Never, containers: [ {{ name: check, image: \"curlimages/curl:8.10.1\", args: [ \"http://frontend/\" ] }} ] }} }} }}\n      timeout: 30s\n",
                     "  - {{ id: freeze, uses: scale, cluster: a, with: {{ namespace: shop, kind: Deployment, selector: \"tier=web\", replicas: 0 }} }}\n",
+                    "  - {{ id: gitops, uses: gitops_pause, cluster: a, undo: {{}} }}\n",
                     "  - {{ id: switch, uses: patch, cluster: b, with: {{ kind: ConfigMap, namespace: edge, name: routing, merge: {{ data: {{ active: standby }} }} }} }}\n",
                     "  - {{ id: announce, uses: apply, cluster: b, with: {{ manifests: [ {{ apiVersion: v1, kind: ConfigMap, metadata: {{ name: failover, namespace: edge }}, data: {{ from: a }} }} ] }} }}\n",
                     "  - {{ id: retire, uses: delete, cluster: a, with: {{ kind: ConfigMap, namespace: shop, name: shop-settings }} }}\n",
@@ -230,7 +236,7 @@ fn crash_then_resume(backend: Backend, point: &str) {
         "killed elsewhere than at {point}:\n{}",
         killed.stderr
     );
-    drill
+    let resumed = drill
         .resume()
         .stdout_contains("\"state\":\"succeeded\"")
         .run();
@@ -279,6 +285,48 @@ fn crash_then_resume(backend: Backend, point: &str) {
         "jsonpath={.data.active}",
     ]);
     assert_eq!(active.trim(), "standby", "switch did not take effect");
+    // Every GitOps object paused, and recorded as the step first found it: a step
+    // run again over its own work does not take what it paused for paused before.
+    for (key, object) in crate::gitops::gitops_objects(&drill.a) {
+        assert!(
+            object["spec"]["suspend"] == true
+                || object["annotations"]["argocd.argoproj.io/skip-reconcile"] == "true",
+            "gitops did not pause {key}: {object}"
+        );
+    }
+    let gitops = crate::backup_restore::json_lines(&resumed.stdout)
+        .into_iter()
+        .find(|e| {
+            (e["event"] == "step_succeeded" || e["event"] == "step_resumed")
+                && e["step"] == "gitops"
+        })
+        .unwrap_or_else(|| panic!("the resume says nothing of gitops:\n{}", resumed.stdout));
+    assert_eq!(
+        (
+            &gitops["outputs"]["paused"],
+            &gitops["outputs"]["already_paused"]
+        ),
+        (&Value::from("8"), &Value::from("1")),
+        "after a crash at {point}, gitops recorded what it had paused itself as paused before: {gitops}"
+    );
+    // The restore read back what it wrote, and so did the check after it: no drift.
+    for step in ["restore", "check"] {
+        let done = crate::backup_restore::json_lines(&resumed.stdout)
+            .into_iter()
+            .find(|e| {
+                (e["event"] == "step_succeeded" || e["event"] == "step_resumed")
+                    && e["step"] == step
+            })
+            .unwrap_or_else(|| panic!("the resume says nothing of {step}:\n{}", resumed.stdout));
+        assert_eq!(
+            done["outputs"]["drift"], "0",
+            "after a crash at {point}: {done}"
+        );
+        assert_ne!(
+            done["outputs"]["verified"], "0",
+            "after a crash at {point}: {done}"
+        );
+    }
     drill.b.ok(&["get", "configmap", "-n", "edge", "failover"]);
     assert!(
         drill

@@ -113,7 +113,9 @@ fn round_trip_through_faults(tag: &str, a: &dyn Kube, b: &dyn Kube, faults: Faul
         .steps(concat!(
             "  - { id: backup, uses: backup, cluster: a, with: { store: vault, namespaces: [ app ] } }\n",
             "  - { id: copy, uses: copy_backup, with: { from: vault, to: offsite, backup: \"${{ steps.backup.outputs.backup_id }}\" } }\n",
-            "  - id: restore\n    uses: restore\n    cluster: b\n    with: { store: offsite, backup: \"${{ steps.backup.outputs.backup_id }}\" }\n",
+            "  - id: restore\n    uses: restore\n    cluster: b\n    with: { store: offsite, backup: \"${{ steps.backup.outputs.backup_id }}\", verify: true }\n",
+            // Read back again: drift would fail it (a retried read is still a read).
+            "  - { id: check, uses: verify_restore, cluster: b, with: { store: offsite, backup: \"${{ steps.backup.outputs.backup_id }}\" } }\n",
         ))
         .write(dir.path());
     let (status, stdout) = run_then_resume(&rb);
@@ -278,6 +280,57 @@ fn a_round_trip_completes_through_30_percent_faults_of_control_planes_and_s3() {
     round_trip_through_faults("faults-cp-30", &a, &b, EVERYWHERE(230, 0.30));
 }
 
+/// `gitops_pause` (its step retried when an attempt fails) and its undo, run by a
+/// failed check's rollback, with every request to the cluster meeting `rate` faults:
+/// the pause records every object as it was before the step, and after the rollback
+/// every Argo CD and Flux object is exactly as it was.
+fn gitops_pause_through_faults(tag: &str, k: &dyn Kube, seed: u64, rate: f64) {
+    crate::gitops::seed_gitops(k);
+    let before = crate::gitops::gitops_objects(k);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.path().join("c.kubeconfig");
+    let proxy = kubeconfig_through(k.kubeconfig(), &config, cluster_plan(seed, rate));
+    let rb = TestRunbook::new(tag)
+        .cluster_with("c", &config, &format!("requests: {{ timeout: {CLUSTER_TIMEOUT} }}"))
+        .steps(concat!(
+            "  - { id: pause, uses: gitops_pause, cluster: c, retry: { attempts: 3, backoff: 100ms }, undo: {} }\n",
+            "  - { id: check, uses: sleep, with: { duration: 1ms }, on_failure: rollback }\n",
+        ))
+        .write(dir.path());
+    let out = Test::new()
+        .args(["run", "--output", "json", "--inject-failure", "check"])
+        .arg(&rb)
+        .status(1)
+        .run();
+    let events = crate::backup_restore::json_lines(&out.stdout);
+    assert!(proxy.faults() > 0, "no cluster request met a fault");
+    let paused = crate::backup_restore::outputs(&events, "pause");
+    assert_eq!(
+        (&paused["paused"], &paused["already_paused"]),
+        (&serde_json::json!("8"), &serde_json::json!("1")),
+        "through {} faults: {paused}",
+        proxy.faults()
+    );
+    crate::gitops::undone_cleanly(&events);
+    let problems = crate::gitops::differences(&before, &crate::gitops::gitops_objects(k));
+    assert!(
+        problems.is_empty(),
+        "after the rollback through {} faults:\n{}",
+        proxy.faults(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn gitops_pause_and_its_undo_complete_through_30_percent_faults_of_the_sandbox() {
+    gitops_pause_through_faults("faults-gitops-sb", &Served::start(&[]), 430, 0.30);
+}
+
+#[test]
+fn gitops_pause_and_its_undo_complete_through_30_percent_faults_of_a_control_plane() {
+    gitops_pause_through_faults("faults-gitops-cp", &ControlPlane::start(), 530, 0.30);
+}
+
 /// Renews a lock in S3 through 30% faults: every renewal either lands or fails as a
 /// transient error, never as a lock lost to another holder (a renewal whose answer was
 /// lost is recognised as its own by its token), and the lock is ours at the end.
@@ -410,6 +463,7 @@ async fn a_multipart_completion_answered_200_with_an_error_is_retried_and_the_ob
                 faults: vec![Fault::OkWithErrorBody],
                 ignore_conditions: false,
                 max_faults: Some(1),
+                only: None,
             },
         )
     })

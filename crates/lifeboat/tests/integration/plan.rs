@@ -121,7 +121,7 @@ fn markdown_has_a_mermaid_flowchart_of_the_steps() {
     assert!(md.contains("```mermaid\nflowchart TD\n"), "{md}");
     assert!(md.contains("s0[\"backup<br/>backup @ primary\"]"), "{md}");
     assert!(md.contains("s0 --> s1"), "{md}");
-    assert!(md.contains("| 7 | `smoke` | `http_check` |"), "{md}");
+    assert!(md.contains("| 8 | `smoke` | `http_check` |"), "{md}");
 }
 
 #[test]
@@ -155,7 +155,8 @@ fn json_plan_of_every_example_parses() {
 fn text_plan_shows_waves_policies_and_undo() {
     let out = Test::new().args(["plan", "runbooks/failover.yaml"]).run();
     let t = out.stdout;
-    assert!(t.contains("7 steps in 7 waves"), "{t}");
+    assert!(t.contains("8 steps in 8 waves"), "{t}");
+    assert!(t.contains("  hold-gitops: gitops_pause on primary"), "{t}");
     assert!(t.contains("  freeze: scale on primary"), "{t}");
     assert!(
         t.contains("undo: scale on primary {\"restore_previous\":true}"),

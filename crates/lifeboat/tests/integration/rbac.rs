@@ -394,6 +394,10 @@ fn kubectl_accepts_the_rbac_of_every_example_runbook() {
         &path("runbooks/fixtures/shop"),
         &path("runbooks/fixtures/edge"),
     ]);
+    // The failover pauses Argo CD and Flux in their namespaces: Roles go there.
+    for ns in ["argocd", "flux-system"] {
+        sandbox.ok(&["create", "namespace", ns]);
+    }
     let mut runbooks: Vec<PathBuf> = std::fs::read_dir(path("runbooks"))
         .unwrap_or_else(|e| panic!("{e}"))
         .filter_map(Result::ok)

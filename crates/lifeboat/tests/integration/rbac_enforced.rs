@@ -42,6 +42,8 @@ impl Bed {
         for k in [&a, &b] {
             k.ok(&["create", "namespace", "lifeboat"]);
         }
+        // The primary runs Argo CD and Flux: the failover pauses them.
+        crate::gitops::seed_gitops(&a);
         Bed {
             a,
             b,
@@ -69,62 +71,7 @@ impl Bed {
     /// Grants `yaml` (replacing what it grants already) to the ServiceAccount
     /// `lifeboat/ACCOUNT` of `cp`, and returns a kubeconfig with its token.
     fn grant(&self, cp: &ControlPlane, account: &str, yaml: &str) -> PathBuf {
-        let out = cp.kubectl_in(&["replace", "--force", "-f", "-"], Some(yaml));
-        if !out.status.success() {
-            cp.apply_yaml(yaml);
-        }
-        if cp
-            .kubectl_in(&["get", "serviceaccount", "-n", "lifeboat", account], None)
-            .status
-            .success()
-        {
-            // Let the authorizer's caches see the change.
-            std::thread::sleep(std::time::Duration::from_secs(2));
-        } else {
-            cp.ok(&["create", "serviceaccount", "-n", "lifeboat", account]);
-            for (kind, namespace, name) in roles(yaml) {
-                let subject = format!("--serviceaccount=lifeboat:{account}");
-                match namespace {
-                    None => cp.ok(&[
-                        "create",
-                        "clusterrolebinding",
-                        &name,
-                        &format!("--clusterrole={name}"),
-                        &subject,
-                    ]),
-                    Some(ns) => cp.ok(&[
-                        "create",
-                        "rolebinding",
-                        "-n",
-                        &ns,
-                        &name,
-                        &format!("--{}={name}", kind.to_lowercase()),
-                        &subject,
-                    ]),
-                };
-            }
-        }
-        let token = cp.ok(&[
-            "create",
-            "token",
-            "-n",
-            "lifeboat",
-            account,
-            "--duration=2h",
-        ]);
-        let admin: Value = serde_json::from_str(&cp.ok(&["config", "view", "--raw", "-o", "json"]))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let cluster = &admin["clusters"][0]["cluster"];
-        let kubeconfig = json!({
-            "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "testbed", "cluster": cluster}],
-            "users": [{"name": account, "user": {"token": token.trim()}}],
-            "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": account}}],
-            "current-context": "testbed",
-        });
-        let file = self.dir.path().join(format!("{account}.kubeconfig"));
-        std::fs::write(&file, kubeconfig.to_string()).unwrap_or_else(|e| panic!("{e}"));
-        file
+        grant(self.dir.path(), cp, account, yaml)
     }
 
     /// The example runbook `name`, its clusters pointed at `kubeconfigs`, its stores at
@@ -187,6 +134,68 @@ impl Bed {
             .run();
         json_lines(&out.stdout)
     }
+}
+
+/// Grants `yaml` (replacing what it grants already) to the ServiceAccount
+/// `lifeboat/ACCOUNT` of `cp`, and returns a kubeconfig with its token, written in
+/// `dir`.
+fn grant(dir: &Path, cp: &ControlPlane, account: &str, yaml: &str) -> PathBuf {
+    let out = cp.kubectl_in(&["replace", "--force", "-f", "-"], Some(yaml));
+    if !out.status.success() {
+        cp.apply_yaml(yaml);
+    }
+    if cp
+        .kubectl_in(&["get", "serviceaccount", "-n", "lifeboat", account], None)
+        .status
+        .success()
+    {
+        // Let the authorizer's caches see the change.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    } else {
+        cp.ok(&["create", "serviceaccount", "-n", "lifeboat", account]);
+        for (kind, namespace, name) in roles(yaml) {
+            let subject = format!("--serviceaccount=lifeboat:{account}");
+            match namespace {
+                None => cp.ok(&[
+                    "create",
+                    "clusterrolebinding",
+                    &name,
+                    &format!("--clusterrole={name}"),
+                    &subject,
+                ]),
+                Some(ns) => cp.ok(&[
+                    "create",
+                    "rolebinding",
+                    "-n",
+                    &ns,
+                    &name,
+                    &format!("--{}={name}", kind.to_lowercase()),
+                    &subject,
+                ]),
+            };
+        }
+    }
+    let token = cp.ok(&[
+        "create",
+        "token",
+        "-n",
+        "lifeboat",
+        account,
+        "--duration=2h",
+    ]);
+    let admin: Value = serde_json::from_str(&cp.ok(&["config", "view", "--raw", "-o", "json"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let cluster = &admin["clusters"][0]["cluster"];
+    let kubeconfig = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "testbed", "cluster": cluster}],
+        "users": [{"name": account, "user": {"token": token.trim()}}],
+        "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": account}}],
+        "current-context": "testbed",
+    });
+    let file = dir.join(format!("{account}.kubeconfig"));
+    std::fs::write(&file, kubeconfig.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    file
 }
 
 /// The (kind, namespace, name) of each ClusterRole and Role in `yaml`.
@@ -403,4 +412,63 @@ fn every_example_runbook_runs_under_the_rbac_lifeboat_prints_for_it_and_not_with
         ),
         &[],
     );
+}
+
+/// `gitops_pause` and its undo on a real control plane holding the Argo CD and Flux
+/// CRDs, under exactly the RBAC `lifeboat rbac` prints for them (a Role in each
+/// namespace the step names): the pause and the rollback's undo succeed and every
+/// object ends as it was; without the rule on Kustomizations in one of those
+/// namespaces, the step fails with the API server's 403.
+#[test]
+fn gitops_pause_runs_under_the_rbac_lifeboat_prints_for_it_and_not_with_less() {
+    let cp = ControlPlane::start();
+    crate::gitops::seed_gitops(&cp);
+    cp.ok(&["create", "namespace", "lifeboat"]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let account = "gitops";
+    let kubeconfig = dir.path().join(format!("{account}.kubeconfig"));
+    let rb = crate::harness::TestRunbook::new("gitops-rbac")
+        .cluster("c", &kubeconfig)
+        .steps(concat!(
+            "  - { id: pause, uses: gitops_pause, cluster: c, with: { namespaces: [ argocd, default, flux-system ] }, undo: {} }\n",
+            "  - { id: check, uses: sleep, with: { duration: 1ms }, on_failure: rollback }\n",
+        ))
+        .write(dir.path());
+    let yaml = Test::new().arg("rbac").arg(&rb).run().stdout;
+    let namespaced: Vec<Option<String>> = roles(&yaml).into_iter().map(|(_, ns, _)| ns).collect();
+    assert_eq!(
+        namespaced,
+        [
+            None,
+            Some("argocd".to_string()),
+            Some("default".to_string()),
+            Some("flux-system".to_string())
+        ],
+        "a Role in each namespace named, the ClusterRole for discovery only:\n{yaml}"
+    );
+    grant(dir.path(), &cp, account, &yaml);
+    let before = crate::gitops::gitops_objects(&cp);
+    let events = crate::backup_restore::run_json(&rb, &["--inject-failure", "check"], 1);
+    let out = crate::backup_restore::outputs(&events, "pause");
+    assert_eq!(
+        (&out["paused"], &out["already_paused"]),
+        (&json!("8"), &json!("1")),
+        "{out}"
+    );
+    crate::gitops::undone_cleanly(&events);
+    let problems = crate::gitops::differences(&before, &crate::gitops::gitops_objects(&cp));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    let (narrower, removed) = without_rule(&yaml, "resources: [\"kustomizations\"]");
+    assert!(removed.contains("step `pause`"), "{removed}");
+    grant(dir.path(), &cp, account, &narrower);
+    let events = crate::backup_restore::run_json(&rb, &[], 1);
+    let error = crate::backup_restore::failure(&events, "pause");
+    assert!(
+        error.contains("forbidden") && error.contains("cannot list resource \"kustomizations\""),
+        "{error}"
+    );
+    // Refused before it paused anything, so there was nothing to put back.
+    let problems = crate::gitops::differences(&before, &crate::gitops::gitops_objects(&cp));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

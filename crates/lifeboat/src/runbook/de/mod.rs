@@ -172,8 +172,8 @@ fn describe_unexpected(u: &de::Unexpected) -> String {
 /// Reads a `T` from a node. Errors carry the location of the value at fault.
 ///
 /// serde stops at the first error, but a user fixing a runbook wants them all: when a
-/// mapping fails, each of its entries is read again on its own, so every wrong entry
-/// is reported (nested mappings report their first error).
+/// mapping fails, each of its entries is read again on its own, and so, in turn, is
+/// each entry of a nested mapping that fails inside, so every wrong entry is reported.
 pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<DeError>> {
     let first = match T::deserialize(node) {
         Ok(v) => return Ok(v),
@@ -183,40 +183,85 @@ pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, Vec<DeError>> {
     if let NodeKind::Map(entries) = &node.kind
         && entries.len() > 1
     {
-        let mut sound = Vec::new();
-        for entry in entries {
-            let probe = Node {
-                kind: NodeKind::Map(vec![entry.clone()]),
-                loc: node.loc,
-            };
-            // Missing fields of this mapping show up in every probe: they are found
-            // below. Missing fields of nested mappings are kept.
-            match T::deserialize(&probe) {
-                Err(e) if !(e.missing_field.is_some() && e.loc.is_none_or(|l| l == node.loc)) => {
-                    let e = e.at(node.loc);
-                    if !errors.contains(&e) {
-                        errors.push(e);
-                    }
-                }
-                _ => sound.push(entry.clone()),
-            }
-        }
-        // With the wrong entries left out, what remains to fail is a missing field.
-        let rest = Node {
-            kind: NodeKind::Map(sound),
-            loc: node.loc,
-        };
-        // A field that is written but wrong is not also "missing".
-        if let Err(e) = T::deserialize(&rest)
-            && e.missing_field.is_some_and(|f| node.get(f).is_none())
-        {
-            errors.insert(0, e.at(node.loc));
-        }
+        every_error::<T>(node, &|whole| whole, &[node.loc], &mut errors);
     }
     if errors.is_empty() {
         errors.push(first);
     }
     Err(errors)
+}
+
+/// The errors of mapping `map`, each of its entries read on its own inside the
+/// document `wrap` rebuilds around it (`mappings`: the locations of `map` and of the
+/// mappings around it, outermost first). An entry that fails inside a mapping value
+/// of several entries is read entry by entry in turn.
+fn every_error<T: DeserializeOwned>(
+    map: &Node,
+    wrap: &dyn Fn(Node) -> Node,
+    mappings: &[Loc],
+    errors: &mut Vec<DeError>,
+) {
+    let NodeKind::Map(entries) = &map.kind else {
+        return;
+    };
+    let narrowed = |entries: Vec<(Node, Node)>| {
+        wrap(Node {
+            kind: NodeKind::Map(entries),
+            loc: map.loc,
+        })
+    };
+    let mut sound = Vec::new();
+    for entry in entries {
+        // Missing fields of this mapping (and of those around it) show up in every
+        // probe: they are found below. Missing fields of nested mappings are kept.
+        let e = match T::deserialize(&narrowed(vec![entry.clone()])) {
+            Err(e)
+                if !(e.missing_field.is_some() && e.loc.is_none_or(|l| mappings.contains(&l))) =>
+            {
+                e
+            }
+            _ => {
+                sound.push(entry.clone());
+                continue;
+            }
+        };
+        let (key, value) = entry;
+        let inside = matches!(&value.kind, NodeKind::Map(inner) if inner.len() > 1)
+            && e.loc.is_some_and(|l| l != value.loc && l != key.loc);
+        let before = errors.len();
+        if inside {
+            let rewrap = |inner: Node| {
+                wrap(Node {
+                    kind: NodeKind::Map(vec![(key.clone(), inner)]),
+                    loc: map.loc,
+                })
+            };
+            let mut nested = mappings.to_vec();
+            nested.push(value.loc);
+            every_error::<T>(value, &rewrap, &nested, errors);
+        }
+        if errors.len() == before {
+            let e = e.at(map.loc);
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+    }
+    // With the wrong entries left out, what remains to fail is a missing field. A
+    // field that is written but wrong is not also "missing".
+    if let Err(e) = T::deserialize(&narrowed(sound))
+        && e.missing_field.is_some_and(|f| map.get(f).is_none())
+        && e.loc.is_none_or(|l| l == map.loc)
+    {
+        let e = e.at(map.loc);
+        if !errors.contains(&e) {
+            if mappings.len() == 1 {
+                errors.insert(0, e);
+            } else {
+                errors.push(e);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +307,60 @@ mod tests {
             ],
             "{errors:?}"
         );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        #[serde(default)]
+        top: u32,
+        #[serde(default)]
+        inner: Option<Sample>,
+    }
+
+    fn read_nested(text: &str) -> Vec<(Option<Loc>, String)> {
+        let node = parse_str(Path::new("t.yaml"), text).unwrap_or_else(|d| panic!("{d}"));
+        from_node::<Outer>(&node)
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.loc, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn every_wrong_entry_of_a_nested_mapping_is_reported() {
+        let errors = read_nested("top: y\ninner: { name: a, count: x, extra: 1 }\n");
+        let at: Vec<Option<Loc>> = errors.iter().map(|(l, _)| *l).collect();
+        assert_eq!(
+            at,
+            vec![
+                Some(Loc::new(1, 6)),
+                Some(Loc::new(2, 26)),
+                Some(Loc::new(2, 29))
+            ],
+            "{errors:?}"
+        );
+        // A nested mapping's missing field is reported once, at that mapping.
+        let errors = read_nested("top: 1\ninner: { count: x, extra: 1 }\n");
+        let messages: Vec<&str> = errors.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "expected a whole number of 0 or more, found string `x`",
+                "unknown field `extra`",
+                "missing required field `name`"
+            ],
+            "{errors:?}"
+        );
+        assert_eq!(errors[2].0, Some(Loc::new(2, 8)));
+        let node = parse_str(
+            Path::new("t.yaml"),
+            "top: 1\ninner: { name: a, count: 2 }\n",
+        )
+        .unwrap_or_else(|d| panic!("{d}"));
+        let read = from_node::<Outer>(&node).map(|o| (o.top, o.inner.map(|i| i.count)));
+        assert_eq!(read, Ok((1, Some(2))));
     }
 
     #[test]
