@@ -107,7 +107,8 @@ pub fn seed_gitops(k: &dyn Kube) {
 }
 
 /// The same objects as sandbox seeds (`lifeboat sandbox serve --seed`): the CRDs, the
-/// examples, and `MORE` written into `dir`.
+/// examples, and `MORE` written into `dir` (for the crash matrix).
+#[cfg(feature = "crash-points")]
 pub fn seed_files(dir: &Path) -> Vec<PathBuf> {
     let more = dir.join("gitops-more.yaml");
     std::fs::write(&more, MORE).unwrap_or_else(|e| panic!("{e}"));

@@ -7,12 +7,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+#[cfg(feature = "crash-points")]
+use std::time::Duration;
+use std::time::SystemTime;
 
 use serde_json::{Value, json};
 
 use crate::backup_restore::{Bucket, app_cluster, backups, outputs, run_json, runbook_with_store};
-use crate::harness::{Test, path};
+#[cfg(feature = "crash-points")]
+use crate::harness::Test;
+use crate::harness::path;
 use crate::s3_server::aws;
 
 /// The stored version-1 backup every crafted backup copies.
