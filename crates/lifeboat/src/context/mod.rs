@@ -297,8 +297,9 @@ pub struct StepCtx<'a> {
     bytes: Arc<AtomicU64>,
     /// What the action recorded for its own undo (kept with the step's outputs).
     undo_state: std::sync::Mutex<Option<serde_json::Value>>,
-    /// Checkpoints recorded by this step before a resume.
-    checkpoints: Vec<serde_json::Value>,
+    /// Checkpoints recorded by this step before a resume, and by its earlier attempts
+    /// in this run (shared by its attempts: a retry continues as a resume does).
+    checkpoints: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 }
 
 impl<'a> StepCtx<'a> {
@@ -310,7 +311,7 @@ impl<'a> StepCtx<'a> {
             objects: Arc::new(AtomicU64::new(0)),
             bytes: Arc::new(AtomicU64::new(0)),
             undo_state: std::sync::Mutex::new(None),
-            checkpoints: Vec::new(),
+            checkpoints: Arc::default(),
         }
     }
 
@@ -328,15 +329,20 @@ impl<'a> StepCtx<'a> {
         }
     }
 
-    /// Continues from checkpoints a previous attempt (before a resume) recorded.
-    pub fn resuming(mut self, checkpoints: Vec<serde_json::Value>) -> Self {
+    /// Continues from the checkpoints earlier attempts recorded (before a resume, or
+    /// before a retry); this attempt's checkpoints are added there too.
+    pub fn resuming(mut self, checkpoints: Arc<std::sync::Mutex<Vec<serde_json::Value>>>) -> Self {
         self.checkpoints = checkpoints;
         self
     }
 
-    /// The checkpoints recorded by this step before the run was resumed.
-    pub fn checkpoints(&self) -> &[serde_json::Value] {
-        &self.checkpoints
+    /// The checkpoints recorded by this step so far: before the run was resumed, by its
+    /// earlier attempts, and by this one, oldest first.
+    pub fn checkpoints(&self) -> Vec<serde_json::Value> {
+        self.checkpoints
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 
     /// Records progress a resume continues from (durable before it returns), as a
@@ -344,7 +350,11 @@ impl<'a> StepCtx<'a> {
     pub fn checkpointer(&self) -> Arc<dyn Fn(serde_json::Value) + Send + Sync> {
         let step = self.step.to_string();
         let sink = self.run.sink.clone();
+        let kept = self.checkpoints.clone();
         Arc::new(move |data| {
+            if let Ok(mut kept) = kept.lock() {
+                kept.push(data.clone());
+            }
             sink.emit(&Event::Checkpoint {
                 step: step.clone(),
                 data,

@@ -47,6 +47,8 @@ pub async fn run_step(
         Ok(l) => (l.attempts, l.backoff, l.timeout),
         Err(_) => (1, DEFAULT_BACKOFF, None),
     };
+    // Every attempt continues from the checkpoints of the earlier ones, as a resume does.
+    let checkpoints = std::sync::Arc::new(std::sync::Mutex::new(checkpoints));
     let started = Instant::now();
     let mut attempt = 1;
     loop {
@@ -113,10 +115,10 @@ async fn attempt_once(
     cluster: Option<String>,
     scope: &Scope<'_>,
     timeout: Option<Duration>,
-    checkpoints: &[serde_json::Value],
+    checkpoints: &std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
 ) -> Result<(Outputs, Option<serde_json::Value>), ActionError> {
     let inputs = bind_inputs(&step.head.uses.value, &step.with_node, scope)?;
-    let ctx = StepCtx::new(run, &step.head.id.value.0, cluster).resuming(checkpoints.to_vec());
+    let ctx = StepCtx::new(run, &step.head.id.value.0, cluster).resuming(checkpoints.clone());
     let action = actions::execute(&inputs, &ctx);
     let outputs = match timeout {
         Some(t) => tokio::time::timeout(t, action)

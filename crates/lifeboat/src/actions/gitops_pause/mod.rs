@@ -2,15 +2,25 @@
 //! Applications; Flux Kustomizations, HelmReleases and sources), recording each
 //! object's setting as it first found it, durably and before changing it, so that its
 //! own undo resumes every object exactly as it was and a retried or resumed step never
-//! mistakes its own earlier work for an object that was paused before.
+//! mistakes its own earlier work for an object that was paused before. The kinds it
+//! knows are in `kind`, the field that pauses each in `setting`, what it records in
+//! `record`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
 use kube::api::Patch;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::Value;
+
+mod kind;
+mod record;
+mod setting;
+
+pub use kind::{ArgoCdMethod, GitOpsKind};
+pub use record::Record;
+use record::{earlier_records, remember};
+pub use setting::Setting;
 
 use super::{CheckInputs, Output, located, map_out, non_empty, out};
 use crate::cluster::discovery::{self, ServedType};
@@ -73,114 +83,6 @@ pub struct Inputs {
     pub allow_none: OrExpr<bool>,
 }
 
-/// A kind of GitOps object, by its resource name.
-#[derive(
-    Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord,
-)]
-pub enum GitOpsKind {
-    /// Argo CD `applications.argoproj.io`.
-    #[serde(rename = "applications")]
-    Applications,
-    /// Flux `kustomizations.kustomize.toolkit.fluxcd.io`.
-    #[serde(rename = "kustomizations")]
-    Kustomizations,
-    /// Flux `helmreleases.helm.toolkit.fluxcd.io`.
-    #[serde(rename = "helmreleases")]
-    HelmReleases,
-    /// Flux `gitrepositories.source.toolkit.fluxcd.io`.
-    #[serde(rename = "gitrepositories")]
-    GitRepositories,
-    /// Flux `helmrepositories.source.toolkit.fluxcd.io`.
-    #[serde(rename = "helmrepositories")]
-    HelmRepositories,
-    /// Flux `ocirepositories.source.toolkit.fluxcd.io`.
-    #[serde(rename = "ocirepositories")]
-    OciRepositories,
-}
-
-/// How an Argo CD Application is paused.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum ArgoCdMethod {
-    /// The `argocd.argoproj.io/skip-reconcile: "true"` annotation (Argo CD 2.7 and
-    /// later): the application controller stops all processing of the Application.
-    #[default]
-    SkipReconcile,
-    /// Remove `spec.syncPolicy.automated` (every Argo CD version): the Application is
-    /// still compared, never synced on its own.
-    DisableAutoSync,
-}
-
-impl GitOpsKind {
-    /// Every kind, in the order the step pauses them (its undo resumes them in the
-    /// reverse order: sources first).
-    pub const ALL: [GitOpsKind; 6] = [
-        GitOpsKind::Applications,
-        GitOpsKind::Kustomizations,
-        GitOpsKind::HelmReleases,
-        GitOpsKind::GitRepositories,
-        GitOpsKind::HelmRepositories,
-        GitOpsKind::OciRepositories,
-    ];
-
-    /// The resource name, as `kinds` takes it and RBAC names it.
-    pub fn resource(self) -> &'static str {
-        match self {
-            GitOpsKind::Applications => "applications",
-            GitOpsKind::Kustomizations => "kustomizations",
-            GitOpsKind::HelmReleases => "helmreleases",
-            GitOpsKind::GitRepositories => "gitrepositories",
-            GitOpsKind::HelmRepositories => "helmrepositories",
-            GitOpsKind::OciRepositories => "ocirepositories",
-        }
-    }
-
-    pub fn group(self) -> &'static str {
-        match self {
-            GitOpsKind::Applications => "argoproj.io",
-            GitOpsKind::Kustomizations => "kustomize.toolkit.fluxcd.io",
-            GitOpsKind::HelmReleases => "helm.toolkit.fluxcd.io",
-            GitOpsKind::GitRepositories
-            | GitOpsKind::HelmRepositories
-            | GitOpsKind::OciRepositories => "source.toolkit.fluxcd.io",
-        }
-    }
-
-    /// The version preferred when the cluster serves several (any served version has
-    /// the fields the step sets).
-    pub fn version(self) -> &'static str {
-        match self {
-            GitOpsKind::Applications => "v1alpha1",
-            GitOpsKind::HelmReleases => "v2",
-            _ => "v1",
-        }
-    }
-
-    pub fn kind(self) -> &'static str {
-        match self {
-            GitOpsKind::Applications => "Application",
-            GitOpsKind::Kustomizations => "Kustomization",
-            GitOpsKind::HelmReleases => "HelmRelease",
-            GitOpsKind::GitRepositories => "GitRepository",
-            GitOpsKind::HelmRepositories => "HelmRepository",
-            GitOpsKind::OciRepositories => "OCIRepository",
-        }
-    }
-
-    /// `resource.group`, for messages.
-    pub fn qualified(self) -> String {
-        format!("{}.{}", self.resource(), self.group())
-    }
-
-    fn setting(self, argocd: ArgoCdMethod) -> Setting {
-        match (self, argocd) {
-            (GitOpsKind::Applications, ArgoCdMethod::SkipReconcile) => Setting::SkipReconcile,
-            (GitOpsKind::Applications, ArgoCdMethod::DisableAutoSync) => Setting::AutoSync,
-            _ => Setting::Suspend,
-        }
-    }
-}
-
 impl Inputs {
     /// The kinds selected, in pausing order, each once.
     pub fn selected_kinds(&self) -> Vec<GitOpsKind> {
@@ -222,181 +124,6 @@ impl CheckInputs for Inputs {
         }
         problems
     }
-}
-
-/// The field a step sets to pause one object.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Setting {
-    /// `metadata.annotations["argocd.argoproj.io/skip-reconcile"]` set to `"true"`.
-    SkipReconcile,
-    /// `spec.syncPolicy.automated` removed.
-    #[serde(rename = "automated")]
-    AutoSync,
-    /// `spec.suspend` set to `true` (Flux).
-    Suspend,
-}
-
-impl Setting {
-    /// The field as `object` has it; `None` when it is absent.
-    fn read(self, object: &Value) -> Option<Value> {
-        let found = match self {
-            Setting::SkipReconcile => object
-                .get("metadata")
-                .and_then(|m| m.get("annotations"))
-                .and_then(|a| a.get(SKIP_RECONCILE)),
-            Setting::AutoSync => object.pointer("/spec/syncPolicy/automated"),
-            Setting::Suspend => object.pointer("/spec/suspend"),
-        };
-        found.filter(|v| !v.is_null()).cloned()
-    }
-
-    /// Whether an object whose field is `value` is paused already.
-    fn is_paused(self, value: Option<&Value>) -> bool {
-        match self {
-            Setting::SkipReconcile => value.and_then(Value::as_str) == Some("true"),
-            // Auto-sync is off without `automated`, or with `automated.enabled: false`.
-            Setting::AutoSync => {
-                value.is_none_or(|a| a.get("enabled").and_then(Value::as_bool) == Some(false))
-            }
-            Setting::Suspend => value.and_then(Value::as_bool) == Some(true),
-        }
-    }
-
-    /// The merge patch that pauses an object.
-    fn pause_patch(self) -> Value {
-        match self {
-            Setting::SkipReconcile => {
-                json!({ "metadata": { "annotations": { SKIP_RECONCILE: "true" } } })
-            }
-            Setting::AutoSync => json!({ "spec": { "syncPolicy": { "automated": null } } }),
-            Setting::Suspend => json!({ "spec": { "suspend": true } }),
-        }
-    }
-
-    /// The merge patch that makes the field of an object whose field is `current`
-    /// exactly `previous` again (absent when `previous` is `None`).
-    fn restore_patch(self, current: Option<&Value>, previous: Option<&Value>) -> Value {
-        let value = merge_patch_to(current, previous);
-        match self {
-            Setting::SkipReconcile => {
-                json!({ "metadata": { "annotations": { SKIP_RECONCILE: value } } })
-            }
-            Setting::AutoSync => json!({ "spec": { "syncPolicy": { "automated": value } } }),
-            Setting::Suspend => json!({ "spec": { "suspend": value } }),
-        }
-    }
-
-    /// What a paused object is, for messages.
-    fn paused_word(self) -> &'static str {
-        match self {
-            Setting::SkipReconcile => "skipped by reconciliation (skip-reconcile)",
-            Setting::AutoSync => "without automated sync",
-            Setting::Suspend => "suspended",
-        }
-    }
-}
-
-/// The JSON merge patch (RFC 7386) that turns `current` into `target`: a field of
-/// `current` that `target` lacks is removed, objects are patched field by field, any
-/// other value is replaced. `None` is an absent field.
-fn merge_patch_to(current: Option<&Value>, target: Option<&Value>) -> Value {
-    match (current, target) {
-        (_, None) => Value::Null,
-        (Some(Value::Object(now)), Some(Value::Object(then))) => {
-            let mut patch = Map::new();
-            for key in now.keys().filter(|k| !then.contains_key(*k)) {
-                patch.insert(key.clone(), Value::Null);
-            }
-            for (key, value) in then {
-                patch.insert(key.clone(), merge_patch_to(now.get(key), Some(value)));
-            }
-            Value::Object(patch)
-        }
-        (_, Some(value)) => value.clone(),
-    }
-}
-
-/// One object the step pauses, with its setting as the step first found it: kept in a
-/// checkpoint before the object is changed, and as the step's undo state.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-pub struct Record {
-    pub kind: GitOpsKind,
-    pub namespace: String,
-    pub name: String,
-    pub setting: Setting,
-    /// The field before the step changed anything; `None` when it was absent.
-    pub previous: Option<Value>,
-}
-
-impl Record {
-    fn key(&self) -> (GitOpsKind, String, String, Setting) {
-        (
-            self.kind,
-            self.namespace.clone(),
-            self.name.clone(),
-            self.setting,
-        )
-    }
-
-    /// Whether the object was paused before the step.
-    pub fn already_paused(&self) -> bool {
-        self.setting.is_paused(self.previous.as_ref())
-    }
-
-    fn describe(&self) -> String {
-        format!("{} {}/{}", self.kind.kind(), self.namespace, self.name)
-    }
-}
-
-/// The key of the records in a checkpoint of this action.
-const CHECKPOINT_KEY: &str = "gitops_pause";
-
-/// What earlier attempts of a step recorded in this process, by run id and step id.
-/// A step retried after a failure part way (`retry:`) starts again with a fresh
-/// context: the objects its first attempt paused must not look paused before the step.
-/// A resumed run is a new process: it reads the step's checkpoints instead.
-static EARLIER_ATTEMPTS: Mutex<BTreeMap<(String, String), Vec<Record>>> =
-    Mutex::new(BTreeMap::new());
-
-/// The records of this step's earlier attempts: its checkpoints (before a resume) and
-/// what attempts in this process recorded (before a retry), the oldest first.
-fn earlier_records(ctx: &StepCtx<'_>) -> Result<Vec<Record>, ActionError> {
-    let mut records = Vec::new();
-    for checkpoint in ctx.checkpoints() {
-        let Some(list) = checkpoint.get(CHECKPOINT_KEY) else {
-            continue;
-        };
-        let list: Vec<Record> = serde_json::from_value(list.clone()).map_err(|e| {
-            ActionError::Failed(format!(
-                "a checkpoint of step `{}` cannot be read ({e}): the settings the step found before it paused anything are lost; set them back by hand after checking the objects",
-                ctx.step
-            ))
-        })?;
-        records.extend(list);
-    }
-    let attempts = EARLIER_ATTEMPTS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(list) = attempts.get(&(ctx.run.run_id.clone(), ctx.step.to_string())) {
-        records.extend(list.iter().cloned());
-    }
-    Ok(records)
-}
-
-/// Keeps `records` for a retry in this process and, durably, for a resume.
-fn remember(ctx: &StepCtx<'_>, records: &[Record]) -> Result<(), ActionError> {
-    let list = serde_json::to_value(records)
-        .map_err(|e| ActionError::Failed(format!("cannot record the paused objects: {e}")))?;
-    // Durable before it returns: the journal has it before any object changes.
-    (ctx.checkpointer())(json!({ CHECKPOINT_KEY: list }));
-    EARLIER_ATTEMPTS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .entry((ctx.run.run_id.clone(), ctx.step.to_string()))
-        .or_default()
-        .extend(records.iter().cloned());
-    Ok(())
 }
 
 /// An object found to pause.
@@ -729,91 +456,6 @@ fn list(items: impl Iterator<Item = String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_merge_patch_to_the_previous_value_gives_exactly_that_value() {
-        let now = json!({ "prune": false, "allowEmpty": true });
-        let then = json!({ "prune": true, "selfHeal": true });
-        assert_eq!(
-            merge_patch_to(Some(&now), Some(&then)),
-            json!({ "allowEmpty": null, "prune": true, "selfHeal": true })
-        );
-        assert_eq!(merge_patch_to(None, Some(&then)), then);
-        assert_eq!(merge_patch_to(Some(&now), None), Value::Null);
-        assert_eq!(
-            merge_patch_to(Some(&json!(true)), Some(&json!(false))),
-            json!(false)
-        );
-    }
-
-    #[test]
-    fn what_counts_as_paused_follows_each_method() {
-        let s = Setting::SkipReconcile;
-        assert!(s.is_paused(Some(&json!("true"))));
-        assert!(!s.is_paused(Some(&json!("false"))));
-        assert!(!s.is_paused(None));
-        let a = Setting::AutoSync;
-        assert!(a.is_paused(None));
-        assert!(a.is_paused(Some(&json!({ "enabled": false, "prune": true }))));
-        assert!(!a.is_paused(Some(&json!({ "prune": true }))));
-        assert!(!a.is_paused(Some(&json!({}))));
-        let f = Setting::Suspend;
-        assert!(f.is_paused(Some(&json!(true))));
-        assert!(!f.is_paused(Some(&json!(false))));
-        assert!(!f.is_paused(None));
-    }
-
-    #[test]
-    fn each_setting_is_read_where_its_method_keeps_it() {
-        let app = json!({
-            "metadata": { "annotations": { SKIP_RECONCILE: "false" } },
-            "spec": { "syncPolicy": { "automated": { "prune": true } } }
-        });
-        assert_eq!(Setting::SkipReconcile.read(&app), Some(json!("false")));
-        assert_eq!(Setting::AutoSync.read(&app), Some(json!({ "prune": true })));
-        assert_eq!(Setting::Suspend.read(&app), None);
-        let bare = json!({ "metadata": { "name": "x" }, "spec": { "suspend": null } });
-        assert_eq!(Setting::SkipReconcile.read(&bare), None);
-        assert_eq!(Setting::Suspend.read(&bare), None);
-    }
-
-    #[test]
-    fn the_restore_patch_removes_what_was_absent_and_puts_back_what_was_there() {
-        assert_eq!(
-            Setting::Suspend.restore_patch(Some(&json!(true)), None),
-            json!({ "spec": { "suspend": null } })
-        );
-        assert_eq!(
-            Setting::Suspend.restore_patch(Some(&json!(true)), Some(&json!(false))),
-            json!({ "spec": { "suspend": false } })
-        );
-        assert_eq!(
-            Setting::SkipReconcile.restore_patch(Some(&json!("true")), None),
-            json!({ "metadata": { "annotations": { SKIP_RECONCILE: null } } })
-        );
-        let automated = json!({ "prune": true, "selfHeal": true });
-        assert_eq!(
-            Setting::AutoSync.restore_patch(None, Some(&automated)),
-            json!({ "spec": { "syncPolicy": { "automated": automated } } })
-        );
-    }
-
-    #[test]
-    fn records_round_trip_through_json_with_absent_previous_values() {
-        let record = Record {
-            kind: GitOpsKind::HelmReleases,
-            namespace: "default".into(),
-            name: "podinfo".into(),
-            setting: Setting::Suspend,
-            previous: None,
-        };
-        let text = serde_json::to_value(&record).unwrap_or_default();
-        assert_eq!(text["kind"], "helmreleases");
-        assert_eq!(text["setting"], "suspend");
-        let back: Record = serde_json::from_value(text).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(back, record);
-        assert!(!back.already_paused());
-    }
 
     #[test]
     fn kinds_are_selected_in_pausing_order_each_once() {
