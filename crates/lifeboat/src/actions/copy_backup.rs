@@ -74,7 +74,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     let to = ctx.run.store(&i.to.value).await?;
     // The source is in the run lock's `reading` before its manifest is read, and until
     // the copy ends: no prune deletes it meanwhile.
-    let reading = ctx.run.reading_backup(&from, &i.backup).await?;
+    let reading = ctx.reading_backup(&from, &i.backup).await?;
     // The source's signature is checked (when its store asks) before anything is
     // copied, and the destination's key read: a bad one stops the copy up front.
     let source = catalog::resolve_trusted(

@@ -160,7 +160,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     let store = ctx.run.store(&i.store.value).await?;
     // In the run lock's `reading` before the manifest is read, until the step ends: no
     // prune deletes the backup meanwhile.
-    let reading = ctx.run.reading_backup(&store, &i.backup).await?;
+    let reading = ctx.reading_backup(&store, &i.backup).await?;
     let mut req = request(i, ctx, &conn, &store)?;
     req.backup = reading.backup_id().to_string();
     let summary = crate::restore::run(req).await?;

@@ -125,7 +125,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
     let store = ctx.run.store(&i.store.value).await?;
     let restore = i.as_restore()?;
     // Named in the run lock while it is read: no prune deletes it meanwhile.
-    let reading = ctx.run.reading_backup(&store, &i.backup).await?;
+    let reading = ctx.reading_backup(&store, &i.backup).await?;
     let mut req = request(&restore, ctx, &conn, &store)?;
     req.backup = reading.backup_id().to_string();
     // Nothing here is a restore's: no checkpoints to resume from, no outcomes.

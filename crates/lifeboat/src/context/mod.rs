@@ -160,19 +160,7 @@ impl RunContext<'_> {
         } else {
             backup.to_string()
         };
-        let guard = self.reading(&id).await?;
-        // A dry run writes to no store.
-        if self.dry_run {
-            return Ok(guard);
-        }
-        let lease = reader_lease::take(store, &id, &self.run_id, self.runbook_name())
-            .await
-            .map_err(|e| {
-                ActionError::Failed(format!(
-                    "failed to write the reader lease of backup {id}, so that no prune deletes it meanwhile: {e}"
-                ))
-            })?;
-        Ok(guard.with_lease(lease))
+        self.reading(&id).await
     }
 
     /// The backups a prune of `store` must keep as being read: those the live locks in
@@ -320,6 +308,32 @@ impl<'a> StepCtx<'a> {
     /// asks only where its own behaviour differs, and says why in one line.
     pub fn dry_run(&self) -> bool {
         self.run.dry_run
+    }
+
+    /// `RunContext::reading_backup`, and a reader lease beside the backup in `store`
+    /// (SPEC section 6), so that a prune that cannot see this run's lock keeps it too.
+    /// A lease that cannot be written (a store this run may only read) is a warning:
+    /// the read goes on, protected by the run lock only.
+    pub async fn reading_backup(
+        &self,
+        store: &Store,
+        backup: &str,
+    ) -> Result<ReadingGuard, ActionError> {
+        let guard = self.run.reading_backup(store, backup).await?;
+        // A dry run writes to no store.
+        if self.dry_run() {
+            return Ok(guard);
+        }
+        let id = guard.backup_id().to_string();
+        match reader_lease::take(store, &id, &self.run.run_id, self.run.runbook_name()).await {
+            Ok(lease) => Ok(guard.with_lease(lease)),
+            Err(e) => {
+                self.warn(format!(
+                    "failed to write the reader lease of backup {id} ({e}): a prune that does not read this run's lock may delete it while it is read"
+                ));
+                Ok(guard)
+            }
+        }
     }
 
     /// Records what the action's own undo needs (the object before a patch, ...).

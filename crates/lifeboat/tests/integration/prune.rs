@@ -666,3 +666,35 @@ fn a_copy_backup_steps_source_is_named_in_its_run_lock_and_beside_it_while_it_is
     ]);
     assert_eq!(decision(&doc, "copier-1").0, "remove");
 }
+
+/// A store the run may only read (here: a file where the lease's folder would go) gets
+/// no reader lease: the restore says so as a warning and restores, protected by its
+/// run lock only. In an incident, a retention marker never stops a restore.
+#[test]
+fn a_reader_lease_that_cannot_be_written_is_a_warning_and_the_restore_goes_on() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = dir.path().join("vault");
+    craft(&store, "shop", "shop-1", "2026-12-01T00:00:00Z");
+    std::fs::write(store.join("backups/shop-1/readers"), b"not a folder")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = crate::served::Served::start(&[]);
+    let rb = crate::harness::TestRunbook::new("leaseless")
+        .cluster("b", &b.kubeconfig)
+        .store("vault", "{ fs: { path: vault } }")
+        .steps("  - { id: restore, uses: restore, cluster: b, with: { store: vault, backup: shop-1 } }\n")
+        .write(dir.path());
+    let events = run_json(&rb, &[], 0);
+    let warned = events.iter().any(|e| {
+        e["event"] == "step_warning"
+            && e["step"] == "restore"
+            && e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("failed to write the reader lease of backup shop-1"))
+    });
+    assert!(warned, "{events:#?}");
+    let created: u64 = outputs(&events, "restore")["created"]
+        .as_str()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(created > 0, "{events:#?}");
+}
