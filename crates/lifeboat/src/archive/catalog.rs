@@ -34,9 +34,13 @@ pub async fn list(store: &Store) -> Result<Vec<BackupEntry>, ArchiveError> {
         let Some(rest) = object.key.strip_prefix(BACKUPS) else {
             continue;
         };
-        let Some((id, _)) = rest.split_once('/') else {
+        let Some((id, inside)) = rest.split_once('/') else {
             continue;
         };
+        // A reader's lease is not a backup's content: alone, it makes no backup.
+        if layout::is_reader_lease(inside) {
+            continue;
+        }
         let entry = folders
             .entry(id.to_string())
             .or_insert_with(|| BackupEntry {
@@ -79,7 +83,13 @@ pub async fn read(store: &Store, id: &str) -> Result<Manifest, ArchiveError> {
     if let Some(m) = read_manifest_if_any(store, id).await? {
         return Ok(m);
     }
-    let leftovers = store.list(&layout::backup_dir(id)).await?;
+    let folder = layout::backup_dir(id);
+    let mut leftovers = store.list(&folder).await?;
+    leftovers.retain(|o| {
+        !o.key
+            .strip_prefix(&folder)
+            .is_some_and(layout::is_reader_lease)
+    });
     if leftovers.is_empty() {
         Err(ArchiveError::NotFound {
             id: id.to_string(),
@@ -189,5 +199,26 @@ mod tests {
         assert!(created_key("2026-11-28T05:15:00+02:00") < created_key("2026-11-28T03:30:00Z"));
         assert!(created_key("2026-11-28T03:30:00.500Z") > created_key("2026-11-28T03:30:00Z"));
         assert!(created_key("not a time") < created_key("1970-01-01T00:00:00Z"));
+    }
+
+    /// Regression: a reader's lease alone (a restore of a mistyped id, a lease left by a
+    /// dead reader) is no backup, complete or not.
+    #[tokio::test]
+    async fn a_reader_lease_alone_makes_no_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&crate::store::StoreConfig::Fs {
+            root: dir.path().to_path_buf(),
+        })
+        .await
+        .unwrap();
+        let lease = crate::archive::reader_lease::take(&store, "gone-1", "run-1", "shop")
+            .await
+            .unwrap();
+        assert!(matches!(
+            read(&store, "gone-1").await,
+            Err(ArchiveError::NotFound { .. })
+        ));
+        assert!(list(&store).await.unwrap().is_empty());
+        lease.release().await.unwrap();
     }
 }

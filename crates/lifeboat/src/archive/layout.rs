@@ -13,6 +13,14 @@ pub fn backup_dir(id: &str) -> String {
     format!("{BACKUPS}{id}/")
 }
 
+/// The folder of a backup's reader leases (`reader_lease`): not backup content.
+pub const READERS: &str = "readers/";
+
+/// Whether `rest`, a key under `backups/<id>/` without that prefix, is a reader lease.
+pub fn is_reader_lease(rest: &str) -> bool {
+    rest.starts_with(READERS)
+}
+
 /// The key of a backup's manifest.
 pub fn manifest_key(id: &str) -> String {
     format!("{BACKUPS}{id}/manifest.json")

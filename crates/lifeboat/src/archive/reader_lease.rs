@@ -9,12 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::layout::{self, BACKUPS};
+use super::layout::{self, BACKUPS, READERS};
 use crate::journal::RENEW_EVERY;
 use crate::store::{PutMode, Store, StoreError};
 
-/// The folder of a backup's reader leases, inside the backup's folder.
-const READERS: &str = "readers/";
 /// How long a lease lasts without renewal (as the run lock's).
 const LEASE_SECS: u64 = 120;
 

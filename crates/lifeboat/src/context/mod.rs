@@ -325,6 +325,12 @@ impl<'a> StepCtx<'a> {
             return Ok(guard);
         }
         let id = guard.backup_id().to_string();
+        // No lease for a backup that is not there (a mistyped id): the read fails as
+        // it would, and leaves nothing behind in the store.
+        match store.head(&crate::archive::layout::manifest_key(&id)).await {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return Ok(guard),
+        }
         match reader_lease::take(store, &id, &self.run.run_id, self.run.runbook_name()).await {
             Ok(lease) => Ok(guard.with_lease(lease)),
             Err(e) => {
