@@ -57,11 +57,17 @@ pub enum Event {
         cluster: Option<String>,
         attempt: u32,
     },
-    /// Work done inside a step (objects and bytes so far, cumulative).
+    /// Work done inside a step: objects (and bytes moved) so far in its phase,
+    /// cumulative; out of `total` when the step knows it; `phase` what it does now (a
+    /// restore's tier, `verify`, a backup's resource type).
     StepProgress {
         step: String,
         objects: u64,
         bytes: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        total: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
     },
     StepSucceeded {
         step: String,
@@ -215,6 +221,8 @@ mod tests {
                 step: s(),
                 objects: 1,
                 bytes: 1,
+                total: Some(2),
+                phase: Some(s()),
             },
             Event::StepSucceeded {
                 step: s(),

@@ -19,6 +19,7 @@ pub mod events;
 pub mod journal;
 pub mod logging;
 pub mod plan;
+pub mod progress;
 pub mod rbac;
 pub mod report;
 pub mod restore;

@@ -35,10 +35,19 @@ pub fn mask_secrets(mask: &SecretMask) {
     }
 }
 
-/// Starts logging to stderr. A `RUST_LOG` that does not parse is reported and the
-/// default used. Calling it again (a second `run` in one process, in tests) keeps the
-/// first subscriber.
+/// The trace exporter, when built with `otlp` and a collector is named (docs/traces.md).
+#[cfg(feature = "otlp")]
+static TRACES: std::sync::OnceLock<crate::report::traces::Traces> = std::sync::OnceLock::new();
+
+/// Starts logging to stderr (and, built with the `otlp` feature, traces to the
+/// collector the environment names). A `RUST_LOG` that does not parse is reported and
+/// the default used. Calling it again (a second `run` in one process, in tests) keeps
+/// the first subscriber.
 pub fn init(format: LogFormat) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
             eprintln!(
@@ -48,18 +57,67 @@ pub fn init(format: LogFormat) {
         }),
         _ => EnvFilter::new(DEFAULT_FILTER),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_writer(MaskedStderr)
         .with_ansi(false);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+    let lines = match format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines
             .json()
             .with_current_span(true)
             .with_span_list(true)
-            .try_init(),
+            .boxed(),
     };
+    let subscriber = tracing_subscriber::registry().with(lines.with_filter(filter));
+    #[cfg(feature = "otlp")]
+    let subscriber = subscriber.with(traces_layer());
+    let _ = subscriber.try_init();
+}
+
+/// The layer that exports traces, when a collector is named; a configuration that
+/// does not work is reported and the run goes on without traces.
+#[cfg(feature = "otlp")]
+fn traces_layer<S>() -> Option<Box<dyn tracing_subscriber::Layer<S> + Send + Sync>>
+where
+    S: tracing::Subscriber + Send + Sync + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    if TRACES.get().is_some() {
+        return None;
+    }
+    match crate::report::traces::Traces::from_env() {
+        Ok(Some(traces)) => {
+            let layer = traces.layer();
+            TRACES.set(traces).ok().map(|()| layer)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("warning: {e}; the run goes on without traces");
+            None
+        }
+    }
+}
+
+/// Sends the spans still queued; the last thing the process does. Says on stderr
+/// when they could not be sent (a run's result never depends on its traces).
+pub fn finish() {
+    #[cfg(feature = "otlp")]
+    if let Some(traces) = TRACES.get()
+        && let Err(e) = traces.shutdown()
+    {
+        eprintln!("warning: {e}");
+    }
+}
+
+/// Makes `span` (a `run` or `step` span, declared with empty `otel.name`, `trace_id`
+/// and `span_id` fields) the OpenTelemetry span `name`, and puts its trace and span ids
+/// on every log line written inside it, when traces are exported. Nothing otherwise.
+pub fn trace_span(span: &tracing::Span, name: &str) {
+    #[cfg(feature = "otlp")]
+    if TRACES.get().is_some() {
+        crate::report::traces::name_and_record_ids(span, name);
+    }
+    #[cfg(not(feature = "otlp"))]
+    let _ = (span, name);
 }
 
 /// Makes one `MaskedLine` per log event.
@@ -99,6 +157,9 @@ impl Drop for MaskedLine {
     }
 }
 
+/// The target of the lines about single objects.
+const OBJECT_LINES: &str = "lifeboat::logging::object";
+
 /// The run's events as log lines (level info; `step_id` on the events of a step), for
 /// logs that tell the whole run (`RUST_LOG=lifeboat=info --log-format json` in CI).
 pub struct LoggedEvents;
@@ -113,6 +174,21 @@ impl EventSink for LoggedEvents {
             .and_then(|v| v.get("event").and_then(|e| e.as_str().map(str::to_string)))
             .unwrap_or_default();
         let kind = kind.as_str();
+        #[cfg(feature = "otlp")]
+        crate::report::traces::mark_status(event);
+        // One line per object (a dry run's plan, a restore's failures, drift) has a
+        // target of its own: logs show it, traces leave it out.
+        if let Event::ObjectResult { step, .. } | Event::ObjectDrift { step, .. } = event {
+            match human_line(event) {
+                Some(text) => {
+                    tracing::info!(target: OBJECT_LINES, step_id = step.as_str(), event = kind, "{}", text.trim())
+                }
+                None => {
+                    tracing::debug!(target: OBJECT_LINES, step_id = step.as_str(), event = kind, "{kind}")
+                }
+            }
+            return;
+        }
         // Events without a line of their own (progress, checkpoints) are details.
         match (human_line(event), step_of(event)) {
             (Some(text), Some(step)) => {

@@ -103,8 +103,11 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
         Err(e) => return Err(e.into()),
     }
     let spool = crate::archive::verify::spool_folder("lifeboat-copy-")?;
+    // Objects copied out of the backup's, and the bytes moved, part by part.
+    let meter = ctx.progress();
+    meter.begin("copy", Some(manifest.parts.iter().map(|p| p.objects).sum()));
     let jobs = manifest.parts.iter().enumerate().map(|(n, part)| {
-        let (from, to, id) = (&from, &to, &id);
+        let (from, to, id, meter) = (&from, &to, &id, &meter);
         let path = spool.path().join(format!("part-{n:05}"));
         async move {
             let key = layout::part_key(id, &part.key);
@@ -131,6 +134,7 @@ pub async fn execute(i: &Inputs, ctx: &StepCtx<'_>) -> Result<Outputs, ActionErr
                 }));
             }
             to.put_file(&key, &path, PutMode::Overwrite).await?;
+            meter.add(part.objects, part.bytes);
             crate::crash::point("part-copied");
             let _ = std::fs::remove_file(&path);
             Ok::<(), ActionError>(())

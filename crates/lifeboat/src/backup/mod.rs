@@ -22,6 +22,7 @@ use crate::archive::part::{PartFile, PartWriter};
 use crate::archive::{ArchiveError, Manifest, PartManifest, catalog, layout};
 use crate::cluster::objects::{self, Page};
 use crate::cluster::{ClusterConn, KubeError, ResourceType};
+use crate::progress::group_thousands;
 use crate::store::{PutMode, Store};
 
 pub use select::{ClusterResources, PER_NAMESPACE_LISTS, Selection, TypeScope};
@@ -48,8 +49,9 @@ pub struct BackupRequest<'a> {
     pub parallelism: usize,
     /// Encrypt parts to these age recipients.
     pub recipients: Option<Recipients>,
-    /// Called with (objects, bytes) as parts are written.
-    pub progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+    /// Told the objects and bytes written, and the resource type being read (with its
+    /// estimated size when the API server gives one).
+    pub progress: Arc<crate::progress::Meter>,
     /// Resource types finished by an earlier attempt of this backup (from its
     /// checkpoints): they are not read again.
     pub done: Vec<TypeDone>,
@@ -251,12 +253,18 @@ impl TypeJob<'_> {
         let mut out = Vec::new();
         let mut writer: Option<(usize, PartWriter)> = None;
         let mut index = 0usize;
+        // Read so far of this type, and its size once a first page tells it (of the
+        // namespaces read so far, when they are listed one by one).
+        let mut read = 0u64;
+        let mut size: Option<u64> = None;
         for namespace in &t.namespaces {
             let mut token = None;
             loop {
+                let first = token.is_none();
                 let Page {
                     items,
                     continue_token,
+                    remaining,
                 } = objects::list_page(
                     self.req.conn,
                     rtype,
@@ -266,6 +274,24 @@ impl TypeJob<'_> {
                     token,
                 )
                 .await?;
+                read += items.len() as u64;
+                if first {
+                    size = match (remaining, &continue_token) {
+                        (Some(r), _) => Some(read + r),
+                        (None, None) => Some(read),
+                        // More pages and no estimate (a label selector): a counter.
+                        (None, Some(_)) => None,
+                    };
+                }
+                self.req.progress.label(match size {
+                    Some(size) => format!(
+                        "{} {}/{}",
+                        rtype.resource,
+                        group_thousands(read),
+                        group_thousands(size.max(read))
+                    ),
+                    None => rtype.resource.clone(),
+                });
                 let items: Vec<Value> = items
                     .into_iter()
                     .filter(|o| keep(o) && self.selection.keeps(rtype, o))
@@ -288,7 +314,7 @@ impl TypeJob<'_> {
                     let before = w.stored_bytes();
                     let n = items.len() as u64;
                     let w = write_page(w, items).await?;
-                    (self.req.progress)(n, w.stored_bytes() - before);
+                    self.req.progress.add(n, w.stored_bytes() - before);
                     if w.stored_bytes() >= PART_LIMIT {
                         out.push(self.commit_part(rtype, i, w).await?);
                     } else {

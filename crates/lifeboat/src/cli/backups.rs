@@ -9,7 +9,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::table::table;
-use super::{BackupsCommand, BackupsDiffArgs, BackupsPruneArgs, BackupsTarget, OutputFormat, emit};
+use super::{
+    BackupsCommand, BackupsDeleteArgs, BackupsDiffArgs, BackupsPruneArgs, BackupsTarget,
+    OutputFormat, emit,
+};
 use crate::archive::crypt::Identities;
 use crate::archive::prune::{self, BackupVerdict, Plan, Rules, Verdict};
 use crate::archive::retention::{Policy, PolicyError};
@@ -31,7 +34,7 @@ pub fn run(command: &BackupsCommand, out: &mut dyn Write) -> anyhow::Result<Exit
             BackupsCommand::List(t) => list(t, out).await,
             BackupsCommand::Show(t) => show(t, out).await,
             BackupsCommand::Verify(t) => verify_backup(t, out).await,
-            BackupsCommand::Delete(t) => delete(t, out).await,
+            BackupsCommand::Delete(args) => delete(args, out).await,
             BackupsCommand::Diff(d) => diff(d, out).await,
             BackupsCommand::Prune(p) => prune_store(p, out).await,
         }
@@ -325,12 +328,26 @@ async fn diff(d: &BackupsDiffArgs, out: &mut dyn Write) -> anyhow::Result<ExitCo
     Ok(ExitCode::Success)
 }
 
-async fn delete(t: &BackupsTarget, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+async fn delete(args: &BackupsDeleteArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let t = &args.target;
     let id = id_of(t, "delete")?;
     if !layout::valid_id(id) {
         return Err(Error::Usage(format!("`{id}` is not a backup id")).into());
     }
     let store = open(t).await?;
+    // A backup a live run reads (its lock beside the backups, or its reader lease) is
+    // kept, as a prune keeps it: deleting it would fail that restore half way.
+    if !args.force {
+        let readers = readers_of(&store, std::slice::from_ref(&store)).await?;
+        if let Some(runs) = readers.get(id).filter(|runs| !runs.is_empty()) {
+            let runs: Vec<&str> = runs.iter().map(String::as_str).collect();
+            return Err(Error::Locked(format!(
+                "backup {id} is being read by run {}; delete it once that run ends (`lifeboat status RUN_ID` tells), or with --force to fail that run",
+                runs.join(", run ")
+            ))
+            .into());
+        }
+    }
     // The manifest goes first: from then on the backup is incomplete, never restored.
     let deleted = delete::delete_backup(&store, id).await?;
     emit(

@@ -11,8 +11,10 @@ mod sandbox;
 mod schema;
 mod state;
 mod status;
+mod summary;
 mod table;
 mod validate;
+mod watch;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -91,6 +93,10 @@ pub struct ValidateArgs {
     /// Param values, as if given to `run` (params without a default need one).
     #[arg(long = "set", value_name = "K=V", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
+    /// human: `file:line:col: error:` lines with hints on stderr; github: one
+    /// `::error file=,line=,col=::` workflow command per error on stdout; json: stdout.
+    #[arg(long, value_enum, default_value_t = validate::ValidateFormat::Human)]
+    pub format: validate::ValidateFormat,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -226,6 +232,14 @@ pub struct StatusArgs {
     pub run_id: Option<String>,
     #[command(flatten)]
     pub journals: JournalArgs,
+    /// Follow the run (in progress, from any terminal or machine that reads its state)
+    /// until it ends; exit with its exit code.
+    #[arg(long, requires = "run_id")]
+    pub watch: bool,
+    /// With --watch: `json` writes the journal's records as JSON Lines, then a
+    /// `watch_finished` line with the exit code.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, requires = "watch")]
+    pub output: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -242,8 +256,8 @@ pub enum BackupsCommand {
     Show(BackupsTarget),
     /// Re-read every part of a backup and check checksums, counts and decryption.
     Verify(BackupsTarget),
-    /// Delete a backup (manifest first).
-    Delete(BackupsTarget),
+    /// Delete a backup (manifest first); refused while a run reads it.
+    Delete(BackupsDeleteArgs),
     /// Compare two backups: objects added, removed and changed per resource type, with
     /// the paths of the changed fields (values never shown; Secrets compared by hash).
     Diff(BackupsDiffArgs),
@@ -318,6 +332,16 @@ pub struct BackupsDiffArgs {
     /// age identity file to decrypt encrypted parts; default: LIFEBOAT_AGE_IDENTITY.
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsDeleteArgs {
+    #[command(flatten)]
+    pub target: BackupsTarget,
+    /// Delete it even while a run reads it (a restore, copy or verify in progress
+    /// then fails).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -416,10 +440,12 @@ where
     crate::tls::install_crypto_provider();
     crate::logging::init(cli.log_format);
     let mut stdout = std::io::stdout().lock();
-    match dispatch(cli.command, &mut stdout) {
+    let code = match dispatch(cli.command, &mut stdout) {
         Ok(code) => code,
         Err(e) => report(&e),
-    }
+    };
+    crate::logging::finish();
+    code
 }
 
 fn dispatch(command: Command, out: &mut dyn Write) -> anyhow::Result<ExitCode> {

@@ -7,6 +7,14 @@
 //! 4 when another run holds the lock, 130 when interrupted (the printed `resume` command
 //! continues it); 2 when a report cannot be written, or the metrics cannot be pushed,
 //! after a run that succeeded.
+//!
+//! `run --run-id ID` where run ID already has a journal in the state is that run
+//! again, not a new one: unfinished (it died, or was interrupted), it is resumed as
+//! `resume ID` would (the same runbook and params, unchanged); finished, it is
+//! reported and `run` exits with its result. So a pod that a Kubernetes Job starts
+//! again after a crash, with the run id taken from the Job's name, carries on where
+//! the killed one stopped (docs/deploy.md). SIGTERM (what Kubernetes sends a pod it
+//! stops) is handled as Ctrl-C is.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -23,8 +31,8 @@ use crate::engine::{self, Interrupt, RunOptions};
 use crate::error::{Error, ExitCode};
 use crate::events::{Event, EventSink, FanOut, RunState};
 use crate::journal::{
-    Journal, JournalEvent, JournalSink, Lock, LockError, Replay, RunState as JournalState,
-    StateLocation, hostname,
+    Journal, JournalError, JournalEvent, JournalSink, Lock, LockError, Replay,
+    RunState as JournalState, StateLocation, hostname,
 };
 use crate::logging::LoggedEvents;
 use crate::plan::MASK;
@@ -36,8 +44,11 @@ use crate::store::StoreError;
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let loaded = runbook::load(&args.runbook, &args.sets).map_err(Error::InvalidRunbook)?;
     check_step_names(&loaded, args)?;
+    if let Some(id) = &args.run_id {
+        check_run_id(id)?;
+    }
     let reports = Reports::check(&args.session.reports, &args.runbook)?;
-    let options = RunOptions {
+    let mut options = RunOptions {
         run_id: Some(args.run_id.clone().unwrap_or_else(engine::new_run_id)),
         dry_run: args.dry_run,
         yes: args.session.yes,
@@ -61,10 +72,142 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             state::for_runbook(args.state.as_deref(), &loaded).await?
         };
         let hint = state::flag_for(args.state.as_deref(), Some(&loaded.path), &location);
+        // A dry run's journal is in a fresh scratch folder: it never meets an earlier run.
+        if let (Some(id), false) = (&args.run_id, args.dry_run) {
+            match earlier_run(&location, id, &loaded, args, &hint).await? {
+                Earlier::None => {}
+                Earlier::Finished(code) => return Ok(code),
+                Earlier::Unfinished(replay) => options.resume = Some(*replay),
+            }
+        }
         execute(&loaded, location, &hint, options, &args.session, &reports).await
     });
     finish(runtime);
     result
+}
+
+/// What the state holds already under the run id `run --run-id` was given.
+enum Earlier {
+    /// Nothing: a new run.
+    None,
+    /// A run that ended: reported, and `run` exits with this.
+    Finished(ExitCode),
+    /// A run that did not end (it died, or was interrupted): resumed.
+    Unfinished(Box<Replay>),
+}
+
+/// The run `id` in `location`, if it has a journal there, checked against what this
+/// `run` was asked to do: the same runbook, unchanged, with the same params. A finished
+/// run is reported here (on stdout, or stderr with `--output json`, whose stdout holds
+/// only events).
+async fn earlier_run(
+    location: &StateLocation,
+    id: &str,
+    loaded: &Loaded,
+    args: &RunArgs,
+    hint: &str,
+) -> Result<Earlier, Error> {
+    let records = match location.read(id).await {
+        Ok(records) => records,
+        Err(JournalError::NotFound { .. }) => return Ok(Earlier::None),
+        Err(e) => {
+            return Err(Error::Usage(format!(
+                "--run-id {id}: {e}; a run id that is in use cannot be taken for a new run, so the state must be readable (or choose another --run-id)"
+            )));
+        }
+    };
+    let mut replay = Replay::from_records(id, &records).map_err(|e| {
+        Error::Usage(format!(
+            "--run-id {id}: the journal of run {id} in {}: {e}",
+            location.describe()
+        ))
+    })?;
+    let name = &loaded.runbook.metadata.name.value.0;
+    if &replay.runbook != name {
+        return Err(Error::Usage(format!(
+            "--run-id {id}: run {id} in {} is a run of runbook `{}`, not `{name}`; choose another --run-id",
+            location.describe(),
+            replay.runbook
+        )));
+    }
+    if replay.dry_run {
+        return Err(Error::Usage(format!(
+            "--run-id {id}: run {id} was a dry run; choose another --run-id"
+        )));
+    }
+    let say = |text: String| match args.session.output {
+        OutputFormat::Human => println!("{text}"),
+        OutputFormat::Json => eprintln!("{text}"),
+    };
+    let finished = |how: &str, code: ExitCode| {
+        say(format!(
+            "run {id} already ran to its end ({how}; started {}): nothing runs again. `lifeboat status {id}{hint}` shows it; choose another --run-id for a new run",
+            replay.started
+        ));
+        Ok(Earlier::Finished(code))
+    };
+    match replay.finished {
+        Some(JournalState::Succeeded) if replay.objectives_missed() => {
+            return finished(
+                "it succeeded and missed an objective",
+                ExitCode::ObjectivesMissed,
+            );
+        }
+        Some(JournalState::Succeeded) => return finished("it succeeded", ExitCode::Success),
+        Some(JournalState::Failed) => {
+            return finished("a step failed", ExitCode::StepFailed);
+        }
+        Some(JournalState::RolledBack) => {
+            return finished("a step failed and it was rolled back", ExitCode::StepFailed);
+        }
+        Some(JournalState::Interrupted) | None => {}
+    }
+    let resume = format!("lifeboat resume {id}{hint}");
+    if !args.only.is_empty() || !args.inject_failure.is_empty() {
+        return Err(Error::Usage(format!(
+            "--run-id {id}: run {id} did not finish, and --only and --inject-failure shape new runs only; continue it with `{resume}`, or choose another --run-id"
+        )));
+    }
+    let params = masked_params(loaded);
+    if params != replay.params {
+        let show = |p: &BTreeMap<String, String>| {
+            p.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(Error::Usage(format!(
+            "--run-id {id}: run {id} did not finish and was started with other params ({}; now {}); continue it as it was with `{resume}`, or choose another --run-id",
+            show(&replay.params),
+            show(&params)
+        )));
+    }
+    if digest(loaded) != replay.digest {
+        return Err(Error::Usage(format!(
+            "--run-id {id}: the runbook {} changed since run {id} started; resuming could run steps that differ from the ones already done. Check the change, then continue it with `{resume} --allow-changed`, or choose another --run-id",
+            loaded.path.display()
+        )));
+    }
+    reveal_secrets(&mut replay, loaded);
+    eprintln!(
+        "run {id} did not finish (started {}): resuming it, as `{resume}` would",
+        replay.started
+    );
+    Ok(Earlier::Unfinished(Box::new(replay)))
+}
+
+/// A run id names a folder or a key prefix in the state and is part of backup ids: one
+/// path segment of safe characters.
+fn check_run_id(id: &str) -> Result<(), Error> {
+    let safe = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if id.is_empty() || id.len() > 128 || id == "." || id == ".." || !safe {
+        return Err(Error::Usage(format!(
+            "--run-id {id:?}: a run id is 1 to 128 letters, digits, `-`, `_` and `.` (it names the run's folder in the state and is part of backup ids); choose one of those"
+        )));
+    }
+    Ok(())
 }
 
 /// Ends the runtime without waiting for blocking reads still in flight: a question
@@ -327,8 +470,10 @@ async fn execute(
     }
     let display = Display::of(session).sink();
     // The reports' recorder, when a report is asked for.
-    let recorder =
-        (!reports.is_empty()).then(|| Arc::new(RunRecorder::new(loaded, &run_id, options.dry_run)));
+    // On a terminal, the run ends with a summary of its steps (from the same record).
+    let summary = matches!(session.output, OutputFormat::Human) && std::io::stdout().is_terminal();
+    let recorder = (!reports.is_empty() || summary)
+        .then(|| Arc::new(RunRecorder::new(loaded, &run_id, options.dry_run)));
     let mut shown: Vec<Arc<dyn EventSink>> = vec![display.clone(), Arc::new(LoggedEvents)];
     if let Some(r) = &recorder {
         shown.push(r.clone());
@@ -354,14 +499,29 @@ async fn execute(
     // The handler is installed here, before the first step starts: a Ctrl-C that comes
     // before the watching task first runs still stops the run cleanly.
     let sigint = tokio::signal::unix::signal(SignalKind::interrupt());
-    let signals = tokio::spawn(watch_ctrl_c(sigint, interrupt.clone(), resume_hint.clone()));
+    let sigterm = tokio::signal::unix::signal(SignalKind::terminate());
+    let signals = tokio::spawn(watch_ctrl_c(
+        sigint,
+        sigterm,
+        interrupt.clone(),
+        resume_hint.clone(),
+    ));
     let options = RunOptions {
         run_id: Some(run_id.clone()),
         lock: Some(lock.clone()),
         ..options
     };
     let failure = || journal.failure();
-    let span = tracing::info_span!("run", run_id = %run_id);
+    let span = tracing::info_span!(
+        "run",
+        run_id = %run_id,
+        runbook = %name,
+        dry_run = options.dry_run,
+        otel.name = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
+    crate::logging::trace_span(&span, &format!("run {name}"));
     let report = tracing::Instrument::instrument(
         engine::run(loaded, &options, sink, interrupt, &failure),
         span,
@@ -404,6 +564,14 @@ async fn execute(
             && code == ExitCode::Success
         {
             code = ExitCode::Usage;
+        }
+        if summary && let Some(record) = recorder.record() {
+            let html = reports
+                .files
+                .iter()
+                .find(|f| f.kind == ReportKind::Html)
+                .map(|f| f.path.as_path());
+            print!("{}", super::summary::render(&record, html));
         }
     }
     // The resume command is the last thing an interrupted run prints.
@@ -493,25 +661,68 @@ async fn renew(lock: Arc<tokio::sync::Mutex<Option<Lock>>>, interrupt: Interrupt
     }
 }
 
-/// The first Ctrl-C asks the run to stop (it records where it stopped); a second
-/// one exits at once: every journal record already written is complete. One signal
-/// stream, made before the run starts, sees both (a second Ctrl-C pressed while the
-/// first is being handled is not lost).
-async fn watch_ctrl_c(signals: std::io::Result<Signal>, interrupt: Interrupt, resume: String) {
-    let Ok(mut signals) = signals else {
+/// The first Ctrl-C (or SIGTERM, what Kubernetes sends a pod it stops, and which a
+/// process that is PID 1 in its container would otherwise ignore) asks the run to stop
+/// (it records where it stopped); a second one exits at once: every journal record
+/// already written is complete. Signal streams made before the run starts see both (a
+/// second Ctrl-C pressed while the first is being handled is not lost).
+async fn watch_ctrl_c(
+    sigint: std::io::Result<Signal>,
+    sigterm: std::io::Result<Signal>,
+    interrupt: Interrupt,
+    resume: String,
+) {
+    let mut sigint = sigint.ok();
+    let mut sigterm = sigterm.ok();
+    let Some(first) = next_signal(&mut sigint, &mut sigterm).await else {
         return;
     };
-    if signals.recv().await.is_none() {
-        return;
+    match first {
+        Stopped::Interrupt => eprintln!(
+            "stopping after recording where the run is (press Ctrl-C again to quit at once)"
+        ),
+        Stopped::Terminate => eprintln!(
+            "terminated (SIGTERM): stopping after recording where the run is (a second signal quits at once)"
+        ),
     }
-    eprintln!("stopping after recording where the run is (press Ctrl-C again to quit at once)");
     interrupt.notify_one();
-    if signals.recv().await.is_some() {
+    if next_signal(&mut sigint, &mut sigterm).await.is_some() {
         eprintln!(
             "quitting now; the journal is consistent (the steps it does not show finished run again). continue it with (--steal-lock: this process leaves its lock behind, and is gone):\n  {resume} --steal-lock"
         );
         std::process::exit(ExitCode::Interrupted as i32);
     }
+}
+
+/// Which signal stopped the run.
+#[derive(Clone, Copy)]
+enum Stopped {
+    Interrupt,
+    Terminate,
+}
+
+/// The next SIGINT or SIGTERM; `None` once neither can come any more (a stream that
+/// could not be made, or that ended, is left out).
+async fn next_signal(sigint: &mut Option<Signal>, sigterm: &mut Option<Signal>) -> Option<Stopped> {
+    async fn recv(s: &mut Option<Signal>) -> Option<()> {
+        match s {
+            Some(s) => s.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+    while sigint.is_some() || sigterm.is_some() {
+        tokio::select! {
+            got = recv(sigint) => match got {
+                Some(()) => return Some(Stopped::Interrupt),
+                None => *sigint = None,
+            },
+            got = recv(sigterm) => match got {
+                Some(()) => return Some(Stopped::Terminate),
+                None => *sigterm = None,
+            },
+        }
+    }
+    None
 }
 
 fn digest(loaded: &Loaded) -> String {

@@ -1,6 +1,7 @@
 //! `lifeboat status [RUN_ID] [--state ... | --runbook FILE]`: the runs in a state location (id,
 //! runbook, start, state, last step), or one run's steps with attempts, durations,
-//! outputs and errors, read from its journal.
+//! outputs and errors, read from its journal; with `--watch`, one run followed as it
+//! goes (`watch.rs`).
 
 use std::io::Write;
 
@@ -53,6 +54,14 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                     )?;
                 }
             }
+            Some(id) if args.watch => {
+                let flags = state::flag_for(
+                    args.journals.state.as_deref(),
+                    args.journals.runbook.as_deref(),
+                    &location,
+                );
+                return super::watch::watch(&location, id, args.output, &flags, out).await;
+            }
             Some(id) => {
                 let records = location.read(id).await?;
                 let r = Replay::from_records(id, &records)
@@ -81,7 +90,11 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                                 .collect::<Vec<_>>()
                                 .join(" "),
                             (None, None, Some(why)) => why.clone(),
-                            _ => String::new(),
+                            // A step in flight: how far it had got when last recorded.
+                            _ => rec
+                                .progress
+                                .as_ref()
+                                .map_or(String::new(), |told| format!("{told} so far")),
                         };
                         let undone = match &rec.undone {
                             Some(Ok(())) => " (undone)",
@@ -92,8 +105,7 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                             step.clone(),
                             format!("{}{undone}", rec.state),
                             rec.attempts.to_string(),
-                            rec.duration_ms
-                                .map_or("-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+                            rec.duration_ms.map_or("-".into(), crate::report::human_ms),
                             detail,
                         ]
                     })
@@ -102,6 +114,18 @@ pub fn run(args: &StatusArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
                     ["STEP", "STATE", "ATTEMPTS", "DURATION", "OUTPUTS / ERROR"],
                     &rows,
                 ));
+                for o in &r.objectives {
+                    text.push_str(&format!(
+                        "\nobjective {}: {} against {}: {}",
+                        o.objective,
+                        crate::report::human_ms(o.measured_ms),
+                        crate::report::human_ms(o.target_ms),
+                        if o.met { "met" } else { "MISSED" }
+                    ));
+                }
+                if !r.objectives.is_empty() {
+                    text.push('\n');
+                }
                 emit(out, &text)?;
             }
         }

@@ -22,6 +22,10 @@ pub struct Page {
     pub items: Vec<Value>,
     /// Where the next page starts; `None` on the last page.
     pub continue_token: Option<String>,
+    /// How many items the pages after this one hold, as the API server estimates it
+    /// (`metadata.remainingItemCount`: absent with a label selector, and on the last
+    /// page).
+    pub remaining: Option<u64>,
 }
 
 /// Reads one page of `rtype` (in `namespace`, or across all namespaces).
@@ -48,6 +52,9 @@ pub async fn list_page(
         .request(request)
         .await
         .map_err(|e| KubeError::from_kube("list", what(), e))?;
+    let remaining = list
+        .pointer("/metadata/remainingItemCount")
+        .and_then(Value::as_u64);
     let continue_token = list
         .pointer("/metadata/continue")
         .and_then(Value::as_str)
@@ -84,6 +91,7 @@ pub async fn list_page(
     Ok(Page {
         items,
         continue_token,
+        remaining,
     })
 }
 

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Mutex;
 
@@ -24,6 +23,7 @@ use crate::archive::signature::{PublicKey, SigningKey, Trust};
 use crate::cluster::ClusterConn;
 use crate::events::{Event, EventSink};
 use crate::journal::SharedLock;
+use crate::progress::Meter;
 use crate::runbook::Loaded;
 use crate::runbook::model::{ChecksumMode, Store as StoreModel};
 use crate::store::{S3Config, Store, StoreConfig, StoreError};
@@ -281,8 +281,8 @@ pub struct StepCtx<'a> {
     pub step: &'a str,
     /// The cluster the step acts on, if any.
     pub cluster: Option<String>,
-    objects: Arc<AtomicU64>,
-    bytes: Arc<AtomicU64>,
+    /// How far the step has got, told to the run's sinks.
+    meter: Arc<Meter>,
     /// What the action recorded for its own undo (kept with the step's outputs).
     undo_state: std::sync::Mutex<Option<serde_json::Value>>,
     /// Checkpoints recorded by this step before a resume, and by its earlier attempts
@@ -296,8 +296,7 @@ impl<'a> StepCtx<'a> {
             run,
             step,
             cluster,
-            objects: Arc::new(AtomicU64::new(0)),
-            bytes: Arc::new(AtomicU64::new(0)),
+            meter: Arc::new(Meter::new(step, run.sink.clone())),
             undo_state: std::sync::Mutex::new(None),
             checkpoints: Arc::default(),
         }
@@ -410,24 +409,9 @@ impl<'a> StepCtx<'a> {
         });
     }
 
-    /// A progress callback (objects, bytes) that emits cumulative progress events.
-    pub fn progress(&self) -> Arc<dyn Fn(u64, u64) + Send + Sync> {
-        let objects = self.objects.clone();
-        let bytes = self.bytes.clone();
-        let step = self.step.to_string();
-        let sink = self.run.sink.clone();
-        // Progress is emitted at most once per 1,000 objects.
-        Arc::new(move |n, b| {
-            let before = objects.fetch_add(n, Ordering::Relaxed);
-            let total_bytes = bytes.fetch_add(b, Ordering::Relaxed) + b;
-            if (before + n) / 1000 != before / 1000 {
-                sink.emit(&Event::StepProgress {
-                    step: step.clone(),
-                    objects: before + n,
-                    bytes: total_bytes,
-                });
-            }
-        })
+    /// The step's progress meter (backup, restore, copy and verify tell it).
+    pub fn progress(&self) -> Arc<Meter> {
+        self.meter.clone()
     }
 }
 

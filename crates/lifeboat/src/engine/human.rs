@@ -147,7 +147,7 @@ pub fn human_line(event: &Event) -> Option<String> {
             } else {
                 format!(": {}", shown.join(" "))
             };
-            format!("  ok    {step} in {}{tail}", seconds(*duration_ms))
+            format!("  ok    {step} in {}{tail}", span(*duration_ms))
         }
         Event::StepWarning { step, message } => format!("  warn  {step}: {message}"),
         Event::StepRetrying {
@@ -157,13 +157,13 @@ pub fn human_line(event: &Event) -> Option<String> {
             backoff_ms,
         } => format!(
             "  retry {step}: attempt {attempt} failed ({error}); trying again in {}",
-            seconds(*backoff_ms)
+            span(*backoff_ms)
         ),
         Event::StepFailed {
             step,
             duration_ms,
             error,
-        } => format!("  FAIL  {step} after {}: {error}", seconds(*duration_ms)),
+        } => format!("  FAIL  {step} after {}: {error}", span(*duration_ms)),
         Event::StepSkipped { step, reason } => format!("  skip  {step}: {reason}"),
         Event::RollbackStarted { step, undos } => format!(
             "  rollback: {step} failed; undoing {undos} completed step{}, newest first",
@@ -174,7 +174,7 @@ pub fn human_line(event: &Event) -> Option<String> {
             step,
             duration_ms,
             error: None,
-        } => format!("  undone {step} in {}", seconds(*duration_ms)),
+        } => format!("  undone {step} in {}", span(*duration_ms)),
         Event::StepUndone {
             step,
             error: Some(e),
@@ -206,16 +206,12 @@ pub fn human_line(event: &Event) -> Option<String> {
                 RunState::RolledBack => "FAILED and was rolled back",
                 RunState::Interrupted => "was interrupted",
             },
-            seconds(*duration_ms)
+            span(*duration_ms)
         ),
     })
 }
 
-/// A duration as runbooks write them (`1h2m3s`, `450ms`).
+/// A duration as people write it (`850ms`, `1.5s`, `3m20s`): the reports' spelling.
 fn span(ms: u64) -> String {
-    crate::runbook::model::Duration(std::time::Duration::from_millis(ms)).to_string()
-}
-
-fn seconds(ms: u64) -> String {
-    format!("{:.1}s", ms as f64 / 1000.0)
+    crate::report::human_ms(ms)
 }

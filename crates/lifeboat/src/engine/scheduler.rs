@@ -201,7 +201,16 @@ impl<'a> Scheduler<'a> {
             .map(|s| s.checkpoints.clone())
             .unwrap_or_default();
         let known = self.outputs.clone();
-        let span = tracing::info_span!("step", step_id = %id);
+        let span = tracing::info_span!(
+            "step",
+            step_id = %id,
+            run_id = %run.run_id,
+            action = %step.head.uses.value,
+            otel.name = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
+        crate::logging::trace_span(&span, &format!("step {id}"));
         tracing::Instrument::instrument(
             async move {
                 let scope = Scope {

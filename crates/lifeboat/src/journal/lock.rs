@@ -47,7 +47,8 @@ pub struct LockHolder {
 }
 
 impl LockHolder {
-    fn describe(&self) -> String {
+    /// `run R on host H (pid P), holding it for Ns`.
+    pub fn describe(&self) -> String {
         let held = crate::clock::parse(&self.since).map_or(0, |t| crate::clock::since(t).as_secs());
         format!(
             "run {} on host {} (pid {}), holding it for {held}s",
@@ -415,6 +416,18 @@ pub async fn backups_being_read(
         }
     }
     Ok(readers)
+}
+
+/// Who holds the lock of `runbook` in `store` now: `None` when no lock is there, or
+/// when its lease is over (its holder died). An unreadable lock names no one.
+pub async fn holder_of(store: &Store, runbook: &str) -> Result<Option<LockHolder>, StoreError> {
+    match store.get(&format!("{LOCKS}{runbook}.json")).await {
+        Ok(bytes) => Ok(serde_json::from_slice::<LockHolder>(&bytes)
+            .ok()
+            .filter(|h| h.expires > crate::clock::now_secs())),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// This machine's name, for lock holders and journals.

@@ -16,11 +16,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use lock::{
-    Lock, LockError, LockHolder, RENEW_EVERY, SharedLock, backups_being_read, hostname,
+    Lock, LockError, LockHolder, RENEW_EVERY, SharedLock, backups_being_read, holder_of, hostname,
 };
 pub use record::{FORMAT_VERSION, JournalEvent, Record, RunState};
-pub use replay::{Replay, RunSummary, StepRecord};
-pub use sink::JournalSink;
+pub use replay::{ObjectiveRecord, Replay, RunSummary, StepRecord};
+pub use sink::{JournalSink, PROGRESS_EVERY};
 
 use crate::store::{PutMode, Store, StoreError};
 
@@ -112,6 +112,13 @@ impl StateLocation {
 
     /// Every record of run `run_id`, in order.
     pub async fn read(&self, run_id: &str) -> Result<Vec<Record>, JournalError> {
+        self.read_after(run_id, 0).await
+    }
+
+    /// The records of run `run_id` after its first `after`, in order: what a journal
+    /// read before has gained since (`status --watch`). In a store only the new
+    /// records' objects are fetched.
+    pub async fn read_after(&self, run_id: &str, after: u64) -> Result<Vec<Record>, JournalError> {
         let err = |message: String| JournalError::Read {
             run_id: run_id.to_string(),
             location: self.describe(),
@@ -121,7 +128,12 @@ impl StateLocation {
             StateLocation::Local(dir) => {
                 let path = journal_file(dir, run_id);
                 match std::fs::read_to_string(&path) {
-                    Ok(t) => t.lines().map(str::to_string).collect(),
+                    Ok(t) => t
+                        .lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .skip(usize::try_from(after).unwrap_or(usize::MAX))
+                        .map(str::to_string)
+                        .collect(),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         return Err(JournalError::NotFound {
                             run_id: run_id.to_string(),
@@ -141,6 +153,16 @@ impl StateLocation {
                 }
                 let mut out = Vec::with_capacity(keys.len());
                 for k in keys {
+                    // `runs/<id>/events/<seq>.json`: the records read already are skipped.
+                    let seq = k
+                        .key
+                        .rsplit('/')
+                        .next()
+                        .and_then(|name| name.strip_suffix(".json"))
+                        .and_then(|n| n.parse::<u64>().ok());
+                    if seq.is_some_and(|n| n <= after) {
+                        continue;
+                    }
                     let bytes = s.get(&k.key).await?;
                     out.push(String::from_utf8(bytes).map_err(|e| err(e.to_string()))?);
                 }
@@ -156,7 +178,7 @@ impl StateLocation {
                 Ok(r) => records.push(r),
                 // A torn last line (the process died mid-write) is not an event.
                 Err(_) if n + 1 == texts.len() && matches!(self, StateLocation::Local(_)) => {}
-                Err(e) => return Err(err(format!("record {}: {e}", n + 1))),
+                Err(e) => return Err(err(format!("record {}: {e}", after + n as u64 + 1))),
             }
         }
         Ok(records)

@@ -1,5 +1,6 @@
 //! One journal record: a format version, a sequence number, a time and an event.
-//! Version 1 (this one) is read forever (a test reads a stored version-1 journal).
+//! Version 2 (this one) adds `step_progress` and `objective_checked`; version 1 is
+//! read forever (a test reads a stored version-1 journal).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::events::Outputs;
 
 /// The format this lifeboat writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// How a run ended (or that it did not).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +75,24 @@ pub enum JournalEvent {
         step: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+    },
+    /// Work done inside a running step so far (cumulative), at most one record every
+    /// `PROGRESS_EVERY` per step: for `status --watch`, not for resuming. Version 2.
+    StepProgress {
+        step: String,
+        objects: u64,
+        bytes: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
+    },
+    /// An objective measured at the end of the run. Version 2.
+    ObjectiveChecked {
+        objective: String,
+        target_ms: u64,
+        measured_ms: u64,
+        met: bool,
     },
     RunFinished {
         state: RunState,
@@ -142,11 +161,11 @@ mod tests {
 
     #[test]
     fn refuses_a_newer_format() {
-        let newer = V1
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .replacen("\"v\":1", "\"v\":2", 1);
+        let newer = V1.lines().next().unwrap_or_default().replacen(
+            "\"v\":1",
+            &format!("\"v\":{}", FORMAT_VERSION + 1),
+            1,
+        );
         assert!(
             Record::parse(&newer)
                 .unwrap_err()

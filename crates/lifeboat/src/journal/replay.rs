@@ -21,6 +21,17 @@ pub struct StepRecord {
     /// Checkpoints recorded inside the step, oldest first.
     pub checkpoints: Vec<serde_json::Value>,
     pub undone: Option<Result<(), String>>,
+    /// The last progress recorded while it ran.
+    pub progress: Option<crate::progress::Told>,
+}
+
+/// An objective as the run measured it at its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectiveRecord {
+    pub objective: String,
+    pub target_ms: u64,
+    pub measured_ms: u64,
+    pub met: bool,
 }
 
 /// A run, replayed.
@@ -38,6 +49,8 @@ pub struct Replay {
     pub steps: BTreeMap<String, StepRecord>,
     /// Step ids in the order they started.
     pub order: Vec<String>,
+    /// The objectives measured at the end of the last attempt of the run.
+    pub objectives: Vec<ObjectiveRecord>,
     /// Records read (the next one is this + 1).
     pub records: u64,
 }
@@ -99,12 +112,34 @@ impl Replay {
             finished: None,
             steps: BTreeMap::new(),
             order: Vec::new(),
+            objectives: Vec::new(),
             records: records.len() as u64,
         };
         for r in &records[1..] {
             replay.apply(&r.event);
         }
         Ok(replay)
+    }
+
+    /// Takes the records that followed the ones this replay read (`status --watch`
+    /// reading a journal as it grows); they must continue its numbering.
+    pub fn extend(&mut self, records: &[Record]) -> Result<(), String> {
+        for r in records {
+            if r.seq != self.records + 1 {
+                return Err(format!(
+                    "record {} follows record {}: the journal was edited or two processes wrote it",
+                    r.seq, self.records
+                ));
+            }
+            self.apply(&r.event);
+            self.records = r.seq;
+        }
+        Ok(())
+    }
+
+    /// Whether an objective measured at the end was missed.
+    pub fn objectives_missed(&self) -> bool {
+        self.objectives.iter().any(|o| !o.met)
     }
 
     fn step(&mut self, id: &str) -> &mut StepRecord {
@@ -119,6 +154,7 @@ impl Replay {
             JournalEvent::RunStarted { .. } => {}
             JournalEvent::RunResumed { digest, .. } => {
                 self.finished = None;
+                self.objectives.clear();
                 self.digest = digest.clone();
             }
             JournalEvent::StepStarted { step, attempt } => {
@@ -126,6 +162,7 @@ impl Replay {
                 s.state = "started".into();
                 s.attempts = s.attempts.max(*attempt);
                 s.error = None;
+                s.progress = None;
             }
             JournalEvent::StepSucceeded {
                 step,
@@ -160,6 +197,31 @@ impl Replay {
             JournalEvent::StepUndone { step, error } => {
                 self.step(step).undone = Some(error.clone().map_or(Ok(()), Err));
             }
+            JournalEvent::StepProgress {
+                step,
+                objects,
+                bytes,
+                total,
+                phase,
+            } => {
+                self.step(step).progress = Some(crate::progress::Told {
+                    objects: *objects,
+                    bytes: *bytes,
+                    total: *total,
+                    phase: phase.clone(),
+                })
+            }
+            JournalEvent::ObjectiveChecked {
+                objective,
+                target_ms,
+                measured_ms,
+                met,
+            } => self.objectives.push(ObjectiveRecord {
+                objective: objective.clone(),
+                target_ms: *target_ms,
+                measured_ms: *measured_ms,
+                met: *met,
+            }),
             JournalEvent::RunFinished { state, .. } => self.finished = Some(*state),
         }
     }

@@ -7,11 +7,14 @@
 use std::fmt::Write;
 
 use super::record::{RunRecord, StepRecord, StepState};
-use super::{clip, escape, human_ms, runbook_ms, timeline};
+use super::{clip, escape, human_ms, timeline};
 use crate::events::OutputValue;
 
 /// The longest output value shown in the steps table, in characters.
 const KEEP: usize = 2_000;
+/// Step ids up to this long stay on one line in the steps table (`still-whole`, not
+/// `still-` over `whole`); longer ones may wrap, so the table keeps to the page.
+const ONE_LINE_ID: usize = 16;
 
 const STYLE: &str = r#"
 * { box-sizing: border-box; }
@@ -35,8 +38,8 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid var(--line); }
 th { background: var(--bg); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.outputs { min-width: 20em; } td.error { min-width: 12em; }
-td.outputs pre, td.error { overflow-wrap: anywhere; } td.num, .badge { white-space: nowrap; }
+td.outputs { min-width: 16em; } td.error { min-width: 10em; }
+td.outputs pre, td.error { overflow-wrap: anywhere; } td.num, .badge, code.id { white-space: nowrap; }
 td.error, .errors li { color: var(--fail); }
 ul.errors { padding-left: 20px; } ul.errors li { margin-bottom: 6px; }
 .none { color: var(--muted); font-style: italic; }
@@ -169,8 +172,8 @@ fn objectives(h: &mut String, r: &RunRecord) {
     h.push_str("<table>\n<thead><tr><th>objective</th><th>measures</th><th class=\"num\">target</th><th class=\"num\">measured</th><th>result</th></tr></thead>\n<tbody>\n");
     for o in &r.objectives {
         let (measured, result) = match (o.measured_ms, o.met) {
-            (Some(m), Some(true)) => (runbook_ms(m), badge("met", "met")),
-            (Some(m), _) => (runbook_ms(m), badge("missed", "missed")),
+            (Some(m), Some(true)) => (human_ms(m), badge("met", "met")),
+            (Some(m), _) => (human_ms(m), badge("missed", "missed")),
             (None, _) => ("—".to_string(), badge("unmeasured", o.unmeasured_reason(r))),
         };
         let _ = writeln!(
@@ -178,7 +181,7 @@ fn objectives(h: &mut String, r: &RunRecord) {
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{result}</td></tr>",
             escape(&o.name.to_uppercase()),
             escape(o.meaning()),
-            escape(&runbook_ms(o.target_ms)),
+            escape(&human_ms(o.target_ms)),
             escape(&measured)
         );
     }
@@ -221,7 +224,12 @@ fn steps(h: &mut String, r: &RunRecord) {
         };
         let _ = writeln!(
             h,
-            "<tr><td><code>{}</code>{title}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"outputs\">{}</td><td class=\"error\">{}</td></tr>",
+            "<tr><td><code{}>{}</code>{title}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"outputs\">{}</td><td class=\"error\">{}</td></tr>",
+            if s.id.chars().count() <= ONE_LINE_ID {
+                " class=\"id\""
+            } else {
+                ""
+            },
             escape(&s.id),
             escape(&s.action),
             escape(s.cluster.as_deref().unwrap_or("—")),

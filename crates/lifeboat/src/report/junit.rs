@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use super::record::{ObjectiveRecord, RunRecord, StepRecord, StepState};
-use super::{clip, escape, escape_attr, runbook_ms, seconds};
+use super::{clip, escape, escape_attr, human_ms, seconds};
 use crate::events::OutputValue;
 
 /// The longest output value or error copied into the file, in characters.
@@ -197,7 +197,7 @@ fn step_out(record: &RunRecord, s: &StepRecord) -> String {
             "\nattempt {} failed: {} (retried after {})",
             a.number,
             clip(a.error.as_deref().unwrap_or(""), KEEP),
-            super::human_ms(a.backoff_ms.unwrap_or(0))
+            human_ms(a.backoff_ms.unwrap_or(0))
         );
     }
     if s.state == StepState::Resumed {
@@ -249,8 +249,8 @@ fn objective_verdict(record: &RunRecord, o: &ObjectiveRecord) -> Verdict {
             message: format!(
                 "{} missed: measured {} against a target of {}",
                 o.name.to_uppercase(),
-                runbook_ms(m),
-                runbook_ms(o.target_ms)
+                human_ms(m),
+                human_ms(o.target_ms)
             ),
         },
         (Some(_), _) => Verdict::Pass,
@@ -263,10 +263,10 @@ fn objective_out(o: &ObjectiveRecord) -> String {
         Some(m) => format!(
             "{}: measured {} against a target of {}: {}",
             o.meaning(),
-            runbook_ms(m),
-            runbook_ms(o.target_ms),
+            human_ms(m),
+            human_ms(o.target_ms),
             if o.met == Some(true) { "met" } else { "missed" }
         ),
-        None => format!("{}: target {}", o.meaning(), runbook_ms(o.target_ms)),
+        None => format!("{}: target {}", o.meaning(), human_ms(o.target_ms)),
     }
 }

@@ -14,6 +14,8 @@ pub mod metrics;
 pub mod record;
 pub mod recorder;
 mod timeline;
+#[cfg(feature = "otlp")]
+pub mod traces;
 
 pub use files::{ReportFile, ReportKind};
 pub use metrics::Pushgateway;
@@ -56,19 +58,51 @@ fn escape_with(text: &str, attr: bool) -> String {
     out
 }
 
-/// A duration for people: `450ms`, `12.3s`, `4m05s`, `1h02m`.
-pub fn human_ms(ms: u64) -> String {
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000),
-        _ => format!("{}h{:02}m", ms / 3_600_000, ms % 3_600_000 / 60_000),
+/// A duration as people write it: `850ms`, `1.5s`, `12s`, `3m20s`, `1h5m`, `2d3h`.
+/// Under a second, whole milliseconds; under a minute, seconds with at most one
+/// decimal (`.0` dropped); under an hour, minutes and whole seconds; under a day, hours
+/// and whole minutes; then days and whole hours. Each is rounded to its precision, and
+/// a value that rounds up to the next unit is written in it (59.96 s is `1m`). Zero
+/// parts are left out (`3m`, `2h`). The terminal's lines, the HTML report (its axis
+/// and tables) and the JUnit messages all write durations with it; runbooks' own
+/// spelling (`1s500ms`, exact) stays in `runbook::model::Duration` for what is read
+/// back.
+pub fn human_duration(d: std::time::Duration) -> String {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    // Rounded to a unit of `size`, half up.
+    let round = |size: u64| ms / size + u64::from(ms % size >= size / 2);
+    let pair = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
+        if small == 0 {
+            format!("{big}{big_unit}")
+        } else {
+            format!("{big}{big_unit}{small}{small_unit}")
+        }
+    };
+    if ms < 1_000 {
+        return format!("{ms}ms");
     }
+    let tenths = round(100);
+    if tenths < 600 {
+        return match tenths % 10 {
+            0 => format!("{}s", tenths / 10),
+            t => format!("{}.{t}s", tenths / 10),
+        };
+    }
+    let secs = round(1_000);
+    if secs < 3_600 {
+        return pair(secs / 60, "m", secs % 60, "s");
+    }
+    let mins = round(60_000);
+    if mins < 1_440 {
+        return pair(mins / 60, "h", mins % 60, "m");
+    }
+    let hours = round(3_600_000);
+    pair(hours / 24, "d", hours % 24, "h")
 }
 
-/// A duration as runbooks write it (`1h`, `5m`, `1s500ms`): how objectives are shown.
-pub fn runbook_ms(ms: u64) -> String {
-    crate::runbook::model::Duration(std::time::Duration::from_millis(ms)).to_string()
+/// `human_duration` of a number of milliseconds (what records and events hold).
+pub fn human_ms(ms: u64) -> String {
+    human_duration(std::time::Duration::from_millis(ms))
 }
 
 /// Seconds with millisecond precision (`1.234`), as JUnit's `time` attributes want.
@@ -109,14 +143,48 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_well() {
-        assert_eq!(human_ms(450), "450ms");
-        assert_eq!(human_ms(12_345), "12.3s");
-        assert_eq!(human_ms(245_000), "4m05s");
-        assert_eq!(human_ms(3_720_000), "1h02m");
+    fn durations_read_as_people_write_them() {
+        let cases = [
+            (0, "0ms"),
+            (7, "7ms"),
+            (850, "850ms"),
+            (999, "999ms"),
+            (1_000, "1s"),
+            (1_049, "1s"),
+            (1_050, "1.1s"),
+            (1_500, "1.5s"),
+            (12_000, "12s"),
+            (12_345, "12.3s"),
+            (59_949, "59.9s"),
+            // Rounds up to a minute: written in minutes, not `60s`.
+            (59_950, "1m"),
+            (60_000, "1m"),
+            (90_000, "1m30s"),
+            (200_000, "3m20s"),
+            (245_000, "4m5s"),
+            (245_499, "4m5s"),
+            (245_500, "4m6s"),
+            (900_000, "15m"),
+            (3_599_499, "59m59s"),
+            (3_599_500, "1h"),
+            (3_720_000, "1h2m"),
+            (3_900_000, "1h5m"),
+            (13_136_000, "3h39m"),
+            (7_200_000, "2h"),
+            (86_370_000, "1d"),
+            (86_400_000, "1d"),
+            (97_200_000, "1d3h"),
+            (u64::MAX, "213503982334d14h"),
+        ];
+        for (ms, text) in cases {
+            assert_eq!(human_ms(ms), text, "{ms} ms");
+        }
+        assert_eq!(
+            human_duration(std::time::Duration::from_micros(1_500_400)),
+            "1.5s"
+        );
         assert_eq!(seconds(1234), "1.234");
         assert_eq!(seconds(5), "0.005");
-        assert_eq!(runbook_ms(300_000), "5m");
     }
 
     #[test]

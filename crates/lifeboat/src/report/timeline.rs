@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::record::{RunRecord, StepRecord, StepState};
-use super::{escape, human_ms, runbook_ms};
+use super::{escape, human_ms};
 
 const WIDTH: u64 = 960;
 const LABELS: u64 = 180;
@@ -52,20 +52,50 @@ const TICKS: &[u64] = &[
     120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000,
     43_200_000, 86_400_000,
 ];
+/// At most this many intervals on the axis.
+const MAX_TICKS: u64 = 8;
+const DAY: u64 = 86_400_000;
+
+/// The time axis of a chart showing `total` milliseconds: the interval between ticks
+/// (a round value from `TICKS`, or whole days) and where the axis ends, the first
+/// tick at or after `total`. The axis ends on a tick, so the bars fill the plot but
+/// for at most part of one interval, and the last label marks its right edge.
+fn axis(total: u64) -> (u64, u64) {
+    let total = total.max(1);
+    let tick = TICKS
+        .iter()
+        .copied()
+        .find(|&t| t.saturating_mul(MAX_TICKS) >= total)
+        .unwrap_or_else(|| total.div_ceil(MAX_TICKS).div_ceil(DAY).saturating_mul(DAY));
+    (tick, total.div_ceil(tick).saturating_mul(tick))
+}
+
+/// The ticks of an axis ending at `end` every `tick` ms, with their labels (`0`,
+/// `500ms`, `1s`, `1.5s`, ...).
+fn ticks(tick: u64, end: u64) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut t = 0;
+    while t <= end {
+        out.push((t, if t == 0 { "0".into() } else { human_ms(t) }));
+        match t.checked_add(tick) {
+            Some(next) => t = next,
+            None => break,
+        }
+    }
+    out
+}
 
 /// The chart of a run.
 pub fn render(record: &RunRecord) -> String {
-    let mut total = record.span_ms().max(1);
+    let span = record.span_ms().max(1);
     // The RTO target is drawn when it fits without squashing the bars.
     let rto = record
         .objectives
         .iter()
         .find(|o| o.name == "rto")
         .map(|o| o.target_ms)
-        .filter(|&t| t <= total.saturating_mul(2));
-    if let Some(t) = rto {
-        total = total.max(t);
-    }
+        .filter(|&t| t <= span.saturating_mul(2));
+    let (tick, total) = axis(rto.map_or(span, |t| span.max(t)));
     let plot = WIDTH - LABELS - RIGHT;
     let x =
         |ms: u64| -> f64 { LABELS as f64 + (ms.min(total) as f64 / total as f64) * plot as f64 };
@@ -97,24 +127,17 @@ pub fn render(record: &RunRecord) -> String {
             escape(&step.id)
         );
     }
-    // The time axis and its grid.
-    let tick = TICKS
-        .iter()
-        .copied()
-        .find(|&t| t.saturating_mul(8) >= total)
-        .unwrap_or(86_400_000);
-    let mut t = 0;
-    while t <= total {
+    // The time axis and its grid: one sharp line a tick.
+    for (t, label) in ticks(tick, total) {
         let tx = x(t);
         let _ = writeln!(
             s,
-            "<line class=\"grid\" x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"{LINE}\"/><text class=\"tick\" x=\"{tx:.1}\" y=\"{}\" text-anchor=\"middle\" fill=\"{MUTED}\">{}</text>",
+            "<line class=\"grid\" x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"{LINE}\" shape-rendering=\"crispEdges\" vector-effect=\"non-scaling-stroke\"/><text class=\"tick\" x=\"{tx:.1}\" y=\"{}\" text-anchor=\"middle\" fill=\"{MUTED}\">{}</text>",
             TOP - 6,
             TOP + rows * ROW,
             TOP - 10,
-            runbook_ms(t)
+            escape(&label)
         );
-        t += tick;
     }
     // Lines across every row: the rollback, the RTO target.
     let across = |s: &mut String, class: &str, color: &str, ms: u64, text: &str| {
@@ -138,7 +161,7 @@ pub fn render(record: &RunRecord) -> String {
         across(&mut s, "rollback", UNDO, r.at_ms, "rollback");
     }
     if let Some(t) = rto {
-        across(&mut s, "rto", FAIL, t, &format!("RTO {}", runbook_ms(t)));
+        across(&mut s, "rto", FAIL, t, &format!("RTO {}", human_ms(t)));
     }
     for (i, step) in record.steps.iter().enumerate() {
         let y = TOP + i as u64 * ROW + (ROW - BAR) / 2;
@@ -251,5 +274,46 @@ fn shorten(id: &str) -> String {
     } else {
         let head: String = id.chars().take(LABEL_CHARS - 1).collect();
         format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_axis_ends_on_a_round_tick_just_past_the_run() {
+        assert_eq!(axis(0), (1, 1));
+        assert_eq!(axis(1_234), (200, 1_400));
+        assert_eq!(axis(1_600), (200, 1_600));
+        assert_eq!(axis(801), (200, 1_000));
+        assert_eq!(axis(95_000), (15_000, 105_000));
+        assert_eq!(axis(200_000), (30_000, 210_000));
+        assert_eq!(axis(15 * 60_000), (120_000, 960_000));
+        // Past the table: whole days.
+        assert_eq!(axis(20 * DAY), (3 * DAY, 21 * DAY));
+        // Whatever the run, the bars fill most of the axis.
+        for total in (1..200_000).step_by(997).chain([u64::MAX / 2]) {
+            let (tick, end) = axis(total);
+            assert!(end >= total && end - total < tick, "{total}: {tick} {end}");
+            assert!(end / tick <= MAX_TICKS, "{total}: {tick} {end}");
+            assert!(total as f64 / end as f64 > 0.6, "{total}: {tick} {end}");
+        }
+    }
+
+    #[test]
+    fn tick_labels_read_as_people_write_durations() {
+        let labels = |total| {
+            let (tick, end) = axis(total);
+            ticks(tick, end)
+                .into_iter()
+                .map(|(_, l)| l)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(labels(1_234), "0 200ms 400ms 600ms 800ms 1s 1.2s 1.4s");
+        assert_eq!(labels(3_300), "0 500ms 1s 1.5s 2s 2.5s 3s 3.5s");
+        assert_eq!(labels(95_000), "0 15s 30s 45s 1m 1m15s 1m30s 1m45s");
+        assert_eq!(labels(4_000_000), "0 10m 20m 30m 40m 50m 1h 1h10m");
     }
 }

@@ -107,8 +107,9 @@ pub struct RestoreRequest<'a> {
     pub identities: Option<Identities>,
     /// The store's public key and whether a signature is required.
     pub trust: crate::archive::signature::Trust,
-    /// Called with (objects done, 0) as objects are restored.
-    pub progress: Arc<dyn Fn(u64, u64) + Send + Sync>,
+    /// Told the objects gone through, out of the backup's (`restore`, then `verify`),
+    /// and the tier.
+    pub progress: Arc<crate::progress::Meter>,
     /// Told each object's outcome (kind, `namespace/name`, outcome).
     pub on_object: ObjectReport,
     /// The last tier an earlier attempt of this restore finished (its checkpoint).
@@ -189,17 +190,22 @@ pub async fn run(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionError>
     }
     // Tiers are checkpointed while every tier so far restored without a failure.
     let mut clean = true;
-    for tier in 0..TIERS.len() {
-        let parts = restore.parts_in(tier);
-        if parts.is_empty() {
-            continue;
-        }
+    let tiers = restore.tiers();
+    let total = tiers
+        .iter()
+        .map(|(_, parts)| restore.objects_in(parts))
+        .sum();
+    req.progress.begin("restore", Some(total));
+    for (n, (tier, parts)) in tiers.iter().enumerate() {
+        let tier = *tier;
+        req.progress.label(tier_phase(n, tiers.len(), tier));
         // A finished tier is only read for what later tiers need (Services' selectors).
         if resume_after.is_some_and(|done| tier <= done) {
-            restore.replay_tier(&parts).await?;
+            restore.replay_tier(parts).await?;
+            req.progress.add(restore.objects_in(parts), 0);
             continue;
         }
-        let restored = restore.restore_tier(tier, &parts).await?;
+        let restored = restore.restore_tier(tier, parts).await?;
         let mut tier_tally = restored.tally;
         restore.write_held(tier, &mut tier_tally, false).await;
         clean &= tier_tally.total.failed == 0;
@@ -243,11 +249,24 @@ pub async fn verify(req: RestoreRequest<'_>) -> Result<RestoreSummary, ActionErr
     Ok(summary)
 }
 
+/// `tier 3/7 workloads`: the `n`th (from 0) of `count` tiers with objects, by name.
+fn tier_phase(n: usize, count: usize, tier: usize) -> String {
+    format!("tier {}/{count} {}", n + 1, tier_name(tier))
+}
+
 async fn verify_tiers(restore: &mut Restore<'_, '_>) -> Result<DriftTally, ActionError> {
     let mut drift = DriftTally::default();
-    for tier in 0..TIERS.len() {
-        let parts = restore.parts_in(tier);
-        drift.merge(restore.verify_tier(&parts).await?);
+    let tiers = restore.tiers();
+    let total = tiers
+        .iter()
+        .map(|(_, parts)| restore.objects_in(parts))
+        .sum();
+    restore.meter().begin("verify", Some(total));
+    for (n, (tier, parts)) in tiers.iter().enumerate() {
+        restore
+            .meter()
+            .label(format!("verify {}", tier_phase(n, tiers.len(), *tier)));
+        drift.merge(restore.verify_tier(parts).await?);
     }
     Ok(drift)
 }

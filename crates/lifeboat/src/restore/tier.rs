@@ -225,6 +225,7 @@ impl<'r, 'a> Restore<'r, 'a> {
         for &i in parts {
             let mut part = self.open_part(i)?;
             while let Some(batch) = part.batches.next().await? {
+                let read = batch.len() as u64;
                 let (prepared, skipped) = self.prepare_batch(batch, &part);
                 self.index_services(&prepared);
                 // An object a transform could not change was never written.
@@ -262,9 +263,32 @@ impl<'r, 'a> Restore<'r, 'a> {
                 for d in results {
                     self.drift(&mut tally, d);
                 }
+                self.req.progress.add(read, 0);
             }
         }
         Ok(tally)
+    }
+
+    /// The progress meter of the step this restore runs in.
+    pub fn meter(&self) -> &crate::progress::Meter {
+        &self.req.progress
+    }
+
+    /// The objects the backup holds in `parts` (the manifest's counts).
+    pub fn objects_in(&self, parts: &[usize]) -> u64 {
+        parts
+            .iter()
+            .filter_map(|&i| self.backup.manifest.parts.get(i))
+            .map(|p| p.objects)
+            .sum()
+    }
+
+    /// The tiers that have parts, with their parts, in order.
+    pub fn tiers(&self) -> Vec<(usize, Vec<usize>)> {
+        (0..order::TIERS.len())
+            .map(|tier| (tier, self.parts_in(tier)))
+            .filter(|(_, parts)| !parts.is_empty())
+            .collect()
     }
 
     fn drift(&self, tally: &mut DriftTally, drift: Option<ObjectDrift>) {
@@ -407,10 +431,13 @@ impl<'r, 'a> Restore<'r, 'a> {
         part: &OpenPart,
         restored: &mut TierRestored,
     ) -> Result<(), ActionError> {
+        // Progress counts the objects read from the backup (its total is the
+        // manifest's): those written, skipped, left out by the filters, and held for
+        // their owners (written later, not counted again).
+        let read = batch.len() as u64;
         let (mut prepared, skipped) = self.prepare_batch(batch, part);
         for (kind, name, outcome) in &skipped {
             self.report(&mut restored.tally, kind, name, outcome, &[]);
-            (self.req.progress)(1, 0);
         }
         self.index_services(&prepared);
         // A dry run starts no backend for a webhook or an APIService to wait for.
@@ -427,7 +454,6 @@ impl<'r, 'a> Restore<'r, 'a> {
                             &Outcome::Failed(why),
                             &p.changes,
                         );
-                        (self.req.progress)(1, 0);
                     }
                     None => ready.push(p),
                 }
@@ -445,6 +471,7 @@ impl<'r, 'a> Restore<'r, 'a> {
         }
         let written = self.write_batch(prepared).await;
         self.record_written(tier, written, restored);
+        self.req.progress.add(read, 0);
         Ok(())
     }
 
@@ -456,7 +483,6 @@ impl<'r, 'a> Restore<'r, 'a> {
         written: Vec<(Prepared, Outcome, Option<String>)>,
         restored: &mut TierRestored,
     ) {
-        let count = written.len() as u64;
         for (p, outcome, uid) in written {
             let name = display_name(&p.object);
             let done = matches!(
@@ -482,7 +508,6 @@ impl<'r, 'a> Restore<'r, 'a> {
                 self.remember(&p);
             }
         }
-        (self.req.progress)(count, 0);
     }
 
     /// Remembers of an object that is in the target what later objects depend on: a

@@ -1,7 +1,7 @@
 //! The command line: every subcommand of SPEC section 2 is present, has an example, and
 //! those not built yet say so with exit 2.
 
-use crate::harness::Test;
+use crate::harness::{Test, root};
 
 const SUBCOMMANDS: &[&str] = &[
     "validate",
@@ -96,6 +96,66 @@ fn completions_are_generated_for_each_shell() {
             "{shell} completions look wrong"
         );
     }
+}
+
+/// docs/completions.md's promise, in a real bash: the generated script completes
+/// commands, subcommands and flags.
+#[test]
+fn bash_completion_completes_commands_subcommands_and_flags() {
+    let out = Test::new().args(["completions", "bash"]).run();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let script = dir.path().join("lifeboat.bash");
+    std::fs::write(&script, &out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    // Each case: the words typed so far; bash completes the last one.
+    let cases = [
+        (vec!["lifeboat", "ba"], "backups"),
+        (vec!["lifeboat", "backups", "p"], "prune"),
+        (vec!["lifeboat", "run", "--out"], "--output"),
+    ];
+    for (words, expected) in cases {
+        let cword = words.len() - 1;
+        let program = format!(
+            "source \"$1\"; COMP_WORDS=({}); COMP_CWORD={cword}; _lifeboat lifeboat {} {}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            words.join(" "),
+            words[cword],
+            words[cword - 1],
+        );
+        let done = std::process::Command::new("bash")
+            .args(["-c", &program, "bash"])
+            .arg(&script)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run bash: {e}"));
+        let replies = String::from_utf8_lossy(&done.stdout);
+        assert_eq!(
+            replies.lines().collect::<Vec<_>>(),
+            [expected],
+            "{words:?}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+}
+
+/// docs/completions.md: every example runbook points editors at the committed schema.
+#[test]
+fn every_example_runbook_names_the_committed_schema() {
+    let schema = root().join("docs/lifeboat.schema.json");
+    assert!(schema.is_file());
+    let mut seen = 0;
+    for entry in std::fs::read_dir(root().join("runbooks")).unwrap_or_else(|e| panic!("{e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            text.lines().next(),
+            Some("# yaml-language-server: $schema=../docs/lifeboat.schema.json"),
+            "{} does not start with the schema line",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} example runbooks");
 }
 
 #[test]

@@ -128,7 +128,7 @@ impl Test {
     }
 
     fn output(&self) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        let child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
             .args(&self.args)
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.dir)
@@ -137,48 +137,56 @@ impl Test {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start lifeboat: {e}"));
-        let mut stdout_pipe = child
-            .stdout
-            .take()
-            .unwrap_or_else(|| panic!("no stdout pipe"));
-        let mut stderr_pipe = child
-            .stderr
-            .take()
-            .unwrap_or_else(|| panic!("no stderr pipe"));
-        let out_reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = stdout_pipe.read_to_end(&mut s);
-            s
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = Vec::new();
-            let _ = stderr_pipe.read_to_end(&mut s);
-            s
-        });
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child
-                .try_wait()
-                .unwrap_or_else(|e| panic!("wait failed: {e}"))
-            {
-                break status;
-            }
-            if start.elapsed() > self.limit {
-                let _ = child.kill();
-                panic!(
-                    "lifeboat {:?} did not finish within {:?}: it hangs",
-                    self.args, self.limit
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
-        let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
-        Output {
-            status: status.code().unwrap_or(-1),
-            stdout,
-            stderr,
+        wait_output(child, self.limit, &format!("lifeboat {:?}", self.args))
+    }
+}
+
+/// Waits at most `limit` for `child` (stdout and stderr piped), reading both as it
+/// goes. One that outlives `limit` hangs: it is killed, with its process group when
+/// it leads one, and the test fails naming `what`.
+pub fn wait_output(mut child: std::process::Child, limit: Duration, what: &str) -> Output {
+    let mut stdout_pipe = child
+        .stdout
+        .take()
+        .unwrap_or_else(|| panic!("no stdout pipe"));
+    let mut stderr_pipe = child
+        .stderr
+        .take()
+        .unwrap_or_else(|| panic!("no stderr pipe"));
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout_pipe.read_to_end(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr_pipe.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("wait failed: {e}"))
+        {
+            break status;
         }
+        if start.elapsed() > limit {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.kill();
+            panic!("{what} did not finish within {limit:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let stdout = String::from_utf8_lossy(&out_reader.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
+    Output {
+        status: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
     }
 }
 

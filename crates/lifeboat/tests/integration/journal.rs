@@ -164,7 +164,7 @@ fn resuming_a_changed_runbook_is_refused_unless_allowed() {
 
 /// Starts `lifeboat run` in the background; returns the child and a reader of its
 /// stdout lines.
-fn spawn_run(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+pub(crate) fn spawn_run(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
         .args(args)
         .stdout(Stdio::piped())
@@ -197,7 +197,7 @@ pub(crate) fn wait_for(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> 
     panic!("no line with {needle:?} within 30s; saw {seen:#?}");
 }
 
-fn wait_exit(child: &mut std::process::Child) -> i32 {
+pub(crate) fn wait_exit(child: &mut std::process::Child) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -301,6 +301,54 @@ fn ctrl_c_stops_the_run_and_prints_the_resume_command() {
         assert!(xml.contains(&format!("name=\"{step}\"")), "{xml}");
     }
     assert!(xml.contains("failures=\"0\""), "{xml}");
+}
+
+/// Kubernetes stops a pod with SIGTERM (and lifeboat is PID 1 there): the run stops as
+/// on Ctrl-C, its journal says where, and the same `run --run-id` resumes it.
+#[test]
+fn sigterm_stops_the_run_like_ctrl_c_and_the_same_command_resumes_it() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = TestRunbook::new("terminated")
+        .steps(
+            "  - { id: first, uses: sleep, with: { duration: 1ms } }\n  - { id: long, uses: sleep, with: { duration: 3s } }\n",
+        )
+        .write(dir.path());
+    let rb_arg = rb.to_string_lossy().to_string();
+    let (mut child, rx) = spawn_run(&["run", "--yes", "--run-id", "termed-1", &rb_arg]);
+    wait_for(&rx, "start long");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    );
+    wait_for(&rx, "lifeboat resume termed-1");
+    assert_eq!(wait_exit(&mut child), 130);
+    let out = Test::new()
+        .args(["run", "--yes", "--run-id", "termed-1", &rb_arg])
+        .stderr_contains("run termed-1 did not finish")
+        .run();
+    assert!(out.stdout.contains("done  first"), "{}", out.stdout);
+    assert!(out.stdout.contains("ok    long"), "{}", out.stdout);
+}
+
+#[test]
+fn a_run_id_that_is_not_one_safe_path_segment_is_refused() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let rb = TestRunbook::new("ids")
+        .steps("  - { id: first, uses: sleep, with: { duration: 1ms } }\n")
+        .write(dir.path());
+    for id in ["../escape", "a/b", "", "..", "with space"] {
+        Test::new()
+            .arg("run")
+            .arg(&rb)
+            .args(["--run-id", id])
+            .status(2)
+            .stderr_contains("a run id is 1 to 128 letters, digits")
+            .run();
+    }
+    assert!(!dir.path().join("escape").exists());
+    assert!(!dir.path().join("state").exists(), "nothing was written");
 }
 
 #[test]

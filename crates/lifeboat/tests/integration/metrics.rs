@@ -6,8 +6,6 @@
 //! The Pushgateway is a tiny HTTP server in the test that records what it receives.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::harness::Test;
+use crate::recording_server::{self, Received};
 use crate::report::touching_runbook;
 
 const PARSER: &str = r##"
@@ -295,60 +294,9 @@ fn a_failed_run_has_success_0_and_no_success_timestamp_and_a_dry_run_is_marked()
     assert!(m.keys().all(|k| k.contains("dry_run=true")), "{m:#?}");
 }
 
-/// What the test Pushgateway received.
-struct Received {
-    request_line: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-/// A one-thread HTTP server answering each connection with the next of `answers`
-/// (a status line and body); returns its base URL and what it receives.
+/// A Pushgateway answering its requests with `answers` (status line, body), in order.
 fn pushgateway(answers: Vec<(&'static str, &'static str)>) -> (String, mpsc::Receiver<Received>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for (status, answer) in answers {
-            let Ok((stream, _)) = listener.accept() else {
-                return;
-            };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
-            let mut reader = BufReader::new(stream);
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            let mut headers = Vec::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-                }
-            }
-            let length = headers
-                .iter()
-                .find(|(k, _)| k == "content-length")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0usize);
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let mut stream = reader.into_inner();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-            let _ = stream.flush();
-            let _ = tx.send(Received {
-                request_line: request_line.trim_end().to_string(),
-                headers,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            });
-        }
-    });
-    (format!("http://127.0.0.1:{port}"), rx)
+    recording_server::start(move |n| answers.get(n).copied())
 }
 
 fn received(rx: &mpsc::Receiver<Received>) -> Received {
@@ -384,18 +332,15 @@ fn pushgateway_gets_a_post_of_the_same_text_to_the_runbooks_group() {
         "POST /gw/metrics/job/lifeboat/runbook/nightly HTTP/1.1"
     );
     assert!(
-        got.headers
-            .iter()
-            .any(|(k, v)| k == "content-type" && v.starts_with("text/plain; version=0.0.4")),
+        got.header("content-type")
+            .is_some_and(|v| v.starts_with("text/plain; version=0.0.4")),
         "{:?}",
         got.headers
     );
     let file = std::fs::read_to_string(&prom).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(got.body, file, "the push sends what the file holds");
-    assert!(
-        got.body
-            .contains("lifeboat_run_last_success_timestamp_seconds{")
-    );
+    let body = got.text();
+    assert_eq!(body, file, "the push sends what the file holds");
+    assert!(body.contains("lifeboat_run_last_success_timestamp_seconds{"));
     assert!(
         out.stdout.contains(&format!(
             "pushed the metrics to {url}/gw/metrics/job/lifeboat/runbook/nightly"
@@ -416,8 +361,9 @@ fn pushgateway_gets_a_post_of_the_same_text_to_the_runbooks_group() {
         got.request_line,
         "POST /metrics/job/lifeboat/runbook/nightly/dry_run/true HTTP/1.1"
     );
-    assert!(got.body.contains("dry_run=\"true\""), "{}", got.body);
-    assert!(!got.body.contains("last_success"), "{}", got.body);
+    let body = got.text();
+    assert!(body.contains("dry_run=\"true\""), "{body}");
+    assert!(!body.contains("last_success"), "{body}");
 
     // A Pushgateway that refuses the push: exit 2 after a successful run, with its answer.
     Test::new()
@@ -436,12 +382,7 @@ fn pushgateway_gets_a_post_of_the_same_text_to_the_runbooks_group() {
 fn an_unreachable_pushgateway_exits_2_after_a_success_and_keeps_a_failures_code() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let rb = drill(dir.path());
-    // A port nothing listens on: bound, then closed.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("http://127.0.0.1:{}", recording_server::closed_port());
     let prom = dir.path().join("kept.prom");
     let out = Test::new()
         .arg("run")

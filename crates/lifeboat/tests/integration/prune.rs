@@ -14,9 +14,7 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use crate::backup_restore::{Bucket, app_cluster, backups, outputs, run_json, runbook_with_store};
-#[cfg(feature = "crash-points")]
-use crate::harness::Test;
-use crate::harness::path;
+use crate::harness::{Test, path};
 use crate::s3_server::aws;
 
 /// The stored version-1 backup every crafted backup copies.
@@ -697,4 +695,73 @@ fn a_reader_lease_that_cannot_be_written_is_a_warning_and_the_restore_goes_on() 
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(created > 0, "{events:#?}");
+}
+
+/// A reader lease on backup `id` of the folder store `store`, as a live run `run_id`
+/// leaves it: its expiry `expires_in` seconds from now (negative: lapsed).
+fn lease(store: &Path, id: &str, run_id: &str, expires_in: i64) {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let body = json!({
+        "run_id": run_id,
+        "runbook": "shop-restore",
+        "host": "restore-host",
+        "expires": now.saturating_add_signed(expires_in),
+    });
+    let dir = store.join("backups").join(id).join("readers");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join(format!("{run_id}.json")),
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn backups_delete_refuses_a_backup_a_live_run_reads_unless_forced() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let store = dir.path().join("vault");
+    craft(&store, "shop", "shop-1", "2026-12-01T00:00:00Z");
+    let url = store.to_string_lossy().into_owned();
+    let delete = |extra: &[&str], status: i32| {
+        Test::new()
+            .args(["backups", "delete", "--store", &url, "shop-1"])
+            .args(extra)
+            .status(status)
+            .run()
+    };
+
+    // A restore's reader lease: refused with the lock's exit code, nothing touched.
+    lease(&store, "shop-1", "restore-run-9", 3600);
+    let before = contents(&store);
+    let out = delete(&[], 4);
+    assert!(
+        out.stderr.contains(
+            "backup shop-1 is being read by run restore-run-9; delete it once that run ends"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(contents(&store), before);
+
+    // A run lock beside the backups that names it: refused too.
+    std::fs::remove_dir_all(store.join("backups/shop-1/readers")).unwrap_or_else(|e| panic!("{e}"));
+    lock_reading(&store, "shop-restore", "restore-run-10", &["shop-1"]);
+    let out = delete(&[], 4);
+    assert!(out.stderr.contains("run restore-run-10"), "{}", out.stderr);
+    verify_whole(&url, "shop-1");
+
+    // A lease that lapsed (its reader died long ago) protects nothing.
+    std::fs::remove_dir_all(store.join("locks")).unwrap_or_else(|e| panic!("{e}"));
+    lease(&store, "shop-1", "restore-run-11", -60);
+    delete(&[], 0);
+    assert!(backup_files(&store, "shop-1").is_empty());
+
+    // --force deletes what a live run reads.
+    craft(&store, "shop", "shop-1", "2026-12-01T00:00:00Z");
+    lease(&store, "shop-1", "restore-run-12", 3600);
+    delete(&["--force"], 0);
+    assert!(backup_files(&store, "shop-1").is_empty());
 }

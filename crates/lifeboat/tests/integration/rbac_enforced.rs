@@ -4,8 +4,6 @@
 //! taken away it fails at the step the rule's comment names, with the API server's 403
 //! saying which permission is missing.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -245,20 +243,8 @@ fn without_rule(yaml: &str, line: &str) -> (String, String) {
 
 /// A loopback HTTP server answering 200 to everything; its URL.
 fn healthy_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let url = format!(
-        "http://{}/healthz",
-        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
-    );
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
-    url
+    let (url, _) = crate::recording_server::start(|_| Some(("200 OK", "ok")));
+    format!("{url}/healthz")
 }
 
 /// One example runbook under its own RBAC: it succeeds; without the rule with a line

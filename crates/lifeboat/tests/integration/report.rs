@@ -280,7 +280,8 @@ fn junit_and_html_report_steps_failures_skips_and_objectives() {
     for id in ["restore", "nap", "broken", "never", "echo"] {
         assert!(text.contains(id), "the report does not name step {id}");
     }
-    let measured = lifeboat::runbook::model::Duration(Duration::from_millis(rto_ms)).to_string();
+    // As people write durations (`1.2s`), not as runbooks do (`1s234ms`).
+    let measured = lifeboat::report::human_ms(rto_ms);
     assert!(
         text.contains(&measured),
         "the report lacks the measured RTO {measured}"
