@@ -177,6 +177,8 @@ pub enum Event {
         succeeded: usize,
         failed: usize,
         skipped: usize,
+        /// An objective was missed (the run exits 3 when it otherwise succeeded).
+        objectives_missed: bool,
     },
 }
 
@@ -304,6 +306,7 @@ mod tests {
                 succeeded: 1,
                 failed: 0,
                 skipped: 0,
+                objectives_missed: true,
             },
         ]
     }

@@ -198,15 +198,21 @@ pub fn human_line(event: &Event) -> Option<String> {
             succeeded,
             failed,
             skipped,
+            objectives_missed,
         } => format!(
-            "run {run_id} {} in {}: {succeeded} succeeded, {failed} failed, {skipped} skipped",
+            "run {run_id} {} in {}{}: {succeeded} succeeded, {failed} failed, {skipped} skipped",
             match state {
                 RunState::Succeeded => "succeeded",
                 RunState::Failed => "FAILED",
                 RunState::RolledBack => "FAILED and was rolled back",
                 RunState::Interrupted => "was interrupted",
             },
-            span(*duration_ms)
+            span(*duration_ms),
+            if *objectives_missed {
+                " but MISSED an objective (exit 3)"
+            } else {
+                ""
+            }
         ),
     })
 }

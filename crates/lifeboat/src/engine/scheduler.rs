@@ -285,6 +285,7 @@ impl<'a> Scheduler<'a> {
             succeeded: self.tally.ok,
             failed: self.tally.failed,
             skipped: self.tally.skipped,
+            objectives_missed,
         });
         RunReport {
             run_id: self.run_id,

@@ -371,6 +371,7 @@ mod tests {
             succeeded: 1,
             failed: 0,
             skipped: 0,
+            objectives_missed: false,
         }
     }
 

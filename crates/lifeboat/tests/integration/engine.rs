@@ -317,6 +317,17 @@ fn missed_objectives_exit_3_and_met_ones_exit_0() {
         .unwrap_or_else(|| panic!("{events:#?}"));
     assert_eq!(rto["met"], false);
     assert!(rto["measured_ms"].as_u64().unwrap_or(0) >= 20);
+    let finished = events.last().cloned().unwrap_or_default();
+    assert_eq!(finished["event"], "run_finished");
+    assert_eq!(finished["objectives_missed"], true);
+    // The last line says so too, not only the exit code.
+    Test::new()
+        .arg("run")
+        .arg(&slow)
+        .current_dir(dir.path())
+        .status(3)
+        .stdout_contains("but MISSED an objective (exit 3): 1 succeeded")
+        .run();
 
     // RPO is the age of the restored backup: the stored version-1 backup is older than 1s.
     let b = Served::start(&[]);
